@@ -1,0 +1,91 @@
+/**
+ * Builds the Fastify server: shared services as decorators (plugins/context.ts), one error shape
+ * (plugins/errors.ts), authentication (plugins/auth.ts), then the encapsulated route plugins.
+ */
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+import Fastify, { type FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
+import { Ajv } from 'ajv';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Config } from './config.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { LabelBook } from './labels.js';
+import { Answerer } from './answer.js';
+import { QueryLog } from './query-log.js';
+import { MANIFEST_FILE } from './paths.js';
+import contextPlugin, { type SpeechService } from './plugins/context.js';
+import errorsPlugin from './plugins/errors.js';
+import authPlugin from './plugins/auth.js';
+import sessionRoutes from './routes/session.js';
+import queryRoutes from './routes/query.js';
+import sightingRoutes from './routes/sightings.js';
+import accountRoutes from './routes/accounts.js';
+
+export interface AppOptions {
+  /** use this store instead of opening one from the config (the caller closes it) */
+  store?: Store;
+  /** labels to use when no detection model is loaded (default: the configured model's manifest entry) */
+  labels?: readonly string[];
+  speech?: SpeechService | null;
+  logger?: boolean | Record<string, unknown>;
+}
+
+/** the configured detection model's labels from models/manifest.json, when it is a manifest entry */
+export function manifestLabels(modelName: string): string[] | null {
+  try {
+    const m = JSON.parse(fs.readFileSync(MANIFEST_FILE, 'utf8')) as { models: Array<{ name: string; labels?: string[] }> };
+    return m.models.find((x) => x.name === modelName)?.labels ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? { level: config.logLevel },
+    bodyLimit: config.bodyLimit,
+    trustProxy: true,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // JSON bodies are validated as sent (a number is not a string); query strings and path parameters,
+  // which are always text, are coerced to the schema's types
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  const coercing = new Ajv({ coerceTypes: 'array', useDefaults: true, removeAdditional: false, allErrors: false, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema));
+
+  // the API speaks JSON (and images on /v1/frames); plain text bodies are refused with 415
+  app.removeContentTypeParser('text/plain');
+
+  const store = opts.store ?? (await openStore(config));
+  const labels = opts.labels ?? manifestLabels(config.visionModel);
+  if (!labels) {
+    if (!opts.store) await store.close();
+    throw new Error(`no labels for the detection model "${config.visionModel}": it is not in models/manifest.json`);
+  }
+  const labelBook = new LabelBook(labels);
+  const answerer = new Answerer(store, labelBook, config.timeZone);
+  const queryLog = new QueryLog(store, (err) => app.log.error({ err }, 'could not store a question'));
+
+  await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech: opts.speech ?? null, ownsStore: !opts.store });
+  await app.register(errorsPlugin);
+  await app.register(formbody);
+  await app.register(authPlugin);
+
+  app.get('/healthz', async () => ({
+    ok: true,
+    store: store.kind,
+    model: config.visionModel,
+    labels: labelBook.labels.length,
+    speech: !!app.speech,
+  }));
+  await app.register(sessionRoutes);
+  await app.register(queryRoutes);
+  await app.register(sightingRoutes);
+  await app.register(accountRoutes);
+  await app.register((await import('./admin/plugin.js')).default);
+  return app;
+}

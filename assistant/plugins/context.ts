@@ -1,0 +1,53 @@
+/** Shared services as decorators: configuration, store, label book, answerer. */
+import fp from 'fastify-plugin';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config.js';
+import type { Store } from '../../store/types.js';
+import type { LabelBook } from '../labels.js';
+import type { Answerer } from '../answer.js';
+import type { QueryLog } from '../query-log.js';
+
+/** spoken replies (registered when a speech synthesiser is loaded) */
+export interface SpeechService {
+  /** s16le mono chunks of at most 8 KiB, as soon as synthesis yields them */
+  stream(text: string): AsyncIterable<Buffer>;
+  /** the whole reply as a WAV file */
+  wav(text: string): Promise<Buffer>;
+  readonly sampleRate: number;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    store: Store;
+    labelBook: LabelBook;
+    answerer: Answerer;
+    queryLog: QueryLog;
+    speech: SpeechService | null;
+  }
+}
+
+export interface ContextOptions {
+  config: Config;
+  store: Store;
+  labelBook: LabelBook;
+  answerer: Answerer;
+  queryLog: QueryLog;
+  speech: SpeechService | null;
+  /** close the store when the server closes (false when the caller owns it) */
+  ownsStore: boolean;
+}
+
+export default fp<ContextOptions>(
+  async function contextPlugin(app: FastifyInstance, opts: ContextOptions) {
+    app.decorate('config', opts.config);
+    app.decorate('store', opts.store);
+    app.decorate('labelBook', opts.labelBook);
+    app.decorate('answerer', opts.answerer);
+    app.decorate('queryLog', opts.queryLog);
+    app.decorate('speech', opts.speech);
+    app.addHook('onClose', async () => opts.queryLog.flush());
+    if (opts.ownsStore) app.addHook('onClose', async () => opts.store.close());
+  },
+  { name: 'context' },
+);

@@ -1,0 +1,145 @@
+/** Users (admins only), devices (their owner, or an admin), and the questions asked. */
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import { AppError } from '../errors.js';
+import { addDevice, addUser, changePassword, cleanRoom, removeUser, setAdmin } from '../accounts.js';
+import { deviceView, queryView, userView } from '../views.js';
+import type { Device } from '../../store/types.js';
+
+const Id = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const Name = Type.String({ minLength: 1, maxLength: 64 });
+const Room = Type.Union([Type.String({ maxLength: 64 }), Type.Null()]);
+
+/** the public address a Pi should use, for the ready-to-paste setup line */
+export function serverUrl(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}
+
+export function setupCommand(request: FastifyRequest, token: string): string {
+  return `whereabouts-pi setup --server ${serverUrl(request)} --token ${token}`;
+}
+
+const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { store } = app;
+
+  // ---- users ----
+  app.get('/v1/users', { preHandler: app.guard.admin }, async () => ({ users: (await store.listUsers()).map(userView) }));
+
+  app.post(
+    '/v1/users',
+    {
+      preHandler: app.guard.admin,
+      schema: { body: Type.Object({ name: Name, password: Type.String({ maxLength: 1024 }), admin: Type.Optional(Type.Boolean()) }, { additionalProperties: false }) },
+    },
+    async (request, reply) => {
+      const u = await addUser(store, request.body.name, request.body.password, request.body.admin ?? false);
+      return reply.status(201).send({ user: userView(u) });
+    },
+  );
+
+  app.patch(
+    '/v1/users/:id',
+    {
+      preHandler: app.guard.admin,
+      schema: {
+        params: Id,
+        body: Type.Object({ admin: Type.Optional(Type.Boolean()), password: Type.Optional(Type.String({ maxLength: 1024 })) }, { additionalProperties: false }),
+      },
+    },
+    async (request) => {
+      const id = request.params.id;
+      if (!(await store.getUserById(id))) throw new AppError('not_found', 'no such user');
+      if (request.body.password !== undefined) await changePassword(store, id, request.body.password);
+      if (request.body.admin !== undefined) await setAdmin(store, id, request.body.admin);
+      return { user: userView((await store.getUserById(id))!) };
+    },
+  );
+
+  app.delete('/v1/users/:id', { preHandler: app.guard.admin, schema: { params: Id } }, async (request, reply) => {
+    await removeUser(store, request.params.id);
+    return reply.status(204).send();
+  });
+
+  // ---- devices ----
+  /** the device if the caller may manage it; 404 otherwise (never reveal another user's device) */
+  async function ownDevice(request: FastifyRequest, id: number): Promise<Device> {
+    const p = request.principal!;
+    const d = await store.getDevice(id);
+    if (!d || (d.userId !== p.user.id && !p.user.isAdmin)) throw new AppError('not_found', 'no such device');
+    return d;
+  }
+
+  app.get(
+    '/v1/devices',
+    { preHandler: app.guard.user, schema: { querystring: Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }) } },
+    async (request) => {
+      const p = request.principal!;
+      if (request.query.all && !p.user.isAdmin) throw new AppError('forbidden', 'only an admin can list every device');
+      const devices = await store.listDevices(request.query.all ? undefined : p.user.id);
+      return { devices: devices.map((d) => deviceView(d)) };
+    },
+  );
+
+  app.post(
+    '/v1/devices',
+    {
+      preHandler: app.guard.user,
+      schema: { body: Type.Object({ name: Name, room: Type.Optional(Room), user: Type.Optional(Name) }, { additionalProperties: false }) },
+    },
+    async (request, reply) => {
+      const p = request.principal!;
+      let owner = p.user;
+      if (request.body.user !== undefined && request.body.user !== p.user.name) {
+        if (!p.user.isAdmin) throw new AppError('forbidden', 'only an admin can make a device for another user');
+        const u = await store.getUserByName(request.body.user);
+        if (!u) throw new AppError('not_found', `no user named "${request.body.user}"`);
+        owner = u;
+      }
+      const { device, token } = await addDevice(store, owner.id, request.body.name, request.body.room ?? null);
+      return reply.status(201).send({ device: deviceView(device), token, setup_command: setupCommand(request, token) });
+    },
+  );
+
+  app.patch(
+    '/v1/devices/:id',
+    { preHandler: app.guard.user, schema: { params: Id, body: Type.Object({ name: Type.Optional(Name), room: Type.Optional(Room) }, { additionalProperties: false }) } },
+    async (request) => {
+      await ownDevice(request, request.params.id);
+      const name = request.body.name?.trim();
+      if (name === '') throw new AppError('validation', 'the device needs a name');
+      const d = await store.updateDevice(request.params.id, { name, room: request.body.room === undefined ? undefined : cleanRoom(request.body.room) });
+      return { device: deviceView(d!) };
+    },
+  );
+
+  app.delete('/v1/devices/:id', { preHandler: app.guard.user, schema: { params: Id } }, async (request, reply) => {
+    await ownDevice(request, request.params.id);
+    await store.revokeDevice(request.params.id, Date.now());
+    return reply.status(204).send();
+  });
+
+  // a device can ask who it is (used by `whereabouts-pi setup` to check its token)
+  app.get('/v1/device', { preHandler: app.guard.device }, async (request) => {
+    const p = request.principal!;
+    if (p.kind !== 'device') throw new AppError('forbidden', 'this needs a device token');
+    return { device: deviceView(p.device), user: { id: p.user.id, name: p.user.name } };
+  });
+
+  // ---- questions asked ----
+  app.get(
+    '/v1/queries',
+    {
+      preHandler: app.guard.user,
+      schema: { querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }) },
+    },
+    async (request) => {
+      const p = request.principal!;
+      if (request.query.all && !p.user.isAdmin) throw new AppError('forbidden', 'only an admin can see every question');
+      await app.queryLog.flush();
+      const rows = await store.listQueries(request.query.all ? null : p.user.id, request.query.limit ?? 50);
+      return { queries: rows.map(queryView) };
+    },
+  );
+};
+
+export default accountRoutes;

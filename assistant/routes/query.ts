@@ -1,0 +1,59 @@
+/** `POST /v1/query`: ask in text; the answer comes back as JSON, or spoken as a WAV. */
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AppError } from '../errors.js';
+
+export const QueryBody = Type.Object({ text: Type.String({ maxLength: 1000 }) }, { additionalProperties: false });
+
+function wantsWav(accept: string | undefined, audio: string | undefined): boolean {
+  if (audio !== undefined) {
+    if (audio === 'wav') return true;
+    throw new AppError('validation', 'audio must be "wav"');
+  }
+  return !!accept && /\baudio\/(wav|x-wav|wave|\*)\b/i.test(accept) && !/application\/json/i.test(accept);
+}
+
+const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    '/v1/query',
+    {
+      preHandler: app.guard.any,
+      schema: { body: QueryBody, querystring: Type.Object({ audio: Type.Optional(Type.String()) }) },
+    },
+    async (request, reply) => {
+      const p = request.principal!;
+      const speak = wantsWav(request.headers.accept, request.query.audio);
+      if (speak && !app.speech) throw new AppError('not_acceptable', 'spoken replies are not available: the speech synthesiser is not loaded');
+      const a = await app.answerer.answer(p.user.id, request.body.text);
+      let ttsMs = 0;
+      let wav: Buffer | null = null;
+      if (speak) {
+        const t = performance.now();
+        wav = await app.speech!.wav(a.reply);
+        ttsMs = Math.round((performance.now() - t) * 100) / 100;
+      }
+      const timings = { ...a.timings, ...(speak ? { tts_ms: ttsMs } : {}) };
+      app.queryLog.add({
+        userId: p.user.id,
+        deviceId: p.kind === 'device' ? p.device.id : null,
+        source: 'text',
+        text: request.body.text,
+        reply: a.reply,
+        intent: a.intent,
+        outcome: a.outcome,
+        label: a.label,
+        timings,
+        createdAt: Date.now(),
+      });
+      reply.header('server-timing', Object.entries(timings).map(([k, v]) => `${k.replace(/_ms$/, '')};dur=${v}`).join(', '));
+      if (wav) {
+        return reply
+          .type('audio/wav')
+          .header('x-reply-text', encodeURIComponent(a.reply))
+          .send(wav);
+      }
+      return { reply: a.reply, intent: a.intent, outcome: a.outcome, item: a.item, label: a.label, sighting: a.sighting, timings };
+    },
+  );
+};
+
+export default queryRoutes;

@@ -1,0 +1,73 @@
+/** Log in, who am I, log out, change password. */
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AppError } from '../errors.js';
+import { dummyPasswordHash, verifyPassword } from '../auth/secrets.js';
+import { changePassword } from '../accounts.js';
+import { userView } from '../views.js';
+
+const WINDOW_MS = 15 * 60_000;
+
+const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { store, config } = app;
+
+  app.post(
+    '/v1/session',
+    {
+      schema: {
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+      },
+    },
+    async (request, reply) => {
+      const { name, password } = request.body;
+      const keys = [`login:${name.toLowerCase()}|${request.ip}`, `login-ip:${request.ip}`];
+      const since = Date.now() - WINDOW_MS;
+      const [perUser, perIp] = await Promise.all(keys.map((k) => store.countLoginFailures(k, since)));
+      if (perUser >= config.loginAttempts || perIp >= config.loginAttempts * 5)
+        throw new AppError('rate_limited', 'too many failed logins; wait 15 minutes and try again', { headers: { 'retry-after': String(WINDOW_MS / 1000) } });
+      const user = await store.getUserByName(name);
+      const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyPasswordHash()));
+      if (!user || !ok) {
+        const now = Date.now();
+        await Promise.all(keys.map((k) => store.recordLoginFailure(k, now)));
+        throw new AppError('unauthorized', 'wrong user name or password');
+      }
+      await store.clearLoginFailures(keys[0]);
+      const s = await app.sessions.start(request, reply, user);
+      return { user: userView(user), csrf_token: s.csrfToken, expires_at: new Date(s.expiresAt).toISOString() };
+    },
+  );
+
+  app.get('/v1/session', { preHandler: app.guard.user }, async (request) => {
+    const p = request.principal!;
+    if (p.kind !== 'user') throw new AppError('forbidden', 'not a user session');
+    return { user: userView(p.user), csrf_token: p.session.csrfToken, expires_at: new Date(p.session.expiresAt).toISOString() };
+  });
+
+  // logging out ends every session of the user (on every device and browser)
+  app.delete('/v1/session', { preHandler: app.guard.user }, async (request, reply) => {
+    const p = request.principal!;
+    await store.bumpTokenEpoch(p.user.id);
+    app.sessions.clearCookie(reply);
+    return reply.status(204).send();
+  });
+
+  app.post(
+    '/v1/session/password',
+    {
+      preHandler: app.guard.user,
+      schema: { body: Type.Object({ current: Type.String({ maxLength: 1024 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }) },
+    },
+    async (request, reply) => {
+      const p = request.principal!;
+      const me = await store.getUserByName(p.user.name);
+      if (!me || !(await verifyPassword(request.body.current, me.passwordHash))) throw new AppError('unauthorized', 'the current password is wrong');
+      await changePassword(store, me.id, request.body.password);
+      // every other session has ended; this one continues with a fresh session
+      const fresh = (await store.getUserById(me.id))!;
+      const s = await app.sessions.start(request, reply, fresh);
+      return { user: userView(fresh), csrf_token: s.csrfToken };
+    },
+  );
+};
+
+export default sessionRoutes;

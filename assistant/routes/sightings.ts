@@ -1,0 +1,108 @@
+/** Sightings from detectors that run elsewhere, the sighting history, and the item list. */
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { AppError } from '../errors.js';
+import { sightingView } from '../views.js';
+import type { FastifyInstance } from 'fastify';
+
+const Unit = Type.Number({ minimum: 0, maximum: 1 });
+export const TimeValue = Type.Union([Type.String({ maxLength: 40 }), Type.Number()]);
+
+const PostBody = Type.Object(
+  {
+    seen_at: Type.Optional(TimeValue),
+    detections: Type.Array(
+      Type.Object(
+        {
+          label: Type.String({ minLength: 1, maxLength: 100 }),
+          score: Unit,
+          box: Type.Array(Unit, { minItems: 4, maxItems: 4 }),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: 300 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** ISO 8601 or epoch ms; refuses unparseable values and times far in the future */
+export function parseTime(v: string | number | undefined, field: string, now = Date.now()): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const ms = typeof v === 'number' ? v : /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(ms) || ms < 0) throw new AppError('validation', `${field} must be an ISO 8601 time or epoch milliseconds`);
+  if (ms > now + 5 * 60_000) throw new AppError('validation', `${field} is in the future`);
+  return Math.round(ms);
+}
+
+/** a label from a query string: an exact label, or a word that names one ("mug" -> cup) */
+export function resolveLabelParam(app: FastifyInstance, label: string | undefined): string | undefined {
+  if (label === undefined || label === '') return undefined;
+  const l = label.trim().toLowerCase();
+  if (app.labelBook.has(l)) return l;
+  const m = app.labelBook.vocabulary.resolve(l);
+  if (m.kind === 'label') return m.label;
+  throw new AppError('unknown_label', `"${label}" is not something the detector knows; try one of: ${app.labelBook.vocabulary.examples(5).join(', ')}`);
+}
+
+const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { store } = app;
+
+  app.post('/v1/sightings', { preHandler: app.guard.device, schema: { body: PostBody } }, async (request, reply) => {
+    const p = request.principal!;
+    if (p.kind !== 'device') throw new AppError('forbidden', 'this needs a device token');
+    const seenAt = parseTime(request.body.seen_at, 'seen_at') ?? Date.now();
+    const dets = request.body.detections.map((d, i) => {
+      const label = d.label.trim().toLowerCase();
+      if (!app.labelBook.has(label))
+        throw new AppError('unknown_label', `detections[${i}].label "${d.label}" is not a label of the active model`);
+      const [x, y, w, h] = d.box;
+      if (x + w > 1.0001 || y + h > 1.0001) throw new AppError('validation', `detections[${i}].box must lie inside the image (x + w <= 1, y + h <= 1)`);
+      return { label, score: d.score, box: { x, y, w, h } };
+    });
+    const frame = await store.createFrame({ userId: p.user.id, deviceId: p.device.id, capturedAt: seenAt, snapshotPath: null, width: 0, height: 0, bytes: 0 });
+    const rows = await store.addSightings(dets.map((d) => ({ ...d, userId: p.user.id, deviceId: p.device.id, frameId: frame.id, seenAt })));
+    const ctx = { deviceName: p.device.name, room: p.device.room, snapshotAvailable: false };
+    return reply.status(201).send({ frame_id: frame.id, sightings: rows.map((r) => sightingView({ ...r, ...ctx })) });
+  });
+
+  app.get(
+    '/v1/sightings',
+    {
+      preHandler: app.guard.any,
+      schema: {
+        querystring: Type.Object(
+          {
+            label: Type.Optional(Type.String({ maxLength: 100 })),
+            room: Type.Optional(Type.String({ maxLength: 100 })),
+            since: Type.Optional(Type.String({ maxLength: 40 })),
+            until: Type.Optional(Type.String({ maxLength: 40 })),
+            before: Type.Optional(Type.String({ maxLength: 40 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const q = request.query;
+      const far = Number.MAX_SAFE_INTEGER;
+      const rows = await store.listSightings({
+        userId: request.principal!.user.id,
+        label: resolveLabelParam(app, q.label),
+        room: q.room?.trim() || undefined,
+        since: parseTime(q.since, 'since', far),
+        until: parseTime(q.until, 'until', far),
+        before: parseTime(q.before, 'before', far),
+        limit: q.limit ?? 50,
+      });
+      return { sightings: rows.map(sightingView) };
+    },
+  );
+
+  app.get('/v1/items', { preHandler: app.guard.any }, async (request) => {
+    const items = await store.listItems(request.principal!.user.id);
+    return { items: items.map((i) => ({ label: i.label, count: i.count, latest: sightingView(i.latest) })) };
+  });
+};
+
+export default sightingRoutes;

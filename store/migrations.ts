@@ -1,0 +1,113 @@
+/**
+ * Versioned schema migrations for SQLite. Each entry runs once, in order, inside a transaction; the
+ * applied version is kept in `schema_migrations`. Never edit a released migration: add a new one.
+ * (store/postgres.ts keeps the same versions expressed for PostgreSQL.)
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const SQLITE_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'initial schema',
+    sql: `
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  password_hash TEXT NOT NULL,
+  is_admin INTEGER NOT NULL DEFAULT 0,
+  token_epoch INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+
+CREATE TABLE sessions (
+  id INTEGER PRIMARY KEY,
+  token_hash TEXT NOT NULL UNIQUE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  epoch INTEGER NOT NULL,
+  csrf_token TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+
+CREATE TABLE login_failures (
+  key TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX login_failures_key_at ON login_failures(key, at);
+
+CREATE TABLE devices (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  room TEXT,
+  token_hash TEXT NOT NULL UNIQUE,
+  created_at INTEGER NOT NULL,
+  last_seen_at INTEGER,
+  revoked_at INTEGER
+);
+CREATE INDEX devices_user ON devices(user_id);
+
+CREATE TABLE frames (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  captured_at INTEGER NOT NULL,
+  snapshot_path TEXT,
+  width INTEGER NOT NULL DEFAULT 0,
+  height INTEGER NOT NULL DEFAULT 0,
+  bytes INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX frames_user_captured ON frames(user_id, captured_at);
+CREATE INDEX frames_device ON frames(device_id);
+
+CREATE TABLE sightings (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  frame_id INTEGER REFERENCES frames(id) ON DELETE SET NULL,
+  label TEXT NOT NULL,
+  score REAL NOT NULL,
+  x REAL NOT NULL, y REAL NOT NULL, w REAL NOT NULL, h REAL NOT NULL,
+  seen_at INTEGER NOT NULL,
+  first_seen_at INTEGER NOT NULL
+);
+-- the product's question: latest sighting of label L for user U (index seek + first row, newest seen_at first)
+CREATE INDEX sightings_user_label_seen ON sightings(user_id, label, seen_at DESC);
+CREATE INDEX sightings_user_seen ON sightings(user_id, seen_at DESC);
+CREATE INDEX sightings_device_seen ON sightings(device_id, seen_at DESC);
+CREATE INDEX sightings_frame ON sightings(frame_id);
+
+-- one row per (user, label): the sighting with the newest seen_at, kept current on every write,
+-- so "every item with its latest sighting" costs one row per label, not a scan of all sightings
+CREATE TABLE latest_sightings (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  label TEXT NOT NULL,
+  sighting_id INTEGER NOT NULL REFERENCES sightings(id) ON DELETE CASCADE,
+  seen_at INTEGER NOT NULL,
+  count INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (user_id, label)
+) WITHOUT ROWID;
+CREATE INDEX latest_sightings_sighting ON latest_sightings(sighting_id);
+
+CREATE TABLE queries (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  device_id INTEGER REFERENCES devices(id) ON DELETE SET NULL,
+  source TEXT NOT NULL,
+  text TEXT NOT NULL,
+  reply TEXT NOT NULL,
+  intent TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  label TEXT,
+  timings TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX queries_user_created ON queries(user_id, created_at DESC);
+`,
+  },
+];

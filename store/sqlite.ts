@@ -1,0 +1,467 @@
+/**
+ * The embedded store: better-sqlite3 in WAL mode with synchronous=FULL, so a sighting acknowledged to a
+ * client survives a crash or a close-and-reopen. Statements are prepared once.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import {
+  StoreConflictError,
+  type Box,
+  type Device,
+  type Frame,
+  type ItemSummary,
+  type NewQueryLogEntry,
+  type NewSighting,
+  type QueryLogEntry,
+  type Session,
+  type Sighting,
+  type SightingInContext,
+  type SightingQuery,
+  type Store,
+  type User,
+  type UserWithSecret,
+} from './types.js';
+
+type Row = Record<string, any>;
+
+const userOf = (r: Row): User => ({
+  id: r.id,
+  name: r.name,
+  isAdmin: !!r.is_admin,
+  tokenEpoch: r.token_epoch,
+  createdAt: r.created_at,
+});
+
+const deviceOf = (r: Row): Device => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  room: r.room ?? null,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at ?? null,
+  revokedAt: r.revoked_at ?? null,
+});
+
+const frameOf = (r: Row): Frame => ({
+  id: r.id,
+  userId: r.user_id,
+  deviceId: r.device_id,
+  capturedAt: r.captured_at,
+  snapshotPath: r.snapshot_path ?? null,
+  width: r.width,
+  height: r.height,
+  bytes: r.bytes,
+});
+
+const sightingOf = (r: Row): Sighting => ({
+  id: r.id,
+  userId: r.user_id,
+  deviceId: r.device_id,
+  frameId: r.frame_id ?? null,
+  label: r.label,
+  score: r.score,
+  box: { x: r.x, y: r.y, w: r.w, h: r.h },
+  seenAt: r.seen_at,
+  firstSeenAt: r.first_seen_at,
+});
+
+const queryOf = (r: Row): QueryLogEntry => ({
+  id: r.id,
+  userId: r.user_id,
+  deviceId: r.device_id ?? null,
+  source: r.source,
+  text: r.text,
+  reply: r.reply,
+  intent: r.intent,
+  outcome: r.outcome,
+  label: r.label ?? null,
+  timings: JSON.parse(r.timings),
+  createdAt: r.created_at,
+});
+
+const SIGHTING_COLS = `s.id, s.user_id, s.device_id, s.frame_id, s.label, s.score, s.x, s.y, s.w, s.h, s.seen_at, s.first_seen_at`;
+const CONTEXT_COLS = `${SIGHTING_COLS}, d.name AS device_name, d.room AS room, (f.snapshot_path IS NOT NULL) AS snapshot_available`;
+
+function isUniqueViolation(e: unknown): boolean {
+  return e instanceof Error && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database.Database;
+  private readonly st: Record<string, Database.Statement>;
+
+  constructor(file: string) {
+    if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    this.migrate();
+    const p = (sql: string) => this.db.prepare(sql);
+    this.st = {
+      createUser: p(`INSERT INTO users (name, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?) RETURNING *`),
+      userById: p(`SELECT * FROM users WHERE id = ?`),
+      userByName: p(`SELECT * FROM users WHERE name = ?`),
+      listUsers: p(`SELECT * FROM users ORDER BY name`),
+      deleteUser: p(`DELETE FROM users WHERE id = ?`),
+      setPassword: p(`UPDATE users SET password_hash = ?, token_epoch = token_epoch + 1 WHERE id = ?`),
+      setAdmin: p(`UPDATE users SET is_admin = ? WHERE id = ?`),
+      bumpEpoch: p(`UPDATE users SET token_epoch = token_epoch + 1 WHERE id = ? RETURNING token_epoch`),
+      countAdmins: p(`SELECT COUNT(*) AS n FROM users WHERE is_admin = 1`),
+      deleteUserSessions: p(`DELETE FROM sessions WHERE user_id = ?`),
+
+      createSession: p(
+        `INSERT INTO sessions (token_hash, user_id, epoch, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`,
+      ),
+      getSession: p(
+        `SELECT s.id AS sid, s.user_id, s.epoch, s.csrf_token, s.created_at AS s_created, s.expires_at, u.*
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ? AND s.expires_at > ? AND s.epoch = u.token_epoch`,
+      ),
+      deleteSession: p(`DELETE FROM sessions WHERE token_hash = ?`),
+      deleteExpiredSessions: p(
+        `DELETE FROM sessions WHERE expires_at <= ? OR epoch <> (SELECT token_epoch FROM users WHERE users.id = sessions.user_id)`,
+      ),
+
+      recordLoginFailure: p(`INSERT INTO login_failures (key, at) VALUES (?, ?)`),
+      countLoginFailures: p(`SELECT COUNT(*) AS n FROM login_failures WHERE key = ? AND at >= ?`),
+      clearLoginFailures: p(`DELETE FROM login_failures WHERE key = ?`),
+      pruneLoginFailures: p(`DELETE FROM login_failures WHERE at < ?`),
+
+      createDevice: p(`INSERT INTO devices (user_id, name, room, token_hash, created_at) VALUES (?, ?, ?, ?, ?) RETURNING *`),
+      deviceByToken: p(
+        `SELECT d.*, u.id AS u_id, u.name AS u_name, u.is_admin AS u_is_admin, u.token_epoch AS u_token_epoch, u.created_at AS u_created_at
+         FROM devices d JOIN users u ON u.id = d.user_id WHERE d.token_hash = ? AND d.revoked_at IS NULL`,
+      ),
+      device: p(`SELECT * FROM devices WHERE id = ?`),
+      listDevices: p(`SELECT * FROM devices ORDER BY user_id, name, id`),
+      listDevicesOf: p(`SELECT * FROM devices WHERE user_id = ? ORDER BY name, id`),
+      revokeDevice: p(`UPDATE devices SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`),
+      touchDevice: p(`UPDATE devices SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)`),
+
+      createFrame: p(
+        `INSERT INTO frames (user_id, device_id, captured_at, snapshot_path, width, height, bytes) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      ),
+      frame: p(`SELECT * FROM frames WHERE id = ?`),
+      clearFrameSnapshot: p(`UPDATE frames SET snapshot_path = NULL, bytes = 0 WHERE id = ?`),
+
+      insertSighting: p(
+        `INSERT INTO sightings (user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, first_seen_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      ),
+      upsertLatest: p(
+        `INSERT INTO latest_sightings (user_id, label, sighting_id, seen_at, count) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (user_id, label) DO UPDATE SET
+           count = count + excluded.count,
+           sighting_id = CASE WHEN excluded.seen_at >= latest_sightings.seen_at THEN excluded.sighting_id ELSE latest_sightings.sighting_id END,
+           seen_at = MAX(excluded.seen_at, latest_sightings.seen_at)`,
+      ),
+      sighting: p(`SELECT * FROM sightings WHERE id = ?`),
+      refreshSighting: p(
+        `UPDATE sightings SET seen_at = MAX(seen_at, @seenAt),
+           frame_id = CASE WHEN @setFrame THEN @frameId ELSE frame_id END,
+           score = COALESCE(@score, score), x = COALESCE(@x, x), y = COALESCE(@y, y), w = COALESCE(@w, w), h = COALESCE(@h, h)
+         WHERE id = @id RETURNING *`,
+      ),
+      latest: p(
+        `SELECT ${CONTEXT_COLS} FROM sightings s
+         JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+         WHERE s.user_id = ? AND s.label = ? ORDER BY s.seen_at DESC, s.id DESC LIMIT 1`,
+      ),
+      neighbours: p(`SELECT label, score, x, y, w, h FROM sightings WHERE frame_id = ? AND id <> ? ORDER BY score DESC LIMIT 20`),
+      latestForDevice: p(
+        `SELECT ${SIGHTING_COLS} FROM sightings s WHERE s.device_id = ? AND s.seen_at >= ? ORDER BY s.seen_at DESC LIMIT 500`,
+      ),
+      items: p(
+        `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l
+         JOIN sightings s ON s.id = l.sighting_id JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+         WHERE l.user_id = ? ORDER BY l.seen_at DESC`,
+      ),
+      countSightings: p(`SELECT COUNT(*) AS n FROM sightings`),
+      countSightingsOf: p(`SELECT COUNT(*) AS n FROM sightings WHERE user_id = ?`),
+
+      logQuery: p(
+        `INSERT INTO queries (user_id, device_id, source, text, reply, intent, outcome, label, timings, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+      ),
+      listQueries: p(`SELECT * FROM queries ORDER BY created_at DESC, id DESC LIMIT ?`),
+      listQueriesOf: p(`SELECT * FROM queries WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`),
+    };
+  }
+
+  private migrate(): void {
+    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+    const done = new Set(
+      (this.db.prepare(`SELECT version FROM schema_migrations`).all() as Row[]).map((r) => r.version as number),
+    );
+    for (const m of SQLITE_MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`).run(m.version, m.name, Date.now());
+      }).immediate();
+    }
+  }
+
+  /** the schema version applied (for diagnostics and tests) */
+  schemaVersion(): number {
+    const r = this.db.prepare(`SELECT MAX(version) AS v FROM schema_migrations`).get() as Row;
+    return r.v ?? 0;
+  }
+
+  // ---- users ----
+  async createUser(u: { name: string; passwordHash: string; isAdmin: boolean }): Promise<User> {
+    try {
+      return userOf(this.st.createUser.get(u.name, u.passwordHash, u.isAdmin ? 1 : 0, Date.now()) as Row);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new StoreConflictError(`a user named "${u.name}" already exists`);
+      throw e;
+    }
+  }
+  async getUserById(id: number): Promise<User | null> {
+    const r = this.st.userById.get(id) as Row | undefined;
+    return r ? userOf(r) : null;
+  }
+  async getUserByName(name: string): Promise<UserWithSecret | null> {
+    const r = this.st.userByName.get(name) as Row | undefined;
+    return r ? { ...userOf(r), passwordHash: r.password_hash } : null;
+  }
+  async listUsers(): Promise<User[]> {
+    return (this.st.listUsers.all() as Row[]).map(userOf);
+  }
+  async deleteUser(id: number): Promise<boolean> {
+    return this.st.deleteUser.run(id).changes > 0;
+  }
+  async setPassword(id: number, passwordHash: string): Promise<void> {
+    this.db.transaction(() => {
+      this.st.setPassword.run(passwordHash, id);
+      this.st.deleteUserSessions.run(id);
+    })();
+  }
+  async setAdmin(id: number, isAdmin: boolean): Promise<void> {
+    this.st.setAdmin.run(isAdmin ? 1 : 0, id);
+  }
+  async bumpTokenEpoch(id: number): Promise<number> {
+    return this.db.transaction(() => {
+      const r = this.st.bumpEpoch.get(id) as Row | undefined;
+      this.st.deleteUserSessions.run(id);
+      return r?.token_epoch ?? 0;
+    })();
+  }
+  async countAdmins(): Promise<number> {
+    return (this.st.countAdmins.get() as Row).n;
+  }
+
+  // ---- sessions ----
+  async createSession(s: { tokenHash: string; userId: number; epoch: number; csrfToken: string; expiresAt: number }): Promise<Session> {
+    const r = this.st.createSession.get(s.tokenHash, s.userId, s.epoch, s.csrfToken, Date.now(), s.expiresAt) as Row;
+    return { id: r.id, userId: r.user_id, epoch: r.epoch, csrfToken: r.csrf_token, createdAt: r.created_at, expiresAt: r.expires_at };
+  }
+  async getSession(tokenHash: string, now: number): Promise<{ session: Session; user: User } | null> {
+    const r = this.st.getSession.get(tokenHash, now) as Row | undefined;
+    if (!r) return null;
+    return {
+      session: { id: r.sid, userId: r.user_id, epoch: r.epoch, csrfToken: r.csrf_token, createdAt: r.s_created, expiresAt: r.expires_at },
+      user: userOf(r),
+    };
+  }
+  async deleteSession(tokenHash: string): Promise<void> {
+    this.st.deleteSession.run(tokenHash);
+  }
+  async deleteExpiredSessions(now: number): Promise<number> {
+    return this.st.deleteExpiredSessions.run(now).changes;
+  }
+
+  // ---- login rate limit ----
+  async recordLoginFailure(key: string, at: number): Promise<void> {
+    this.st.recordLoginFailure.run(key, at);
+    if (Math.random() < 0.01) this.st.pruneLoginFailures.run(at - 24 * 3600_000);
+  }
+  async countLoginFailures(key: string, since: number): Promise<number> {
+    return (this.st.countLoginFailures.get(key, since) as Row).n;
+  }
+  async clearLoginFailures(key: string): Promise<void> {
+    this.st.clearLoginFailures.run(key);
+  }
+
+  // ---- devices ----
+  async createDevice(d: { userId: number; name: string; room: string | null; tokenHash: string }): Promise<Device> {
+    return deviceOf(this.st.createDevice.get(d.userId, d.name, d.room, d.tokenHash, Date.now()) as Row);
+  }
+  async getDeviceByTokenHash(tokenHash: string): Promise<{ device: Device; user: User } | null> {
+    const r = this.st.deviceByToken.get(tokenHash) as Row | undefined;
+    if (!r) return null;
+    return {
+      device: deviceOf(r),
+      user: { id: r.u_id, name: r.u_name, isAdmin: !!r.u_is_admin, tokenEpoch: r.u_token_epoch, createdAt: r.u_created_at },
+    };
+  }
+  async getDevice(id: number): Promise<Device | null> {
+    const r = this.st.device.get(id) as Row | undefined;
+    return r ? deviceOf(r) : null;
+  }
+  async listDevices(userId?: number): Promise<Device[]> {
+    const rows = (userId === undefined ? this.st.listDevices.all() : this.st.listDevicesOf.all(userId)) as Row[];
+    return rows.map(deviceOf);
+  }
+  async updateDevice(id: number, patch: { name?: string; room?: string | null }): Promise<Device | null> {
+    const sets: string[] = [];
+    const args: unknown[] = [];
+    if (patch.name !== undefined) {
+      sets.push('name = ?');
+      args.push(patch.name);
+    }
+    if (patch.room !== undefined) {
+      sets.push('room = ?');
+      args.push(patch.room);
+    }
+    if (sets.length) this.db.prepare(`UPDATE devices SET ${sets.join(', ')} WHERE id = ?`).run(...args, id);
+    return this.getDevice(id);
+  }
+  async revokeDevice(id: number, at: number): Promise<boolean> {
+    return this.st.revokeDevice.run(at, id).changes > 0;
+  }
+  async touchDevice(id: number, at: number): Promise<void> {
+    this.st.touchDevice.run(at, id, at);
+  }
+
+  // ---- frames ----
+  async createFrame(f: Omit<Frame, 'id'>): Promise<Frame> {
+    return frameOf(this.st.createFrame.get(f.userId, f.deviceId, f.capturedAt, f.snapshotPath, f.width, f.height, f.bytes) as Row);
+  }
+  async getFrame(id: number): Promise<Frame | null> {
+    const r = this.st.frame.get(id) as Row | undefined;
+    return r ? frameOf(r) : null;
+  }
+  async listEvictableFrames(opts: { userId?: number; olderThan?: number; keepNewest?: number; limit: number }): Promise<Frame[]> {
+    const conds: string[] = [];
+    const args: unknown[] = [];
+    if (opts.olderThan !== undefined) {
+      conds.push('r.captured_at < ?');
+      args.push(opts.olderThan);
+    }
+    if (opts.keepNewest !== undefined && opts.keepNewest > 0) {
+      conds.push('r.rn > ?');
+      args.push(opts.keepNewest);
+    }
+    if (!conds.length) return [];
+    const userCond = opts.userId !== undefined ? 'AND user_id = ?' : '';
+    const sql = `
+      SELECT r.* FROM (
+        SELECT f.*, ROW_NUMBER() OVER (PARTITION BY f.user_id ORDER BY f.captured_at DESC, f.id DESC) AS rn
+        FROM frames f WHERE f.snapshot_path IS NOT NULL ${userCond}
+      ) r
+      WHERE (${conds.join(' OR ')})
+        AND NOT EXISTS (SELECT 1 FROM latest_sightings l JOIN sightings s ON s.id = l.sighting_id WHERE s.frame_id = r.id)
+      ORDER BY r.captured_at ASC LIMIT ?`;
+    const all = [...(opts.userId !== undefined ? [opts.userId] : []), ...args, opts.limit];
+    return (this.db.prepare(sql).all(...all) as Row[]).map(frameOf);
+  }
+  async clearFrameSnapshot(id: number): Promise<void> {
+    this.st.clearFrameSnapshot.run(id);
+  }
+
+  // ---- sightings ----
+  async addSightings(rows: NewSighting[]): Promise<Sighting[]> {
+    return this.db.transaction(() => {
+      const out: Sighting[] = [];
+      for (const n of rows) {
+        const r = this.st.insertSighting.get(
+          n.userId, n.deviceId, n.frameId, n.label, n.score, n.box.x, n.box.y, n.box.w, n.box.h, n.seenAt, n.seenAt,
+        ) as Row;
+        this.st.upsertLatest.run(n.userId, n.label, r.id, n.seenAt, 1);
+        out.push(sightingOf(r));
+      }
+      return out;
+    })();
+  }
+  async refreshSighting(id: number, patch: { seenAt: number; frameId?: number | null; score?: number; box?: Box }): Promise<void> {
+    this.db.transaction(() => {
+      const r = this.st.refreshSighting.get({
+        id,
+        seenAt: patch.seenAt,
+        setFrame: patch.frameId !== undefined ? 1 : 0,
+        frameId: patch.frameId ?? null,
+        score: patch.score ?? null,
+        x: patch.box?.x ?? null,
+        y: patch.box?.y ?? null,
+        w: patch.box?.w ?? null,
+        h: patch.box?.h ?? null,
+      }) as Row | undefined;
+      if (r) this.st.upsertLatest.run(r.user_id, r.label, r.id, r.seen_at, 0);
+    })();
+  }
+  async latestSighting(userId: number, label: string): Promise<SightingInContext | null> {
+    const r = this.st.latest.get(userId, label) as Row | undefined;
+    if (!r) return null;
+    const neighbours =
+      r.frame_id != null
+        ? (this.st.neighbours.all(r.frame_id, r.id) as Row[]).map((n) => ({ label: n.label, score: n.score, box: { x: n.x, y: n.y, w: n.w, h: n.h } }))
+        : [];
+    return { ...sightingOf(r), deviceName: r.device_name, room: r.room ?? null, snapshotAvailable: !!r.snapshot_available, neighbours };
+  }
+  async latestSightingsForDevice(deviceId: number, since: number): Promise<Sighting[]> {
+    return (this.st.latestForDevice.all(deviceId, since) as Row[]).map(sightingOf);
+  }
+  async listSightings(q: SightingQuery) {
+    const conds = ['s.user_id = ?'];
+    const args: unknown[] = [q.userId];
+    if (q.label !== undefined) {
+      conds.push('s.label = ?');
+      args.push(q.label);
+    }
+    if (q.room !== undefined) {
+      conds.push('d.room = ? COLLATE NOCASE');
+      args.push(q.room);
+    }
+    if (q.since !== undefined) {
+      conds.push('s.seen_at >= ?');
+      args.push(q.since);
+    }
+    if (q.until !== undefined) {
+      conds.push('s.seen_at <= ?');
+      args.push(q.until);
+    }
+    if (q.before !== undefined) {
+      conds.push('s.seen_at < ?');
+      args.push(q.before);
+    }
+    const sql = `SELECT ${CONTEXT_COLS} FROM sightings s JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+      WHERE ${conds.join(' AND ')} ORDER BY s.seen_at DESC, s.id DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args, q.limit) as Row[]).map((r) => ({
+      ...sightingOf(r),
+      deviceName: r.device_name as string,
+      room: (r.room ?? null) as string | null,
+      snapshotAvailable: !!r.snapshot_available,
+    }));
+  }
+  async listItems(userId: number): Promise<ItemSummary[]> {
+    return (this.st.items.all(userId) as Row[]).map((r) => ({
+      label: r.label,
+      count: r.count,
+      latest: { ...sightingOf(r), deviceName: r.device_name, room: r.room ?? null, snapshotAvailable: !!r.snapshot_available },
+    }));
+  }
+  async countSightings(userId?: number): Promise<number> {
+    return ((userId === undefined ? this.st.countSightings.get() : this.st.countSightingsOf.get(userId)) as Row).n;
+  }
+
+  // ---- queries ----
+  async logQuery(e: NewQueryLogEntry): Promise<QueryLogEntry> {
+    return queryOf(
+      this.st.logQuery.get(e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), e.createdAt) as Row,
+    );
+  }
+  async listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]> {
+    const rows = (userId === null ? this.st.listQueries.all(limit) : this.st.listQueriesOf.all(userId, limit)) as Row[];
+    return rows.map(queryOf);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * The persistence contract. Routes and services only ever see this interface; the SQLite implementation
+ * (store/sqlite.ts) is the embedded default and a PostgreSQL one (store/postgres.ts) can stand in for it.
+ *
+ * Conventions: ids are integers; times are epoch milliseconds (numbers); boxes are normalised to the
+ * original image (x, y = top-left corner, w, h; all 0..1). Every method is async so a networked store fits.
+ */
+
+export interface User {
+  id: number;
+  name: string;
+  isAdmin: boolean;
+  /** bumped to end every session of the user (logout, password change) */
+  tokenEpoch: number;
+  createdAt: number;
+}
+
+export interface UserWithSecret extends User {
+  passwordHash: string;
+}
+
+export interface Device {
+  id: number;
+  userId: number;
+  name: string;
+  room: string | null;
+  createdAt: number;
+  lastSeenAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface Session {
+  id: number;
+  userId: number;
+  /** the user's token epoch when the session was made; the session is dead once they differ */
+  epoch: number;
+  csrfToken: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export interface Frame {
+  id: number;
+  userId: number;
+  deviceId: number;
+  capturedAt: number;
+  /** path of the downscaled JPEG snapshot, relative to the data folder; null when there is none */
+  snapshotPath: string | null;
+  /** size of the original image in pixels (0 when unknown) */
+  width: number;
+  height: number;
+  /** bytes of the stored snapshot */
+  bytes: number;
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface Detection {
+  label: string;
+  score: number;
+  box: Box;
+}
+
+export interface Sighting extends Detection {
+  id: number;
+  userId: number;
+  deviceId: number;
+  frameId: number | null;
+  /** when the item was last seen at this place (kept current while it stays there) */
+  seenAt: number;
+  /** when this sighting row was first made */
+  firstSeenAt: number;
+}
+
+/** A sighting with what the reply needs to describe where it was. */
+export interface SightingInContext extends Sighting {
+  deviceName: string;
+  room: string | null;
+  /** the other detections of the same frame (for "on the table", "next to the laptop") */
+  neighbours: Detection[];
+  snapshotAvailable: boolean;
+}
+
+export interface NewSighting extends Detection {
+  userId: number;
+  deviceId: number;
+  frameId: number | null;
+  seenAt: number;
+}
+
+export interface SightingQuery {
+  userId: number;
+  label?: string;
+  room?: string;
+  since?: number;
+  until?: number;
+  limit: number;
+  /** keyset pagination: only sightings older than this seenAt */
+  before?: number;
+}
+
+export interface ItemSummary {
+  label: string;
+  latest: Sighting & { deviceName: string; room: string | null; snapshotAvailable: boolean };
+  /** number of sighting rows for the label */
+  count: number;
+}
+
+export interface QueryLogEntry {
+  id: number;
+  userId: number;
+  deviceId: number | null;
+  source: 'text' | 'voice';
+  text: string;
+  reply: string;
+  intent: string;
+  outcome: string;
+  label: string | null;
+  timings: Record<string, number>;
+  createdAt: number;
+}
+
+export type NewQueryLogEntry = Omit<QueryLogEntry, 'id'>;
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+
+  // users
+  createUser(u: { name: string; passwordHash: string; isAdmin: boolean }): Promise<User>;
+  getUserById(id: number): Promise<User | null>;
+  getUserByName(name: string): Promise<UserWithSecret | null>;
+  listUsers(): Promise<User[]>;
+  /** deletes the user and, with them, their devices, sessions, frames, sightings and queries */
+  deleteUser(id: number): Promise<boolean>;
+  /** sets the hash and bumps the token epoch (ends every session) */
+  setPassword(id: number, passwordHash: string): Promise<void>;
+  setAdmin(id: number, isAdmin: boolean): Promise<void>;
+  /** bumps the token epoch: every existing session of the user stops working */
+  bumpTokenEpoch(id: number): Promise<number>;
+  countAdmins(): Promise<number>;
+
+  // sessions (stored by the sha256 of their token)
+  createSession(s: { tokenHash: string; userId: number; epoch: number; csrfToken: string; expiresAt: number }): Promise<Session>;
+  /** the session and its user, only while the session is unexpired and its epoch matches the user's */
+  getSession(tokenHash: string, now: number): Promise<{ session: Session; user: User } | null>;
+  deleteSession(tokenHash: string): Promise<void>;
+  deleteExpiredSessions(now: number): Promise<number>;
+
+  // login rate limiting (shared between instances)
+  recordLoginFailure(key: string, at: number): Promise<void>;
+  countLoginFailures(key: string, since: number): Promise<number>;
+  clearLoginFailures(key: string): Promise<void>;
+
+  // devices (stored by the sha256 of their token)
+  createDevice(d: { userId: number; name: string; room: string | null; tokenHash: string }): Promise<Device>;
+  /** an active device by token hash; null when unknown, revoked, or its owner is gone */
+  getDeviceByTokenHash(tokenHash: string): Promise<{ device: Device; user: User } | null>;
+  getDevice(id: number): Promise<Device | null>;
+  listDevices(userId?: number): Promise<Device[]>;
+  updateDevice(id: number, patch: { name?: string; room?: string | null }): Promise<Device | null>;
+  revokeDevice(id: number, at: number): Promise<boolean>;
+  touchDevice(id: number, at: number): Promise<void>;
+
+  // frames
+  createFrame(f: Omit<Frame, 'id'>): Promise<Frame>;
+  getFrame(id: number): Promise<Frame | null>;
+  /**
+   * Frames whose snapshots may be deleted under the retention policy: older than `olderThan` or beyond the
+   * newest `keep` of the user, and never a frame that holds the latest sighting of any label.
+   */
+  listEvictableFrames(opts: { userId?: number; olderThan?: number; keepNewest?: number; limit: number }): Promise<Frame[]>;
+  clearFrameSnapshot(id: number): Promise<void>;
+
+  // sightings
+  /** inserts the sightings in one transaction and keeps the latest-per-label index current */
+  addSightings(rows: NewSighting[]): Promise<Sighting[]>;
+  /** moves an existing sighting's seenAt forward (the item is still there) and optionally its frame/score/box */
+  refreshSighting(id: number, patch: { seenAt: number; frameId?: number | null; score?: number; box?: Box }): Promise<void>;
+  /** the latest sighting of a label for a user: one indexed lookup, flat in the number of sightings */
+  latestSighting(userId: number, label: string): Promise<SightingInContext | null>;
+  /** the latest sighting of each label from one device (used to merge near-identical frames) */
+  latestSightingsForDevice(deviceId: number, since: number): Promise<Sighting[]>;
+  listSightings(q: SightingQuery): Promise<Array<Sighting & { deviceName: string; room: string | null; snapshotAvailable: boolean }>>;
+  listItems(userId: number): Promise<ItemSummary[]>;
+  countSightings(userId?: number): Promise<number>;
+
+  // questions asked
+  logQuery(e: NewQueryLogEntry): Promise<QueryLogEntry>;
+  listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]>;
+
+  close(): Promise<void>;
+}
+
+/** Raised by a store when its backend is unreachable (mapped to HTTP 503 / socket `unavailable`). */
+export class StoreUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+/** Raised for a unique-constraint conflict (mapped to HTTP 409). */
+export class StoreConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}

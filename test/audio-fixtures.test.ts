@@ -1,0 +1,72 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { analyzeSpeech, s16leToFloat32, toDbfs } from '../dist/assistant/audio/pcm.js';
+import { parseWav } from '../dist/assistant/audio/wav.js';
+
+const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'audio-fixtures');
+
+interface Entry {
+  file: string;
+  text: string;
+  engine: string;
+  voice: string;
+  speed: number;
+  sampleRate: number;
+  durationSec: number;
+  snrDb: number;
+  expect: { intent: string; item: string | null; label: string | null; outcome?: string };
+}
+
+const manifest: Entry[] = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+
+describe('audio fixtures manifest', () => {
+  it('lists 24-30 distinct files, all on disk, and nothing else on disk', () => {
+    expect(manifest.length).toBeGreaterThanOrEqual(24);
+    expect(manifest.length).toBeLessThanOrEqual(30);
+    const files = manifest.map((m) => m.file);
+    expect(new Set(files).size).toBe(files.length);
+    const onDisk = fs.readdirSync(path.join(dir, 'wav')).filter((f) => f.endsWith('.wav'));
+    expect(onDisk.sort()).toEqual(files.map((f) => path.basename(f)).sort());
+    const total = files.reduce((s, f) => s + fs.statSync(path.join(dir, f)).size, 0);
+    expect(total).toBeLessThan(3 * 1024 * 1024);
+  });
+
+  it('covers requests for detectable items, undetectable items and non-requests, with several voices', () => {
+    const intents = new Set(manifest.map((m) => m.expect.intent));
+    expect(intents).toContain('find_item');
+    expect(intents).toContain('not_a_request');
+    expect(manifest.filter((m) => m.expect.outcome === 'not_detectable').length).toBeGreaterThanOrEqual(3);
+    const labels = new Set(manifest.map((m) => m.expect.label).filter(Boolean));
+    for (const l of ['cup', 'cell phone', 'laptop', 'remote', 'book', 'bottle', 'backpack', 'umbrella', 'handbag', 'teddy bear', 'scissors']) {
+      expect(labels).toContain(l);
+    }
+    expect(new Set(manifest.map((m) => `${m.engine}:${m.voice}`)).size).toBeGreaterThanOrEqual(6);
+    for (const m of manifest) {
+      expect(typeof m.text).toBe('string');
+      expect(m.text.length).toBeGreaterThan(5);
+      if (m.expect.intent === 'not_a_request') expect(m.expect).toMatchObject({ item: null, label: null });
+      else {
+        expect(m.expect.item).toBeTruthy();
+        expect(m.text.toLowerCase()).toContain(m.expect.item!);
+      }
+    }
+  });
+
+  for (const m of manifest) {
+    it(`${m.file} is 16 kHz mono 16-bit, well under 5 s and non-silent speech`, () => {
+      const w = parseWav(fs.readFileSync(path.join(dir, m.file)));
+      expect(w).toMatchObject({ sampleRate: 16000, channels: 1, bitsPerSample: 16 });
+      expect(m.sampleRate).toBe(16000);
+      expect(w.durationSec).toBeCloseTo(m.durationSec, 2);
+      expect(w.durationSec).toBeGreaterThan(1);
+      expect(w.durationSec).toBeLessThan(4.5);
+      const s = analyzeSpeech(s16leToFloat32(w.data), 16000);
+      expect(toDbfs(s.rms)).toBeGreaterThan(-35);
+      expect(s.activeSec).toBeGreaterThan(0.5);
+      expect(s.activeFraction).toBeGreaterThan(0.3);
+      expect(s.activeFraction).toBeLessThan(0.95); // lead-in and tail are quiet
+    });
+  }
+});
