@@ -15,6 +15,7 @@ import { LabelBook } from './labels.js';
 import { Answerer } from './answer.js';
 import { QueryLog } from './query-log.js';
 import { MANIFEST_FILE } from './paths.js';
+import { createSpeech } from './speech.js';
 import contextPlugin, { type SpeechService } from './plugins/context.js';
 import errorsPlugin from './plugins/errors.js';
 import authPlugin from './plugins/auth.js';
@@ -70,7 +71,14 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   const answerer = new Answerer(store, labelBook, config.timeZone);
   const queryLog = new QueryLog(store, (err) => app.log.error({ err }, 'could not store a question'));
 
-  await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech: opts.speech ?? null, ownsStore: !opts.store });
+  let speech = opts.speech;
+  if (speech === undefined) {
+    const s = await createSpeech(config);
+    if (s) app.addHook('onClose', async () => s.close());
+    speech = s;
+  }
+
+  await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, ownsStore: !opts.store });
   await app.register(errorsPlugin);
   await app.register(formbody);
   await app.register(authPlugin);
