@@ -16,6 +16,7 @@ import { Answerer } from './answer.js';
 import { QueryLog } from './query-log.js';
 import { MANIFEST_FILE } from './paths.js';
 import { createSpeech } from './speech.js';
+import { warmUp } from '../nlp/parse.js';
 import contextPlugin, { type SpeechService } from './plugins/context.js';
 import errorsPlugin from './plugins/errors.js';
 import authPlugin from './plugins/auth.js';
@@ -67,6 +68,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     if (!opts.store) await store.close();
     throw new Error(`no labels for the detection model "${config.visionModel}": it is not in models/manifest.json`);
   }
+  warmUp(); // loads compromise's lexicon now rather than in the first request
   const labelBook = new LabelBook(labels);
   const answerer = new Answerer(store, labelBook, config.timeZone);
   const queryLog = new QueryLog(store, (err) => app.log.error({ err }, 'could not store a question'));

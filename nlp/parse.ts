@@ -71,7 +71,9 @@ function stripWrappers(s: string): string {
     s = s.replace(GREETING, '').replace(META, '');
     if (s === before) break;
   }
-  return s.replace(/^whereabouts (is|are|was|were)\b/, 'where $1');
+  return s
+    .replace(/^whereabouts (is|are|was|were)\b/, 'where $1')
+    .replace(/^where (?:on earth|in the world|the hell|the heck|oh where|exactly) /, 'where ');
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -112,7 +114,7 @@ const FRAMES: ReadonlyArray<readonly [RegExp, IntentName]> = [
   [/^(?:what|who) (?:happened to|has happened to|did (?:i|you|we) do with|have (?:i|we) done with)(?: (.*?))?$/, 'find_item'],
   [/^(?:in )?which room (?:is|are|was|were|did i leave|did i put|did you see)(?: (.*?))?$/, 'find_item'],
   [/^(?:is|are) ((?:my|our|the) .+?) (?:around|anywhere|somewhere|here|nearby|about|in|on|at|upstairs|downstairs)(?: .*)?$/, 'find_item'],
-  [/^((?:my|our|the) .+?) where (?:is|are|was|were) (?:it|they)$/, 'find_item'],
+  [/^(.+?) where (?:is|are|was|were) (?:it|they)$/, 'find_item'],
   [/^((?:my|our|the) .+?) (?:is|are|has|have|has gone|have gone|went|has got|have got|got|gone|has been|have been) (?:missing|lost|gone|disappeared|vanished|walkabout|awol|astray)$/, 'find_item'],
 ];
 
@@ -130,7 +132,8 @@ const NO_ITEM = new Set([
   'which', 'where', 'when', 'item', 'object',
 ]);
 /** "where am I", "where are you": not about an object at all */
-const NOT_AN_ITEM = new Set(['i', 'me', 'you', 'we', 'us', 'myself', 'yourself', 'ourselves', 'out', 'going', 'from']);
+const NOT_AN_ITEM = new Set(['i', 'me', 'you', 'we', 'us', 'myself', 'yourself', 'ourselves', 'out', 'going', 'from',
+  'everybody', 'everyone', 'somebody', 'someone', 'anybody', 'anyone', 'nobody']);
 
 /** words and phrases that trail after the item and are not part of it */
 const TRAILING = new Set([
@@ -142,8 +145,8 @@ const TRAILING = new Set([
   'went', 'got to', 'get to', 'ended up', 'end up', 'whereabouts', 'ok', 'okay', 'anyway', 'lol', 'hey', 'is it',
   'are they', 'it', 'they', 'at', 'to', 'in', 'on', 'the', 'a', 'an', 'my', 'our', 'of', 'and', 'or', 'again please',
   'last seen', 'seen', 'lying around', 'lying about', 'kicking about', 'kicking around', 'nearby', 'in the house',
-  'at home', 'the house', 'recently seen', 'do you', 'did you', 'have you', 'please', 'whereabouts', 'mean',
-  'i mean', 'now', 'by chance', 'ever', 'sir',
+  'at home', 'the house', 'recently seen', 'do you', 'did you', 'have you', 'mean', 'i mean', 'by chance', 'ever',
+  'sir',
 ]);
 
 /** a relative clause or place/time phrase starts here: "the book i was reading", "my phone in the kitchen" */
