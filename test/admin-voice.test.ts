@@ -1,0 +1,98 @@
+/**
+ * "Hold to talk" on the Ask page, end to end: Chromium's fake microphone plays a committed speech WAV,
+ * the page streams it over /v1/listen (cookie auth) and shows the transcript and the answer. Runs when the
+ * voice route is built and the speech model is installed (models/files), and is skipped otherwise.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser } from 'playwright-core';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../dist/assistant/app.js';
+import { loadConfig } from '../dist/assistant/config.js';
+import { addDevice, addUser } from '../dist/assistant/accounts.js';
+import { Client } from './helpers/server.js';
+import { REPO, SHARED, tempDir } from './helpers/tmp.js';
+import { CHROMIUM, DESKTOP, haveChromium, logIn, shoot } from './helpers/browser.js';
+
+const LISTEN = path.join(REPO, 'dist', 'assistant', 'routes', 'listen.js');
+const MODELS = path.join(REPO, 'models', 'files');
+const ASR_MODEL = 'vosk-model-small-en-us-0.15';
+const YOLOX = path.join(SHARED, 'models', 'yolox_nano.onnx');
+const WAV = path.join(REPO, 'audio-fixtures', 'wav', 'where-is-my-cup.en-us.s150.wav');
+const ready = haveChromium() && fs.existsSync(LISTEN) && fs.existsSync(path.join(MODELS, ASR_MODEL)) && fs.existsSync(path.join(MODELS, 'lib')) && fs.existsSync(WAV) && fs.existsSync(YOLOX);
+
+(ready ? describe : describe.skip)('admin page: hold to talk (Chromium fake microphone)', () => {
+  let app: FastifyInstance;
+  let url = '';
+  let browser: Browser;
+
+  beforeAll(async () => {
+    // a models folder with the detector from ../shared and the installed speech files
+    const modelsDir = tempDir('wa-voice-models-');
+    fs.copyFileSync(YOLOX, path.join(modelsDir, 'yolox_nano.onnx'));
+    fs.symlinkSync(path.join(MODELS, ASR_MODEL), path.join(modelsDir, ASR_MODEL));
+    fs.symlinkSync(path.join(MODELS, 'lib'), path.join(modelsDir, 'lib'));
+    const config = loadConfig([], {}, { port: 0, dataDir: tempDir(), modelsDir, logLevel: 'warn', noModels: false, timeZone: 'UTC', asrWorkers: 1, visionWorkers: 1 });
+    app = await buildApp(config, { logger: false });
+    // until the voice route is registered in buildApp, register it here
+    if (!app.hasRoute({ method: 'GET', url: '/v1/listen' })) await app.register((await import(LISTEN)).default);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+    const ann = await addUser(app.store, 'ann', 'ann-password-1', true);
+    const { token } = await addDevice(app.store, ann.id, 'kitchen cam', 'kitchen');
+    const r = await new Client(url, token).post('/v1/sightings', { detections: [{ label: 'cup', score: 0.9, box: [0.45, 0.4, 0.1, 0.15] }] });
+    expect(r.status).toBe(201);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${WAV}`,
+        '--autoplay-policy=no-user-gesture-required',
+      ],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await app?.close();
+  });
+
+  it('streams the microphone over /v1/listen and shows what was heard and the answer', async () => {
+    const context = await browser.newContext({ baseURL: url, viewport: DESKTOP, permissions: ['microphone'] });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    await logIn(page, 'ann', 'ann-password-1', '/ask');
+    const talk = page.getByRole('button', { name: 'Hold to talk' });
+    await talk.waitFor();
+    const box = (await talk.boundingBox())!;
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.locator('#talk.live').waitFor();
+    await page.waitForTimeout(2600); // the fake microphone plays the question (1.9 s), looping
+    await page.mouse.up();
+    const reply = page.locator('#reply');
+    await reply.waitFor({ timeout: 30_000 });
+    expect(await reply.textContent()).toMatch(/cup.*kitchen|kitchen.*cup/i);
+    expect(await page.locator('.transcript').textContent()).toMatch(/cup/);
+    await page.locator('.answer-card .tlist').getByText('speech recognition').waitFor();
+    await shoot(page, 'ask-voice');
+    // the question is logged as spoken
+    await page.goto('/questions');
+    await page.locator('#questions .badge-source', { hasText: 'spoken' }).first().waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
