@@ -24,6 +24,9 @@ import sessionRoutes from './routes/session.js';
 import queryRoutes from './routes/query.js';
 import sightingRoutes from './routes/sightings.js';
 import accountRoutes from './routes/accounts.js';
+import frameRoutes from './routes/frames.js';
+import { createDetector, type Detector } from './vision/detector.js';
+import { resolveVisionModel } from '../models/manifest.js';
 
 export interface AppOptions {
   /** use this store instead of opening one from the config (the caller closes it) */
@@ -31,6 +34,8 @@ export interface AppOptions {
   /** labels to use when no detection model is loaded (default: the configured model's manifest entry) */
   labels?: readonly string[];
   speech?: SpeechService | null;
+  /** a detector to use (the caller closes it); default: made from the configuration unless noModels */
+  detector?: Detector | null;
   logger?: boolean | Record<string, unknown>;
 }
 
@@ -44,11 +49,19 @@ export function manifestLabels(modelName: string): string[] | null {
   }
 }
 
+/** the trustProxy setting in Fastify's terms: never trust any client's X-Forwarded-For unless told to */
+export function trustProxyOption(v: string): boolean | string | string[] {
+  const t = v.trim().toLowerCase();
+  if (t === '' || t === 'false' || t === 'no') return false;
+  if (t === 'true' || t === 'yes') return true;
+  return v.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
 export async function buildApp(config: Config, opts: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: opts.logger ?? { level: config.logLevel },
     bodyLimit: config.bodyLimit,
-    trustProxy: true,
+    trustProxy: trustProxyOption(config.trustProxy),
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -63,10 +76,16 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   app.removeContentTypeParser('text/plain');
 
   const store = opts.store ?? (await openStore(config));
-  const labels = opts.labels ?? manifestLabels(config.visionModel);
-  if (!labels) {
+  let detector: Detector | null;
+  let labels: readonly string[] | null;
+  try {
+    // the detector comes first: its labels (from the manifest or the model's own metadata) are the vocabulary
+    detector = opts.detector !== undefined ? opts.detector : config.noModels ? null : await createDetector(config);
+    if (detector && opts.detector === undefined) app.addHook('onClose', async () => detector!.close());
+    labels = opts.labels ?? detector?.labels ?? manifestLabels(config.visionModel) ?? (await resolveVisionModel(config)).labels;
+  } catch (err) {
     if (!opts.store) await store.close();
-    throw new Error(`no labels for the detection model "${config.visionModel}": it is not in models/manifest.json`);
+    throw err;
   }
   warmUp(); // loads compromise's lexicon now rather than in the first request
   const labelBook = new LabelBook(labels);
@@ -83,6 +102,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, ownsStore: !opts.store });
   await app.register(errorsPlugin);
   await app.register(formbody);
+  await app.register((await import('./plugins/metrics.js')).default); // metrics: before auth (it consumes the metrics token on /metrics)
   await app.register(authPlugin);
 
   app.get('/healthz', async () => ({
@@ -96,6 +116,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(queryRoutes);
   await app.register(sightingRoutes);
   await app.register(accountRoutes);
+  await app.register(frameRoutes, { detector });
   await app.register((await import('./admin/plugin.js')).default);
   return app;
 }

@@ -14,7 +14,8 @@ const USAGE = `usage: whereabouts <command> [options]
 
 commands:
   serve                                 start the server (see options below)
-  models [--from DIR] [--check]         make sure the model files are present and valid
+  models [--from DIR] [--check] [--offline] [--mirror URL]
+                                        make sure the model files are present and valid
   user add NAME [--admin]               add a user (password from stdin or a prompt)
   user list                             list users
   user remove NAME                      remove a user and all their devices and sightings
@@ -114,11 +115,12 @@ export async function main(argv: string[]): Promise<number> {
       return -1; // keeps running
     }
     case 'models': {
-      const { words, mine, rest } = split(args, { from: 'value', check: 'flag', offline: 'flag' });
+      const own = { from: 'value', mirror: 'value', check: 'flag', 'check-only-if-present': 'flag', offline: 'flag' } as const;
+      const { words, mine, rest } = split(args, own);
       if (words.length) throw new UsageError(`unexpected argument "${words[0]}"`);
       const config = loadConfig(rest);
       const { runModelsCommand } = await import('../models/models.js');
-      const passOn = [...(mine.from ? ['--from', String(mine.from)] : []), ...(mine.check ? ['--check'] : []), ...(mine.offline ? ['--offline'] : [])];
+      const passOn = Object.entries(mine).flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, v]));
       return runModelsCommand(passOn, config, (line: string) => console.log(line));
     }
     case 'user': {

@@ -47,6 +47,8 @@ export interface Config {
   sessionDays: number;
   /** failed logins per username+address in 15 minutes before 429 */
   loginAttempts: number;
+  /** which proxies may set X-Forwarded-For/-Proto: 'loopback' (default), 'false', 'true', or addresses/CIDRs */
+  trustProxy: string;
   /** mark cookies Secure (set when served behind https) */
   secureCookies: boolean;
   /** token for GET /metrics without an admin session (empty: admin session only) */
@@ -93,6 +95,7 @@ export const SETTINGS: Setting[] = [
   S('timeZone', 'string', () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', 'time zone for spoken times'),
   S('sessionDays', 'number', () => 30, 'login session lifetime, days'),
   S('loginAttempts', 'number', () => 10, 'failed logins per user and address in 15 minutes before 429'),
+  S('trustProxy', 'string', () => 'loopback', 'proxies trusted for X-Forwarded-For: loopback, false, true, or comma-separated addresses/CIDRs'),
   S('secureCookies', 'boolean', () => false, 'mark cookies Secure (behind https)'),
   S('metricsToken', 'string', () => '', 'bearer token for /metrics (otherwise an admin session)'),
   S('logLevel', 'string', () => 'info', 'log level (fatal, error, warn, info, debug, trace, silent)'),

@@ -1,6 +1,7 @@
 /** `POST /v1/query`: ask in text; the answer comes back as JSON, or spoken as a WAV. */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors.js';
+import { recordQuery } from '../metrics.js'; // metrics
 
 export const QueryBody = Type.Object({ text: Type.String({ maxLength: 1000 }) }, { additionalProperties: false });
 
@@ -32,6 +33,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ttsMs = Math.round((performance.now() - t) * 100) / 100;
       }
       const timings = { ...a.timings, ...(speak ? { tts_ms: ttsMs } : {}) };
+      recordQuery('text', a.outcome, timings); // metrics
       app.queryLog.add({
         userId: p.user.id,
         deviceId: p.kind === 'device' ? p.device.id : null,

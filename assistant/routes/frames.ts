@@ -1,0 +1,227 @@
+/**
+ * Camera frames: `POST /v1/frames` (a device uploads a JPEG/PNG/WebP; the server detects objects, keeps a
+ * downscaled snapshot and records sightings) and `GET /v1/frames/:id/snapshot` (the owner's snapshot).
+ *
+ * A camera that keeps seeing the same scene does not flood the sightings table: a detection whose box
+ * overlaps (IoU >= mergeIou) a recent sighting of the same label from the same device refreshes that
+ * sighting (seen_at moves forward, frame_id moves to the new frame) instead of adding a row.
+ */
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import crypto from 'node:crypto';
+import fsp from 'node:fs/promises';
+import { AppError } from '../errors.js';
+import { recordFrame } from '../metrics.js'; // metrics
+import { iso } from '../views.js';
+import { parseTime } from './sightings.js';
+import { createDetector, type DetectResult, type Detector } from '../vision/detector.js';
+import { boxIou } from '../vision/nms.js';
+import { evictSnapshots, removeSnapshot, snapshotFile, snapshotRelPath, Throttled, writeSnapshot } from '../vision/snapshots.js';
+import type { Detection, Frame, Sighting, Store } from '../../store/types.js';
+
+export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
+
+export interface FrameRoutesOptions {
+  /** a detector to use (the caller closes it); default: one made from the configuration, closed with the server */
+  detector?: Detector | null;
+  /** IoU from which a detection refreshes the device's recent sighting of the same label (default 0.5) */
+  mergeIou?: number;
+  /** how recent that sighting must be, ms (default 10 minutes) */
+  mergeWindowMs?: number;
+  /** snapshot retention runs after uploads at most this often, ms (default 1 minute) */
+  retentionIntervalMs?: number;
+}
+
+/** A store that can set a frame's snapshot after the row exists, so the file can be named after the frame id. */
+type SnapshotSetter = Store & { setFrameSnapshot?(id: number, snapshotPath: string, bytes: number): Promise<void> };
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+/** Runs tasks one after another per key (frames of one camera are merged in order). */
+function perKeyQueue() {
+  const tails = new Map<number, Promise<unknown>>();
+  return <T>(key: number, task: () => Promise<T>): Promise<T> => {
+    const prev = tails.get(key) ?? Promise.resolve();
+    const run = prev.then(task, task);
+    const tail = run.catch(() => {});
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return run;
+  };
+}
+
+/**
+ * Pairs each detection with the best-overlapping unused recent sighting of its label (IoU >= minIou);
+ * returns the sighting to refresh per detection index, or undefined where a new row is due.
+ */
+export function matchSightings(detections: Detection[], recent: Sighting[], minIou: number): Array<Sighting | undefined> {
+  const used = new Set<number>();
+  const out: Array<Sighting | undefined> = new Array(detections.length);
+  const order = detections.map((_, i) => i).sort((a, b) => detections[b].score - detections[a].score);
+  for (const i of order) {
+    const d = detections[i];
+    let best: Sighting | undefined;
+    let bestIou = minIou;
+    for (const s of recent) {
+      if (s.label !== d.label || used.has(s.id)) continue;
+      const iou = boxIou(s.box, d.box);
+      if (iou >= bestIou) {
+        best = s;
+        bestIou = iou;
+      }
+    }
+    if (best) used.add(best.id);
+    out[i] = best;
+  }
+  return out;
+}
+
+const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, opts) => {
+  const { store, config } = app;
+  const mergeIou = opts.mergeIou ?? 0.5;
+  const mergeWindowMs = opts.mergeWindowMs ?? 10 * 60_000;
+  const serially = perKeyQueue();
+
+  let detector: Detector | null;
+  if (opts.detector !== undefined) detector = opts.detector;
+  else if (config.noModels) detector = null;
+  else {
+    const own = await createDetector(config);
+    app.addHook('onClose', async () => own.close());
+    detector = own;
+  }
+
+  const retention = new Throttled(async () => {
+    try {
+      const n = await evictSnapshots(store, config);
+      if (n) app.log.info({ evicted: n }, 'deleted old snapshots');
+    } catch (err) {
+      app.log.error({ err }, 'snapshot retention failed');
+    }
+  }, opts.retentionIntervalMs ?? 60_000);
+  app.addHook('onClose', async () => retention.idle());
+
+  /** stores the frame, its snapshot and its sightings (merged into the device's recent ones where they overlap) */
+  async function record(userId: number, deviceId: number, capturedAt: number, result: DetectResult) {
+    const s = store as SnapshotSetter;
+    const early = s.setFrameSnapshot ? null : snapshotRelPath(userId, capturedAt, `${capturedAt}-${crypto.randomBytes(4).toString('hex')}`);
+    if (early) await writeSnapshot(config.dataDir, early, result.snapshot);
+    let frame: Frame;
+    try {
+      frame = await store.createFrame({
+        userId,
+        deviceId,
+        capturedAt,
+        snapshotPath: early,
+        width: result.width,
+        height: result.height,
+        bytes: early ? result.snapshot.length : 0,
+      });
+    } catch (e) {
+      if (early) await removeSnapshot(config.dataDir, early);
+      throw e;
+    }
+    if (!early) {
+      const rel = snapshotRelPath(userId, capturedAt, frame.id);
+      await writeSnapshot(config.dataDir, rel, result.snapshot);
+      await s.setFrameSnapshot!(frame.id, rel, result.snapshot.length);
+    }
+
+    const dets = result.detections;
+    const recent = dets.length ? await store.latestSightingsForDevice(deviceId, capturedAt - mergeWindowMs) : [];
+    const matches = matchSightings(dets, recent, mergeIou);
+    const fresh = dets.filter((_, i) => !matches[i]);
+    const inserted = await store.addSightings(fresh.map((d) => ({ ...d, userId, deviceId, frameId: frame.id, seenAt: capturedAt })));
+    const sightings: Array<{ id: number; merged: boolean }> = [];
+    let next = 0;
+    for (let i = 0; i < dets.length; i++) {
+      const m = matches[i];
+      if (!m) {
+        sightings.push({ id: inserted[next++].id, merged: false });
+        continue;
+      }
+      // a newer frame moves the sighting to itself; an older one (a late upload) only confirms it
+      if (capturedAt >= m.seenAt) await store.refreshSighting(m.id, { seenAt: capturedAt, frameId: frame.id, score: dets[i].score, box: dets[i].box });
+      else await store.refreshSighting(m.id, { seenAt: capturedAt });
+      sightings.push({ id: m.id, merged: true });
+    }
+    return { frame, sightings };
+  }
+
+  // raw image bodies, for these routes only
+  app.addContentTypeParser(IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: config.frameBodyLimit }, (_request, body, done) => done(null, body));
+
+  app.post(
+    '/v1/frames',
+    {
+      preHandler: app.guard.device,
+      bodyLimit: config.frameBodyLimit,
+      schema: { querystring: Type.Object({ captured_at: Type.Optional(Type.String({ maxLength: 40 })) }, { additionalProperties: false }) },
+    },
+    async (request, reply) => {
+      const t0 = performance.now();
+      const p = request.principal!;
+      if (p.kind !== 'device') throw new AppError('forbidden', 'this needs a device token');
+      const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+      if (!IMAGE_TYPES.includes(type)) throw new AppError('unsupported_media_type', `send the image as ${IMAGE_TYPES.join(', ')}`);
+      const body = request.body as unknown;
+      if (!Buffer.isBuffer(body) || body.length === 0) throw new AppError('bad_request', 'the body is empty; send the image bytes');
+      const header = request.headers['x-captured-at'];
+      const capturedAt = parseTime(request.query.captured_at ?? (typeof header === 'string' ? header : undefined), 'captured_at') ?? Date.now();
+      if (!detector) throw new AppError('unavailable', 'the detection model is not loaded (the server runs with --no-models)');
+
+      const result = await detector.detect(body);
+      const t1 = performance.now();
+
+      // one camera's frames are recorded one at a time, so that a burst of near-identical frames merges
+      // instead of racing to insert
+      const { frame, sightings } = await serially(p.device.id, () => record(p.user.id, p.device.id, capturedAt, result));
+      const t2 = performance.now();
+      void retention.poke();
+
+      const timings = {
+        decode_ms: round(result.timings.decode_ms + result.timings.letterbox_ms),
+        inference_ms: result.timings.inference_ms,
+        postprocess_ms: result.timings.postprocess_ms,
+        store_ms: round(t2 - t1),
+        total_ms: round(t2 - t0),
+      };
+      recordFrame(result.timings, timings.store_ms, timings.total_ms, sightings.length); // metrics
+      reply.header('server-timing', Object.entries(timings).map(([k, v]) => `${k.replace(/_ms$/, '')};dur=${v}`).join(', '));
+      return reply.status(201).send({
+        frame: { id: frame.id, captured_at: iso(capturedAt), width: result.width, height: result.height, snapshot_url: `/v1/frames/${frame.id}/snapshot` },
+        detections: result.detections.map((d, i) => ({
+          label: d.label,
+          score: Math.round(d.score * 1000) / 1000,
+          box: [d.box.x, d.box.y, d.box.w, d.box.h],
+          sighting_id: sightings[i].id,
+          merged: sightings[i].merged,
+        })),
+        timings,
+      });
+    },
+  );
+
+  app.get(
+    '/v1/frames/:id/snapshot',
+    { preHandler: app.guard.any, schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    async (request, reply) => {
+      const notFound = new AppError('not_found', 'no such snapshot');
+      const frame = await store.getFrame(request.params.id);
+      // someone else's frame is "not found", never "forbidden": ids are not confirmed to outsiders
+      if (!frame || frame.userId !== request.principal!.user.id || !frame.snapshotPath) throw notFound;
+      const file = snapshotFile(config.dataDir, frame.snapshotPath);
+      if (!file) throw notFound;
+      let jpeg: Buffer;
+      try {
+        jpeg = await fsp.readFile(file);
+      } catch {
+        throw notFound;
+      }
+      return reply.type('image/jpeg').header('cache-control', 'private, max-age=86400').header('x-content-type-options', 'nosniff').send(jpeg);
+    },
+  );
+};
+
+export default frameRoutes;
