@@ -25,6 +25,9 @@ import queryRoutes from './routes/query.js';
 import sightingRoutes from './routes/sightings.js';
 import accountRoutes from './routes/accounts.js';
 import frameRoutes from './routes/frames.js';
+import listenRoutes from './routes/listen.js';
+import websocket from '@fastify/websocket';
+import { createAsr, type Asr } from './asr/index.js';
 import { createDetector, type Detector } from './vision/detector.js';
 import { resolveVisionModel } from '../models/manifest.js';
 
@@ -36,6 +39,8 @@ export interface AppOptions {
   speech?: SpeechService | null;
   /** a detector to use (the caller closes it); default: made from the configuration unless noModels */
   detector?: Detector | null;
+  /** a speech recogniser to use (the caller closes it); default: made from the configuration unless noModels */
+  asr?: Asr | null;
   logger?: boolean | Record<string, unknown>;
 }
 
@@ -47,6 +52,15 @@ export function manifestLabels(modelName: string): string[] | null {
   } catch {
     return null;
   }
+}
+
+function asrLog(app: FastifyInstance) {
+  return {
+    debug: (m: string) => app.log.debug(m),
+    info: (m: string) => app.log.info(m),
+    warn: (m: string) => app.log.warn(m),
+    error: (m: string) => app.log.error(m),
+  };
 }
 
 /** the trustProxy setting in Fastify's terms: never trust any client's X-Forwarded-For unless told to */
@@ -89,6 +103,17 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   }
   warmUp(); // loads compromise's lexicon now rather than in the first request
   const labelBook = new LabelBook(labels);
+
+  // the speech recogniser listens for the vocabulary's words; a missing or broken model stops the start
+  let asr: Asr | null;
+  try {
+    asr = opts.asr !== undefined ? opts.asr : config.noModels || config.asrEngine === 'none' ? null : await createAsr(config, labelBook.vocabulary.phrases(), { preferred: labelBook.labels, log: asrLog(app) });
+  } catch (err) {
+    await detector?.close();
+    if (!opts.store) await store.close();
+    throw err;
+  }
+  if (asr && opts.asr === undefined) app.addHook('onClose', async () => asr!.close());
   const answerer = new Answerer(store, labelBook, config.timeZone);
   const queryLog = new QueryLog(store, (err) => app.log.error({ err }, 'could not store a question'));
 
@@ -103,6 +128,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(errorsPlugin);
   await app.register(formbody);
   await app.register((await import('./plugins/metrics.js')).default); // metrics: before auth (it consumes the metrics token on /metrics)
+  // before auth: an upgrade refused with 401 must still have its socket closed by @fastify/websocket
+  await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(authPlugin);
 
   app.get('/healthz', async () => ({
@@ -117,6 +144,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(sightingRoutes);
   await app.register(accountRoutes);
   await app.register(frameRoutes, { detector });
+  await app.register(listenRoutes, { asr });
   await app.register((await import('./admin/plugin.js')).default);
   return app;
 }

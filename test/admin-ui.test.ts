@@ -17,23 +17,13 @@ const ANN_PW2 = 'ann-password-2';
 const manifest = JSON.parse(fs.readFileSync(path.join(REPO, 'models', 'manifest.json'), 'utf8')) as { models: Array<{ name: string; labels?: string[] }> };
 const COCO = manifest.models.find((m) => m.name === 'yolox_nano')!.labels!;
 
-/** the vision route is another helper's work: use it when it is there and the model loads */
+/** a server with the real detector (copied from ../shared into a temp models folder) and the text path */
 async function startServer(): Promise<{ s: TestServer; frames: boolean }> {
   const labels = [...COCO, XSS];
-  const framesBuilt = fs.existsSync(path.join(REPO, 'dist', 'assistant', 'routes', 'frames.js'));
-  const model = path.join(SHARED, 'models', 'yolox_nano.onnx');
-  if (framesBuilt && fs.existsSync(model)) {
-    const modelsDir = tempDir('wa-models-');
-    fs.copyFileSync(model, path.join(modelsDir, 'yolox_nano.onnx'));
-    try {
-      const s = await startTestServer({ noModels: false, modelsDir, visionWorkers: 1, asrWorkers: 1 }, { labels });
-      if (s.app.hasRoute({ method: 'POST', url: '/v1/frames' })) return { s, frames: true };
-      await s.close();
-    } catch {
-      /* the model stack does not load here: fall back to the text path */
-    }
-  }
-  return { s: await startTestServer({}, { labels }), frames: false };
+  const modelsDir = tempDir('wa-models-');
+  fs.copyFileSync(path.join(SHARED, 'models', 'yolox_nano.onnx'), path.join(modelsDir, 'yolox_nano.onnx'));
+  const s = await startTestServer({ noModels: false, asrEngine: 'none', modelsDir, visionWorkers: 1 }, { labels });
+  return { s, frames: true };
 }
 
 const suite = haveChromium() ? describe : describe.skip;

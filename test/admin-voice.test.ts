@@ -35,8 +35,6 @@ const ready = haveChromium() && fs.existsSync(LISTEN) && fs.existsSync(path.join
     fs.symlinkSync(path.join(MODELS, 'lib'), path.join(modelsDir, 'lib'));
     const config = loadConfig([], {}, { port: 0, dataDir: tempDir(), modelsDir, logLevel: 'warn', noModels: false, timeZone: 'UTC', asrWorkers: 1, visionWorkers: 1 });
     app = await buildApp(config, { logger: false });
-    // until the voice route is registered in buildApp, register it here
-    if (!app.hasRoute({ method: 'GET', url: '/v1/listen' })) await app.register((await import(LISTEN)).default);
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;

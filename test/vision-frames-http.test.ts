@@ -22,7 +22,7 @@ let cam: { id: number; token: string; client: Client };
 
 beforeAll(async () => {
   server = await startTestServer(
-    { noModels: false, modelsDir: path.join(SHARED, 'models'), visionWorkers: 1, visionThreads: 1, frameBodyLimit: 2_000_000 },
+    { noModels: false, asrEngine: 'none', modelsDir: path.join(SHARED, 'models'), visionWorkers: 1, visionThreads: 1, frameBodyLimit: 2_000_000 },
     { speech: null },
   );
   alice = await server.user('alice');
@@ -197,7 +197,7 @@ describe('with a store that can set the snapshot after the frame row', () => {
     }
     const dataDir = tempDir();
     const store = new Store(path.join(dataDir, 'test.db'));
-    const srv = await startTestServer({ dataDir, noModels: false, modelsDir: path.join(SHARED, 'models'), visionWorkers: 2 }, { speech: null, store });
+    const srv = await startTestServer({ dataDir, noModels: false, asrEngine: 'none', modelsDir: path.join(SHARED, 'models'), visionWorkers: 2 }, { speech: null, store });
     try {
       const u = await srv.user('carol');
       const c = await srv.device(u.id, 'desk cam', 'study');

@@ -1,0 +1,229 @@
+/**
+ * The recogniser worker pool (main thread side). Each worker loads the model once and hosts many
+ * recognisers; a stream is pinned to the least-loaded worker for its whole life (so its audio stays in
+ * order). A worker that dies fails its streams with an error and is replaced.
+ */
+import { Worker } from 'node:worker_threads';
+import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
+
+export interface AsrLogger {
+  debug?(msg: string): void;
+  info?(msg: string): void;
+  warn?(msg: string): void;
+  error?(msg: string): void;
+}
+
+export interface StreamSink {
+  onPartial(text: string): void;
+  onEndpoint(text: string, raw: string, words: WordInfo[]): void;
+  onProgress(bytes: number): void;
+  onFinal(m: Extract<FromWorker, { type: 'final' }>): void;
+  onError(message: string): void;
+}
+
+export interface PoolOptions extends Omit<WorkerInit, 'grammar'> {
+  workers: number;
+  grammar: string[] | null;
+  log?: AsrLogger;
+  startTimeoutMs?: number;
+}
+
+export class WorkerSlot {
+  readonly sinks = new Map<number, StreamSink>();
+  alive = true;
+  constructor(
+    readonly worker: Worker,
+    readonly index: number,
+  ) {}
+  send(m: ToWorker, transfer?: ArrayBuffer[]) {
+    if (this.alive) this.worker.postMessage(m, transfer ?? []);
+  }
+}
+
+const WORKER_URL = new URL('./worker.js', import.meta.url);
+
+export class AsrPool {
+  private slots: WorkerSlot[] = [];
+  private closing = false;
+  private grammar: string[] | null;
+  private statsReq = 0;
+  private statsWaiters = new Map<number, (v: { recognizers: number; pendingBytes: number }) => void>();
+
+  private constructor(private readonly opts: PoolOptions) {
+    this.grammar = opts.grammar;
+  }
+
+  /** Starts every worker; rejects (after stopping them) when any fails to load the model. */
+  static async start(opts: PoolOptions): Promise<AsrPool> {
+    const pool = new AsrPool(opts);
+    const n = Math.max(1, Math.floor(opts.workers));
+    const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => pool.spawn(i)));
+    const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+    if (failed) {
+      await pool.close();
+      throw failed.reason;
+    }
+    return pool;
+  }
+
+  get workers(): number {
+    return this.slots.filter((s) => s.alive).length;
+  }
+
+  private spawn(index: number): Promise<WorkerSlot> {
+    const init: WorkerInit = {
+      libPath: this.opts.libPath,
+      modelDir: this.opts.modelDir,
+      grammar: this.grammar,
+      logLevel: this.opts.logLevel,
+      minConfidence: this.opts.minConfidence,
+      sliceMs: this.opts.sliceMs,
+    };
+    // execArgv is inherited; --input-type (node -e) is not allowed in a worker
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const worker = new Worker(WORKER_URL, { workerData: init, stdout: false, stderr: false, execArgv });
+    const slot = new WorkerSlot(worker, index);
+    return new Promise<WorkerSlot>((resolve, reject) => {
+      let ready = false;
+      const timer = setTimeout(() => {
+        if (!ready) {
+          reject(new Error(`speech recogniser worker did not start within ${this.opts.startTimeoutMs ?? 120000} ms`));
+          void worker.terminate();
+        }
+      }, this.opts.startTimeoutMs ?? 120_000);
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          ready = true;
+          clearTimeout(timer);
+          for (const d of m.dropped) this.opts.log?.debug?.(`asr grammar: dropped "${d.word}": not in the speech model's vocabulary (e.g. "${d.phrase}")`);
+          this.opts.log?.debug?.(`asr worker ${index} ready in ${m.loadMs} ms`);
+          this.slots.push(slot);
+          resolve(slot);
+          return;
+        }
+        if (m.type === 'fatal') {
+          clearTimeout(timer);
+          slot.alive = false;
+          reject(new Error(m.message));
+          void worker.terminate();
+          return;
+        }
+        this.route(slot, m);
+      });
+      worker.on('error', (e) => {
+        clearTimeout(timer);
+        if (!ready) reject(e);
+        else this.lost(slot, `speech recogniser worker failed: ${e.message}`);
+      });
+      worker.on('exit', (code) => {
+        clearTimeout(timer);
+        if (!ready) reject(new Error(`speech recogniser worker exited (code ${code}) while loading the model`));
+        else this.lost(slot, `speech recogniser worker exited (code ${code})`);
+      });
+    });
+  }
+
+  private lost(slot: WorkerSlot, why: string) {
+    if (!slot.alive) return;
+    slot.alive = false;
+    this.slots = this.slots.filter((s) => s !== slot);
+    const sinks = [...slot.sinks.values()];
+    slot.sinks.clear();
+    for (const s of sinks) s.onError(why);
+    if (this.closing) return;
+    this.opts.log?.error?.(`${why}; starting a new one`);
+    this.spawn(slot.index).catch((e: Error) => this.opts.log?.error?.(`could not restart the speech recogniser worker: ${e.message}`));
+  }
+
+  private route(slot: WorkerSlot, m: FromWorker) {
+    switch (m.type) {
+      case 'grammar':
+        for (const d of m.dropped) this.opts.log?.debug?.(`asr grammar: dropped "${d.word}": not in the speech model's vocabulary (e.g. "${d.phrase}")`);
+        return;
+      case 'stats': {
+        const w = this.statsWaiters.get(m.req);
+        this.statsWaiters.delete(m.req);
+        w?.({ recognizers: m.recognizers, pendingBytes: m.pendingBytes });
+        return;
+      }
+      case 'partial':
+        return slot.sinks.get(m.id)?.onPartial(m.text);
+      case 'endpoint':
+        return slot.sinks.get(m.id)?.onEndpoint(m.text, m.raw, m.words);
+      case 'progress':
+        return slot.sinks.get(m.id)?.onProgress(m.bytes);
+      case 'final': {
+        const s = slot.sinks.get(m.id);
+        slot.sinks.delete(m.id);
+        return s?.onFinal(m);
+      }
+      case 'error': {
+        const s = slot.sinks.get(m.id);
+        slot.sinks.delete(m.id);
+        return s?.onError(m.message);
+      }
+    }
+  }
+
+  /** Pins a new stream to the least-loaded live worker. */
+  attach(id: number, rate: number, sink: StreamSink): WorkerSlot {
+    const live = this.slots.filter((s) => s.alive);
+    if (!live.length) throw new Error('no speech recogniser worker is running');
+    let best = live[0];
+    for (const s of live) if (s.sinks.size < best.sinks.size) best = s;
+    best.sinks.set(id, sink);
+    best.send({ op: 'open', id, rate });
+    return best;
+  }
+
+  detach(slot: WorkerSlot, id: number) {
+    slot.sinks.delete(id);
+  }
+
+  setGrammar(phrases: string[] | null) {
+    this.grammar = phrases;
+    for (const s of this.slots) s.send({ op: 'grammar', phrases });
+  }
+
+  /** Per worker: live recognisers and audio bytes still queued (a round trip to each worker). */
+  async workerStats(): Promise<{ recognizers: number; pendingBytes: number }[]> {
+    return Promise.all(
+      this.slots
+        .filter((s) => s.alive)
+        .map(
+          (s) =>
+            new Promise<{ recognizers: number; pendingBytes: number }>((resolve) => {
+              const req = ++this.statsReq;
+              const t = setTimeout(() => {
+                this.statsWaiters.delete(req);
+                resolve({ recognizers: -1, pendingBytes: -1 });
+              }, 10_000);
+              this.statsWaiters.set(req, (v) => {
+                clearTimeout(t);
+                resolve(v);
+              });
+              s.send({ op: 'stats', req });
+            }),
+        ),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const slots = this.slots;
+    this.slots = [];
+    await Promise.all(
+      slots.map(async (s) => {
+        const sinks = [...s.sinks.values()];
+        s.sinks.clear();
+        for (const k of sinks) k.onError('the speech recogniser is shutting down');
+        s.send({ op: 'close' });
+        s.alive = false;
+        const exited = new Promise<void>((r) => s.worker.once('exit', () => r()));
+        const t = setTimeout(() => void s.worker.terminate(), 2000);
+        await exited;
+        clearTimeout(t);
+      }),
+    );
+  }
+}

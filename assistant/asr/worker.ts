@@ -1,0 +1,319 @@
+/**
+ * A recogniser worker thread: loads libvosk and the model ONCE, then hosts many recognisers (one per
+ * stream). Audio is queued per stream and decoded in slices, round-robin, yielding to the event loop
+ * between rounds, so one long stream never starves the others and new messages are handled promptly.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { performance } from 'node:perf_hooks';
+import { loadVosk, type VoskLib, type VoskModelHandle, type VoskRecognizerHandle } from './libvosk.js';
+import { Resampler, bytesToInt16, int16ToBytes } from './resample.js';
+import { UNK, cleanTranscript, grammarJson } from './grammar.js';
+import { MODEL_RATE } from './modelfiles.js';
+import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+const post = (m: FromWorker) => port.postMessage(m);
+
+interface Stream {
+  id: number;
+  rec: VoskRecognizerHandle;
+  rate: number;
+  resampler: Resampler | null;
+  queue: Uint8Array[];
+  queued: number;
+  /** an odd byte left over from the previous chunk (-1: none) */
+  carry: number;
+  finishing: boolean;
+  segments: string[];
+  rawSegments: string[];
+  words: WordInfo[];
+  lastPartial: string;
+  inBytes: number;
+  cpuMs: number;
+}
+
+let lib: VoskLib;
+let model: VoskModelHandle;
+let grammar: string | null = null;
+const streams = new Map<number, Stream>();
+let order: number[] = [];
+let cursor = 0;
+let scheduled = false;
+
+function filterGrammar(sentences: string[] | null): { json: string | null; dropped: { phrase: string; word: string }[]; size: number } {
+  if (!sentences) return { json: null, dropped: [], size: 0 };
+  const dropped: { phrase: string; word: string }[] = [];
+  const cache = new Map<string, boolean>();
+  const known = (w: string) => {
+    let k = cache.get(w);
+    if (k === undefined) {
+      k = w === UNK || lib.findWord(model, w) >= 0;
+      cache.set(w, k);
+      if (!k) dropped.push({ phrase: '', word: w });
+    }
+    return k;
+  };
+  const keep: string[] = [];
+  for (const p of sentences) {
+    const bad = p.split(' ').find((w) => !known(w));
+    if (bad === undefined) keep.push(p);
+    else {
+      const d = dropped.find((x) => x.word === bad);
+      if (d && !d.phrase) d.phrase = p;
+    }
+  }
+  if (!keep.includes(UNK)) keep.push(UNK);
+  return { json: grammarJson(keep), dropped, size: keep.length };
+}
+
+/** Parses a Vosk result JSON; words below minConfidence become [unk]. */
+function parseResult(json: string): { text: string; raw: string; words: WordInfo[] } {
+  let o: { text?: string; result?: WordInfo[] } = {};
+  try {
+    o = JSON.parse(json);
+  } catch {
+    /* empty */
+  }
+  const raw = typeof o.text === 'string' ? o.text : '';
+  if (Array.isArray(o.result) && o.result.length) {
+    const words = o.result.map((w) => ({ word: String(w.word), conf: Number(w.conf), start: Number(w.start), end: Number(w.end) }));
+    const kept = words.map((w) => (w.conf >= init.minConfidence ? w.word : UNK)).join(' ');
+    return { text: cleanTranscript(kept), raw, words };
+  }
+  return { text: cleanTranscript(raw), raw, words: [] };
+}
+
+function partialText(json: string): string {
+  try {
+    const o = JSON.parse(json) as { partial?: string };
+    return cleanTranscript(o.partial ?? '');
+  } catch {
+    return '';
+  }
+}
+
+function free(s: Stream) {
+  streams.delete(s.id);
+  order = order.filter((x) => x !== s.id);
+  try {
+    lib.recognizerFree(s.rec);
+  } catch {
+    /* already reported */
+  }
+}
+
+function open(id: number, rate: number) {
+  if (streams.has(id)) return post({ type: 'error', id, message: 'stream already open' });
+  try {
+    const rec = grammar ? lib.recognizerNewGrm(model, MODEL_RATE, grammar) : lib.recognizerNew(model, MODEL_RATE);
+    lib.setWords(rec, true);
+    streams.set(id, {
+      id,
+      rec,
+      rate,
+      resampler: rate === MODEL_RATE ? null : new Resampler(rate, MODEL_RATE),
+      queue: [],
+      queued: 0,
+      carry: -1,
+      finishing: false,
+      segments: [],
+      rawSegments: [],
+      words: [],
+      lastPartial: '',
+      inBytes: 0,
+      cpuMs: 0,
+    });
+    order.push(id);
+  } catch (e) {
+    post({ type: 'error', id, message: (e as Error).message });
+  }
+}
+
+function schedule() {
+  if (scheduled) return;
+  scheduled = true;
+  setImmediate(pump);
+}
+
+/** Takes up to `max` bytes (even) of queued audio, prepending any carried odd byte. */
+function take(s: Stream, max: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  if (s.carry >= 0) {
+    parts.push(Uint8Array.of(s.carry));
+    n = 1;
+    s.carry = -1;
+  }
+  while (s.queue.length && n < max) {
+    const head = s.queue[0];
+    const want = max - n;
+    if (head.byteLength <= want) {
+      parts.push(head);
+      n += head.byteLength;
+      s.queue.shift();
+    } else {
+      parts.push(head.subarray(0, want));
+      s.queue[0] = head.subarray(want);
+      n += want;
+    }
+  }
+  let out: Uint8Array;
+  if (parts.length === 1) out = parts[0];
+  else {
+    out = new Uint8Array(n);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.byteLength;
+    }
+  }
+  if (out.byteLength & 1) {
+    s.carry = out[out.byteLength - 1];
+    out = out.subarray(0, out.byteLength - 1);
+  }
+  return out;
+}
+
+function decode(s: Stream, pcm16k: Uint8Array) {
+  if (pcm16k.byteLength === 0) return;
+  const r = lib.acceptWaveform(s.rec, pcm16k);
+  if (r < 0) throw new Error('vosk_recognizer_accept_waveform failed');
+  if (r === 1) {
+    const res = parseResult(lib.result(s.rec));
+    s.lastPartial = '';
+    if (res.raw) {
+      s.segments.push(res.text);
+      s.rawSegments.push(res.raw);
+      s.words.push(...res.words);
+    }
+    post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words });
+  } else {
+    const p = partialText(lib.partialResult(s.rec));
+    const full = [...s.segments, p].filter(Boolean).join(' ');
+    if (p && full !== s.lastPartial) {
+      s.lastPartial = full;
+      post({ type: 'partial', id: s.id, text: full });
+    }
+  }
+}
+
+function toModelRate(s: Stream, bytes: Uint8Array): Uint8Array {
+  if (!s.resampler) return bytes;
+  return int16ToBytes(s.resampler.process(bytesToInt16(bytes)));
+}
+
+function slice(s: Stream) {
+  const t0 = performance.now();
+  const max = Math.max(2, Math.round((s.rate * init.sliceMs) / 1000) * 2);
+  const bytes = take(s, max);
+  s.queued -= bytes.byteLength;
+  s.inBytes += bytes.byteLength;
+  if (bytes.byteLength) {
+    decode(s, toModelRate(s, bytes));
+    post({ type: 'progress', id: s.id, bytes: bytes.byteLength });
+  }
+  s.cpuMs += performance.now() - t0;
+}
+
+function finalize(s: Stream) {
+  const t0 = performance.now();
+  if (s.resampler) decode(s, int16ToBytes(s.resampler.flush()));
+  const res = parseResult(lib.finalResult(s.rec));
+  s.cpuMs += performance.now() - t0;
+  const text = [...s.segments, res.text].filter(Boolean).join(' ');
+  const raw = [...s.rawSegments, res.raw].filter(Boolean).join(' ');
+  const words = [...s.words, ...res.words];
+  free(s);
+  post({ type: 'final', id: s.id, text, raw, words, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs });
+}
+
+function pump() {
+  scheduled = false;
+  const deadline = performance.now() + 40;
+  // one round: a slice for each stream with work, starting after the last one served
+  const ids = order.slice(cursor).concat(order.slice(0, cursor));
+  let served = 0;
+  for (const id of ids) {
+    const s = streams.get(id);
+    if (!s) continue;
+    try {
+      if (s.queued > 0 || s.carry >= 0) slice(s);
+      if (s.finishing && s.queued <= 0) finalize(s);
+    } catch (e) {
+      free(s);
+      post({ type: 'error', id, message: (e as Error).message });
+    }
+    served++;
+    if (performance.now() > deadline) break;
+  }
+  cursor = order.length ? (cursor + Math.max(1, served)) % order.length : 0;
+  for (const s of streams.values()) {
+    if (s.queued > 0 || s.finishing) {
+      schedule();
+      break;
+    }
+  }
+}
+
+function onMessage(m: ToWorker) {
+  switch (m.op) {
+    case 'open':
+      open(m.id, m.rate);
+      break;
+    case 'audio': {
+      const s = streams.get(m.id);
+      if (!s || s.finishing) return;
+      s.queue.push(m.pcm);
+      s.queued += m.pcm.byteLength;
+      schedule();
+      break;
+    }
+    case 'finish': {
+      const s = streams.get(m.id);
+      if (!s) return post({ type: 'error', id: m.id, message: 'unknown stream' });
+      s.finishing = true;
+      schedule();
+      break;
+    }
+    case 'abort': {
+      const s = streams.get(m.id);
+      if (s) free(s);
+      break;
+    }
+    case 'grammar': {
+      const g = filterGrammar(m.phrases);
+      grammar = g.json;
+      post({ type: 'grammar', dropped: g.dropped, size: g.size });
+      break;
+    }
+    case 'stats': {
+      let pendingBytes = 0;
+      for (const s of streams.values()) pendingBytes += s.queued;
+      post({ type: 'stats', req: m.req, recognizers: streams.size, pendingBytes });
+      break;
+    }
+    case 'close':
+      for (const s of [...streams.values()]) free(s);
+      try {
+        lib.modelFree(model);
+      } catch {
+        /* exiting anyway */
+      }
+      port.close();
+      break;
+  }
+}
+
+try {
+  const t0 = performance.now();
+  lib = loadVosk(init.libPath);
+  lib.setLogLevel(init.logLevel);
+  model = lib.modelNew(init.modelDir);
+  const g = filterGrammar(init.grammar);
+  grammar = g.json;
+  port.on('message', onMessage);
+  post({ type: 'ready', dropped: g.dropped, loadMs: Math.round(performance.now() - t0) });
+} catch (e) {
+  post({ type: 'fatal', message: (e as Error).message });
+}
