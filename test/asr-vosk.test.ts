@@ -7,7 +7,24 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAsr, AsrError, type Asr, type AsrStream } from '../dist/assistant/asr/index.js';
 import { buildGrammar, cleanTranscript, normalizePhrase, REQUEST_PHRASES, UNK } from '../dist/assistant/asr/grammar.js';
-import { Resampler } from '../dist/assistant/asr/resample.js';
+import { Resampler as FloatResampler } from '../dist/assistant/audio/pcm.js';
+
+/** the shared resampler the recogniser's workers use, seen through 16-bit samples as the workers feed it */
+class Resampler {
+  private readonly r: InstanceType<typeof FloatResampler>;
+  constructor(from: number, to: number) {
+    this.r = new FloatResampler(from, to);
+  }
+  private static i16(x: Float32Array): Int16Array {
+    return Int16Array.from(x, (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32768))));
+  }
+  process(x: Int16Array): Int16Array {
+    return Resampler.i16(this.r.process(Float32Array.from(x, (v) => v / 32768)));
+  }
+  flush(): Int16Array {
+    return Resampler.i16(this.r.flush());
+  }
+}
 import { voskProvider } from '../dist/models/vosk.js';
 import { ASR_MODEL, MODELS_DIR, frames, noise, say, tempDir } from './asr-speech.js';
 

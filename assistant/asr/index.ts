@@ -5,6 +5,5 @@ export { buildGrammar, normalizePhrase, cleanTranscript, REQUEST_PHRASES, FILLER
 export { findLibvosk, libvoskCandidates, loadVosk, VoskLoadError } from './libvosk.js';
 export { checkVoskModel, MODEL_RATE } from './modelfiles.js';
 export { probeModel } from './probe.js';
-export { Resampler } from './resample.js';
 export type { AsrLogger } from './pool.js';
 export type { WordInfo } from './messages.js';

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { loadVosk, type VoskLib, type VoskModelHandle, type VoskRecognizerHandle } from './libvosk.js';
-import { Resampler, bytesToInt16, int16ToBytes } from './resample.js';
+import { Resampler, float32ToS16le, s16leToFloat32 } from '../audio/pcm.js';
 import { UNK, cleanTranscript, grammarJson } from './grammar.js';
 import { MODEL_RATE } from './modelfiles.js';
 import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
@@ -200,7 +200,7 @@ function decode(s: Stream, pcm16k: Uint8Array) {
 
 function toModelRate(s: Stream, bytes: Uint8Array): Uint8Array {
   if (!s.resampler) return bytes;
-  return int16ToBytes(s.resampler.process(bytesToInt16(bytes)));
+  return float32ToS16le(s.resampler.process(s16leToFloat32(bytes)));
 }
 
 function slice(s: Stream) {
@@ -218,7 +218,7 @@ function slice(s: Stream) {
 
 function finalize(s: Stream) {
   const t0 = performance.now();
-  if (s.resampler) decode(s, int16ToBytes(s.resampler.flush()));
+  if (s.resampler) decode(s, float32ToS16le(s.resampler.flush()));
   const res = parseResult(lib.finalResult(s.rec));
   s.cpuMs += performance.now() - t0;
   const text = [...s.segments, res.text].filter(Boolean).join(' ');
