@@ -18,6 +18,7 @@
  */
 import pg from 'pg';
 import { POSTGRES_MIGRATIONS, MIGRATION_LOCK_KEY } from './postgres-migrations.js';
+import { deviceOf, frameOf, queryOf, sightingOf, userOf, type Row } from './rows.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
@@ -37,64 +38,13 @@ import {
   type UserWithSecret,
 } from './types.js';
 
-type Row = Record<string, any>;
 
 // ---------------------------------------------------------------------------------------------- rows
 
-const userOf = (r: Row): User => ({
-  id: r.id,
-  name: r.name,
-  isAdmin: !!r.is_admin,
-  tokenEpoch: r.token_epoch,
-  createdAt: r.created_at,
-});
 
-const deviceOf = (r: Row): Device => ({
-  id: r.id,
-  userId: r.user_id,
-  name: r.name,
-  room: r.room ?? null,
-  createdAt: r.created_at,
-  lastSeenAt: r.last_seen_at ?? null,
-  revokedAt: r.revoked_at ?? null,
-});
 
-const frameOf = (r: Row): Frame => ({
-  id: r.id,
-  userId: r.user_id,
-  deviceId: r.device_id,
-  capturedAt: r.captured_at,
-  snapshotPath: r.snapshot_path ?? null,
-  width: r.width,
-  height: r.height,
-  bytes: r.bytes,
-});
 
-const sightingOf = (r: Row): Sighting => ({
-  id: r.id,
-  userId: r.user_id,
-  deviceId: r.device_id,
-  frameId: r.frame_id ?? null,
-  label: r.label,
-  score: r.score,
-  box: { x: r.x, y: r.y, w: r.w, h: r.h },
-  seenAt: r.seen_at,
-  firstSeenAt: r.first_seen_at,
-});
 
-const queryOf = (r: Row): QueryLogEntry => ({
-  id: r.id,
-  userId: r.user_id,
-  deviceId: r.device_id ?? null,
-  source: r.source,
-  text: r.text,
-  reply: r.reply,
-  intent: r.intent,
-  outcome: r.outcome,
-  label: r.label ?? null,
-  timings: typeof r.timings === 'string' ? JSON.parse(r.timings) : r.timings,
-  createdAt: r.created_at,
-});
 
 // ---------------------------------------------------------------------------------------------- errors
 

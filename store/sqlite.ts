@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { deviceOf, frameOf, queryOf, sightingOf, userOf, type Row } from './rows.js';
 import {
   StoreConflictError,
   type Box,
@@ -24,62 +25,11 @@ import {
   type UserWithSecret,
 } from './types.js';
 
-type Row = Record<string, any>;
 
-const userOf = (r: Row): User => ({
-  id: r.id,
-  name: r.name,
-  isAdmin: !!r.is_admin,
-  tokenEpoch: r.token_epoch,
-  createdAt: r.created_at,
-});
 
-const deviceOf = (r: Row): Device => ({
-  id: r.id,
-  userId: r.user_id,
-  name: r.name,
-  room: r.room ?? null,
-  createdAt: r.created_at,
-  lastSeenAt: r.last_seen_at ?? null,
-  revokedAt: r.revoked_at ?? null,
-});
 
-const frameOf = (r: Row): Frame => ({
-  id: r.id,
-  userId: r.user_id,
-  deviceId: r.device_id,
-  capturedAt: r.captured_at,
-  snapshotPath: r.snapshot_path ?? null,
-  width: r.width,
-  height: r.height,
-  bytes: r.bytes,
-});
 
-const sightingOf = (r: Row): Sighting => ({
-  id: r.id,
-  userId: r.user_id,
-  deviceId: r.device_id,
-  frameId: r.frame_id ?? null,
-  label: r.label,
-  score: r.score,
-  box: { x: r.x, y: r.y, w: r.w, h: r.h },
-  seenAt: r.seen_at,
-  firstSeenAt: r.first_seen_at,
-});
 
-const queryOf = (r: Row): QueryLogEntry => ({
-  id: r.id,
-  userId: r.user_id,
-  deviceId: r.device_id ?? null,
-  source: r.source,
-  text: r.text,
-  reply: r.reply,
-  intent: r.intent,
-  outcome: r.outcome,
-  label: r.label ?? null,
-  timings: JSON.parse(r.timings),
-  createdAt: r.created_at,
-});
 
 const SIGHTING_COLS = `s.id, s.user_id, s.device_id, s.frame_id, s.label, s.score, s.x, s.y, s.w, s.h, s.seen_at, s.first_seen_at`;
 const CONTEXT_COLS = `${SIGHTING_COLS}, d.name AS device_name, d.room AS room, (f.snapshot_path IS NOT NULL) AS snapshot_available`;

@@ -1,0 +1,60 @@
+/** Database rows (snake_case columns) -> store records; shared by the SQLite and PostgreSQL stores. */
+import type { Device, Frame, QueryLogEntry, Sighting, User } from './types.js';
+
+export type Row = Record<string, any>;
+
+export const userOf = (r: Row): User => ({
+  id: r.id,
+  name: r.name,
+  isAdmin: !!r.is_admin,
+  tokenEpoch: r.token_epoch,
+  createdAt: r.created_at,
+});
+
+export const deviceOf = (r: Row): Device => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  room: r.room ?? null,
+  createdAt: r.created_at,
+  lastSeenAt: r.last_seen_at ?? null,
+  revokedAt: r.revoked_at ?? null,
+});
+
+export const frameOf = (r: Row): Frame => ({
+  id: r.id,
+  userId: r.user_id,
+  deviceId: r.device_id,
+  capturedAt: r.captured_at,
+  snapshotPath: r.snapshot_path ?? null,
+  width: r.width,
+  height: r.height,
+  bytes: r.bytes,
+});
+
+export const sightingOf = (r: Row): Sighting => ({
+  id: r.id,
+  userId: r.user_id,
+  deviceId: r.device_id,
+  frameId: r.frame_id ?? null,
+  label: r.label,
+  score: r.score,
+  box: { x: r.x, y: r.y, w: r.w, h: r.h },
+  seenAt: r.seen_at,
+  firstSeenAt: r.first_seen_at,
+});
+
+export const queryOf = (r: Row): QueryLogEntry => ({
+  id: r.id,
+  userId: r.user_id,
+  deviceId: r.device_id ?? null,
+  source: r.source,
+  text: r.text,
+  reply: r.reply,
+  intent: r.intent,
+  outcome: r.outcome,
+  label: r.label ?? null,
+  // SQLite keeps the JSON as text, PostgreSQL as jsonb
+  timings: typeof r.timings === 'string' ? JSON.parse(r.timings) : r.timings,
+  createdAt: r.created_at,
+});
