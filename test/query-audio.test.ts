@@ -58,3 +58,22 @@ describe('spoken replies from POST /v1/query', () => {
     }
   });
 });
+
+describe('POST /v1/speak', () => {
+  it('speaks a given text as a WAV without logging a question', async () => {
+    const s = await startTestServer();
+    try {
+      const u = await s.user('cy');
+      const before = (await u.client.get('/v1/queries')).body.queries.length;
+      const r = await u.client.post('/v1/speak', { text: 'Your cup was in the kitchen.' });
+      expect(r.status).toBe(200);
+      const wav = parseWav(r.raw);
+      expect(analyzeSpeech(s16leToFloat32(wav.data), wav.sampleRate).activeSec).toBeGreaterThan(0.5);
+      expect((await u.client.get('/v1/queries')).body.queries.length).toBe(before);
+      expect((await s.client().post('/v1/speak', { text: 'hi' })).status).toBe(401);
+      expect((await u.client.post('/v1/speak', { text: 'x'.repeat(1001) })).body.error.code).toBe('validation');
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -56,6 +56,12 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { reply: a.reply, intent: a.intent, outcome: a.outcome, item: a.item, label: a.label, sighting: a.sighting, timings };
     },
   );
+
+  // speaks a text (an answer already shown) without asking again
+  app.post('/v1/speak', { preHandler: app.guard.any, schema: { body: QueryBody } }, async (request, reply) => {
+    if (!app.speech) throw new AppError('not_acceptable', 'spoken replies are not available: the speech synthesiser is not loaded');
+    return reply.type('audio/wav').send(await app.speech.wav(request.body.text));
+  });
 };
 
 export default queryRoutes;

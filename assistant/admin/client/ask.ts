@@ -1,4 +1,4 @@
-/** Ask: type a question (POST /v1/query), read the answer, hear it (?audio=wav), or hold to talk. */
+/** Ask: type a question (POST /v1/query), read the answer, hear it (POST /v1/speak), or hold to talk. */
 import { api, request, ApiError, type Answer, type Item } from './api.js';
 import { alertBox, busy, h, icon, replace, snapshot, timeEl, type Child } from './dom.js';
 import { timingsView } from './questions.js';
@@ -64,7 +64,7 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
     if (!opts.voice) {
       if (speechOn) {
         const hear = h('button', { type: 'button', class: 'btn', id: 'hear' }, icon('speaker'), 'Hear it');
-        hear.addEventListener('click', () => void playSpoken(question, hear, actions));
+        hear.addEventListener('click', () => void playSpoken(a.reply, hear, actions));
         actions.appendChild(hear);
       } else actions.appendChild(speechUnavailable());
     }
@@ -72,10 +72,11 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
     replace(answer, h('section', { class: 'card answer-card', 'aria-label': 'Answer' }, kids));
   }
 
-  async function playSpoken(question: string, btn: HTMLButtonElement, actions: HTMLElement): Promise<void> {
+  async function playSpoken(reply: string, btn: HTMLButtonElement, actions: HTMLElement): Promise<void> {
     btn.disabled = true;
     try {
-      const res = await request('POST', '/v1/query?audio=wav', { text: question }, 'audio/wav');
+      // speak the answer already shown (asking again would log the question twice)
+      const res = await request('POST', '/v1/speak', { text: reply }, 'audio/wav');
       const blob = await res.blob();
       const url = URL.createObjectURL(blob);
       const audio = h('audio', { controls: true, src: url, class: 'player' });
