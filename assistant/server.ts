@@ -19,7 +19,8 @@ export async function startServer(config: Config): Promise<FastifyInstance> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
-  await app.listen({ host: config.host, port: config.port });
+  const address = await app.listen({ host: config.host, port: config.port });
+  app.log.info(`whereabouts is ready at ${address}/ (store: ${app.store.kind}, data: ${config.dataDir})`);
   if ((await app.store.listUsers()).length === 0)
     app.log.warn('no users yet: add an admin with `whereabouts user add NAME --admin` (or open the web page to set one up)');
   return app;
