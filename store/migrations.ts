@@ -110,4 +110,12 @@ CREATE TABLE queries (
 CREATE INDEX queries_user_created ON queries(user_id, created_at DESC);
 `,
   },
+  {
+    version: 2,
+    name: 'frame upload idempotency keys',
+    sql: `
+ALTER TABLE frames ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX frames_device_idempotency ON frames(device_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+`,
+  },
 ];

@@ -123,6 +123,14 @@ CREATE INDEX queries_created ON queries(created_at DESC);
 CREATE INDEX queries_device ON queries(device_id);
 `,
   },
+  {
+    version: 2,
+    name: 'frame upload idempotency keys',
+    sql: `
+ALTER TABLE frames ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX frames_device_idempotency ON frames(device_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
+`,
+  },
 ];
 
 /** the key of the advisory lock held while migrating (any constant bigint; "whereabouts" in ASCII-ish) */

@@ -148,8 +148,10 @@ const SQL = {
   revokeDevice: `UPDATE devices SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
   touchDevice: `UPDATE devices SET last_seen_at = $2 WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2)`,
 
-  createFrame: `INSERT INTO frames (user_id, device_id, captured_at, snapshot_path, width, height, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *`,
+  createFrame: `INSERT INTO frames (user_id, device_id, captured_at, snapshot_path, width, height, bytes, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
   frame: `SELECT * FROM frames WHERE id = $1`,
+  frameByKey: `SELECT * FROM frames WHERE device_id = $1 AND idempotency_key = $2`,
+  setFrameSnapshot: `UPDATE frames SET snapshot_path = $1, bytes = $2 WHERE id = $3`,
   clearFrameSnapshot: `UPDATE frames SET snapshot_path = NULL, bytes = 0 WHERE id = $1`,
 
   // every row in, and latest_sightings folded forward, in one atomic statement; DISTINCT ON picks per label
@@ -397,8 +399,15 @@ export class PostgresStore implements Store {
   }
 
   // ---- frames ----
-  async createFrame(f: Omit<Frame, 'id'>): Promise<Frame> {
-    return frameOf((await this.one('createFrame', [f.userId, f.deviceId, f.capturedAt, f.snapshotPath, f.width, f.height, f.bytes]))!);
+  async createFrame(f: Omit<Frame, 'id'> & { idempotencyKey?: string | null }): Promise<Frame> {
+    return frameOf((await this.one('createFrame', [f.userId, f.deviceId, f.capturedAt, f.snapshotPath, f.width, f.height, f.bytes, f.idempotencyKey ?? null]))!);
+  }
+  async getFrameByKey(deviceId: number, idempotencyKey: string): Promise<Frame | null> {
+    const r = await this.one('frameByKey', [deviceId, idempotencyKey]);
+    return r ? frameOf(r) : null;
+  }
+  async setFrameSnapshot(id: number, snapshotPath: string, bytes: number): Promise<void> {
+    await this.run('setFrameSnapshot', [snapshotPath, bytes, id]);
   }
   async getFrame(id: number): Promise<Frame | null> {
     const r = await this.one('frame', [id]);

@@ -94,9 +94,11 @@ export class SqliteStore implements Store {
       touchDevice: p(`UPDATE devices SET last_seen_at = ? WHERE id = ? AND (last_seen_at IS NULL OR last_seen_at < ?)`),
 
       createFrame: p(
-        `INSERT INTO frames (user_id, device_id, captured_at, snapshot_path, width, height, bytes) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        `INSERT INTO frames (user_id, device_id, captured_at, snapshot_path, width, height, bytes, idempotency_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       ),
       frame: p(`SELECT * FROM frames WHERE id = ?`),
+      frameByKey: p(`SELECT * FROM frames WHERE device_id = ? AND idempotency_key = ?`),
+      setFrameSnapshot: p(`UPDATE frames SET snapshot_path = ?, bytes = ? WHERE id = ?`),
       clearFrameSnapshot: p(`UPDATE frames SET snapshot_path = NULL, bytes = 0 WHERE id = ?`),
 
       insertSighting: p(
@@ -280,8 +282,20 @@ export class SqliteStore implements Store {
   }
 
   // ---- frames ----
-  async createFrame(f: Omit<Frame, 'id'>): Promise<Frame> {
-    return frameOf(this.st.createFrame.get(f.userId, f.deviceId, f.capturedAt, f.snapshotPath, f.width, f.height, f.bytes) as Row);
+  async createFrame(f: Omit<Frame, 'id'> & { idempotencyKey?: string | null }): Promise<Frame> {
+    try {
+      return frameOf(this.st.createFrame.get(f.userId, f.deviceId, f.capturedAt, f.snapshotPath, f.width, f.height, f.bytes, f.idempotencyKey ?? null) as Row);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new StoreConflictError('this device already uploaded a frame with that idempotency key');
+      throw e;
+    }
+  }
+  async getFrameByKey(deviceId: number, idempotencyKey: string): Promise<Frame | null> {
+    const r = this.st.frameByKey.get(deviceId, idempotencyKey) as Row | undefined;
+    return r ? frameOf(r) : null;
+  }
+  async setFrameSnapshot(id: number, snapshotPath: string, bytes: number): Promise<void> {
+    this.st.setFrameSnapshot.run(snapshotPath, bytes, id);
   }
   async getFrame(id: number): Promise<Frame | null> {
     const r = this.st.frame.get(id) as Row | undefined;

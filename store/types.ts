@@ -167,8 +167,12 @@ export interface Store {
   touchDevice(id: number, at: number): Promise<void>;
 
   // frames
-  createFrame(f: Omit<Frame, 'id'>): Promise<Frame>;
+  /** `idempotencyKey`: a device's own key for the upload; a second frame with the same key is a StoreConflictError */
+  createFrame(f: Omit<Frame, 'id'> & { idempotencyKey?: string | null }): Promise<Frame>;
   getFrame(id: number): Promise<Frame | null>;
+  /** the frame a device already uploaded under this idempotency key */
+  getFrameByKey(deviceId: number, idempotencyKey: string): Promise<Frame | null>;
+  setFrameSnapshot(id: number, snapshotPath: string, bytes: number): Promise<void>;
   /**
    * Frames whose snapshots may be deleted under the retention policy: older than `olderThan` or beyond the
    * newest `keep` of the user, and never a frame that holds the latest sighting of any label.

@@ -147,6 +147,22 @@ describe.each(storeFactories())('store: $name', (factory) => {
     expect((await s.getFrame(frames[1].id))!.snapshotPath).toBeNull();
   });
 
+  it('frames: an idempotency key is unique per device; snapshots can be set after the row', async () => {
+    const s = await fresh();
+    const { u, d } = await household(s);
+    const other = await s.createDevice({ userId: u.id, name: 'hall', room: null, tokenHash: 'hx' });
+    const base = { userId: u.id, deviceId: d.id, capturedAt: 1, snapshotPath: null, width: 1, height: 1, bytes: 0 };
+    const f = await s.createFrame({ ...base, idempotencyKey: 'k1' });
+    await expect(s.createFrame({ ...base, idempotencyKey: 'k1' })).rejects.toThrow(/idempotency|already exists/);
+    expect((await s.getFrameByKey(d.id, 'k1'))?.id).toBe(f.id);
+    expect(await s.getFrameByKey(other.id, 'k1')).toBeNull();
+    await s.createFrame({ ...base, deviceId: other.id, idempotencyKey: 'k1' });
+    await s.createFrame(base);
+    await s.createFrame(base); // no key: no constraint
+    await s.setFrameSnapshot(f.id, 'snapshots/1/x.jpg', 1234);
+    expect(await s.getFrame(f.id)).toMatchObject({ snapshotPath: 'snapshots/1/x.jpg', bytes: 1234 });
+  });
+
   it('login failures are counted per key within a window', async () => {
     const s = await fresh();
     await s.recordLoginFailure('k', 1000);

@@ -8,7 +8,6 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evictSnapshots } from '../dist/assistant/vision/snapshots.js';
 import { matchSightings } from '../dist/assistant/routes/frames.js';
-import { SqliteStore } from '../dist/store/sqlite.js';
 import { SHARED, startTestServer, tempDir, type Client, type TestServer } from './helpers/server.js';
 import { hugePng, truncatedJpeg } from './fixtures/vision/images.js';
 
@@ -188,16 +187,11 @@ describe('merging near-identical detections', () => {
   });
 });
 
-describe('with a store that can set the snapshot after the frame row', () => {
-  it('names the snapshot after the frame id and merges a burst from one camera', async () => {
-    class Store extends SqliteStore {
-      async setFrameSnapshot(id: number, snapshotPath: string, bytes: number): Promise<void> {
-        this.db.prepare('UPDATE frames SET snapshot_path = ?, bytes = ? WHERE id = ?').run(snapshotPath, bytes, id);
-      }
-    }
-    const dataDir = tempDir();
-    const store = new Store(path.join(dataDir, 'test.db'));
-    const srv = await startTestServer({ dataDir, noModels: false, asrEngine: 'none', modelsDir: path.join(SHARED, 'models'), visionWorkers: 2 }, { speech: null, store });
+describe('a burst from one camera, and retried uploads', () => {
+  it('names snapshots after the frame id, merges a burst, and stores a retried upload once', async () => {
+    const srv = await startTestServer({ noModels: false, asrEngine: 'none', modelsDir: path.join(SHARED, 'models'), visionWorkers: 2 }, { speech: null });
+    const store = srv.app.store;
+    const dataDir = srv.dataDir;
     try {
       const u = await srv.user('carol');
       const c = await srv.device(u.id, 'desk cam', 'study');
@@ -216,9 +210,26 @@ describe('with a store that can set the snapshot after the frame row', () => {
       expect(cup.body.sightings).toHaveLength(1);
       expect(cup.body.sightings[0].seen_at).toBe(new Date(at + 4000).toISOString());
       expect(cup.body.sightings[0].frame_id).toBe(rs[4].body.frame.id);
+
+      // a retry after a lost reply (same Idempotency-Key) is acknowledged with the stored frame, not stored again
+      const key = { ...PNG, 'x-captured-at': String(at + 9000), 'idempotency-key': 'sha256-abc123' };
+      const first = await c.client.post('/v1/frames', image('coffee.png'), key);
+      expect(first.status).toBe(201);
+      const again = await Promise.all([1, 2, 3].map(() => c.client.post('/v1/frames', image('coffee.png'), key)));
+      for (const r of again) {
+        expect(r.status).toBe(200);
+        expect(r.body).toMatchObject({ duplicate: true, frame: { id: first.body.frame.id } });
+      }
+      const db = (store as unknown as { db: { prepare(q: string): { get(...a: unknown[]): { n: number } } } }).db;
+      expect(db.prepare('SELECT COUNT(*) AS n FROM frames WHERE device_id = ?').get(c.id).n).toBe(6);
+      // the same key from another device is that device's own upload
+      const other = await srv.device(u.id, 'hall cam', 'hall');
+      expect((await other.client.post('/v1/frames', image('coffee.png'), key)).status).toBe(201);
+      const bad = await c.client.post('/v1/frames', image('coffee.png'), { ...PNG, 'idempotency-key': 'has spaces in it' });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.code).toBe('validation');
     } finally {
       await srv.close();
-      await store.close();
     }
   });
 });

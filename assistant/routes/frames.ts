@@ -7,7 +7,6 @@
  * sighting (seen_at moves forward, frame_id moves to the new frame) instead of adding a row.
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import { AppError } from '../errors.js';
 import { recordFrame } from '../metrics.js'; // metrics
@@ -15,8 +14,8 @@ import { iso } from '../views.js';
 import { parseTime } from './sightings.js';
 import { createDetector, type DetectResult, type Detector } from '../vision/detector.js';
 import { boxIou } from '../vision/nms.js';
-import { evictSnapshots, removeSnapshot, snapshotFile, snapshotRelPath, Throttled, writeSnapshot } from '../vision/snapshots.js';
-import type { Detection, Frame, Sighting, Store } from '../../store/types.js';
+import { evictSnapshots, snapshotFile, snapshotRelPath, Throttled, writeSnapshot } from '../vision/snapshots.js';
+import { StoreConflictError, type Detection, type Frame, type Sighting } from '../../store/types.js';
 
 export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
 
@@ -32,9 +31,22 @@ export interface FrameRoutesOptions {
 }
 
 /** A store that can set a frame's snapshot after the row exists, so the file can be named after the frame id. */
-type SnapshotSetter = Store & { setFrameSnapshot?(id: number, snapshotPath: string, bytes: number): Promise<void> };
-
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/** `Idempotency-Key` header: a device's own name for one upload (1-128 visible ASCII characters) */
+export function idempotencyKey(h: string | string[] | undefined): string | null {
+  if (h === undefined) return null;
+  if (typeof h !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(h)) throw new AppError('validation', 'Idempotency-Key must be 1-128 visible ASCII characters');
+  return h;
+}
+
+function duplicateBody(f: Frame) {
+  return {
+    frame: { id: f.id, captured_at: iso(f.capturedAt), width: f.width, height: f.height, snapshot_url: f.snapshotPath ? `/v1/frames/${f.id}/snapshot` : null },
+    detections: [],
+    duplicate: true,
+  };
+}
 
 /** Runs tasks one after another per key (frames of one camera are merged in order). */
 function perKeyQueue() {
@@ -102,31 +114,26 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
   }, opts.retentionIntervalMs ?? 60_000);
   app.addHook('onClose', async () => retention.idle());
 
-  /** stores the frame, its snapshot and its sightings (merged into the device's recent ones where they overlap) */
-  async function record(userId: number, deviceId: number, capturedAt: number, result: DetectResult) {
-    const s = store as SnapshotSetter;
-    const early = s.setFrameSnapshot ? null : snapshotRelPath(userId, capturedAt, `${capturedAt}-${crypto.randomBytes(4).toString('hex')}`);
-    if (early) await writeSnapshot(config.dataDir, early, result.snapshot);
+  /**
+   * Stores the frame, its snapshot and its sightings (merged into the device's recent ones where they overlap).
+   * A frame the device already uploaded under the same idempotency key is returned as it is (`duplicate`).
+   */
+  async function record(userId: number, deviceId: number, capturedAt: number, result: DetectResult, key: string | null) {
+    if (key) {
+      const dup = await store.getFrameByKey(deviceId, key);
+      if (dup) return { frame: dup, sightings: null };
+    }
     let frame: Frame;
     try {
-      frame = await store.createFrame({
-        userId,
-        deviceId,
-        capturedAt,
-        snapshotPath: early,
-        width: result.width,
-        height: result.height,
-        bytes: early ? result.snapshot.length : 0,
-      });
+      frame = await store.createFrame({ userId, deviceId, capturedAt, snapshotPath: null, width: result.width, height: result.height, bytes: 0, idempotencyKey: key });
     } catch (e) {
-      if (early) await removeSnapshot(config.dataDir, early);
+      const dup = key && e instanceof StoreConflictError ? await store.getFrameByKey(deviceId, key) : null;
+      if (dup) return { frame: dup, sightings: null };
       throw e;
     }
-    if (!early) {
-      const rel = snapshotRelPath(userId, capturedAt, frame.id);
-      await writeSnapshot(config.dataDir, rel, result.snapshot);
-      await s.setFrameSnapshot!(frame.id, rel, result.snapshot.length);
-    }
+    const rel = snapshotRelPath(userId, capturedAt, frame.id);
+    await writeSnapshot(config.dataDir, rel, result.snapshot);
+    await store.setFrameSnapshot(frame.id, rel, result.snapshot.length);
 
     const dets = result.detections;
     const recent = dets.length ? await store.latestSightingsForDevice(deviceId, capturedAt - mergeWindowMs) : [];
@@ -170,13 +177,20 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
       const header = request.headers['x-captured-at'];
       const capturedAt = parseTime(request.query.captured_at ?? (typeof header === 'string' ? header : undefined), 'captured_at') ?? Date.now();
       if (!detector) throw new AppError('unavailable', 'the detection model is not loaded (the server runs with --no-models)');
+      const key = idempotencyKey(request.headers['idempotency-key']);
+      // a retry of an upload that was stored (its reply lost on the way) is acknowledged, not stored again
+      if (key) {
+        const dup = await store.getFrameByKey(p.device.id, key);
+        if (dup) return reply.status(200).send(duplicateBody(dup));
+      }
 
       const result = await detector.detect(body);
       const t1 = performance.now();
 
       // one camera's frames are recorded one at a time, so that a burst of near-identical frames merges
       // instead of racing to insert
-      const { frame, sightings } = await serially(p.device.id, () => record(p.user.id, p.device.id, capturedAt, result));
+      const { frame, sightings } = await serially(p.device.id, () => record(p.user.id, p.device.id, capturedAt, result, key));
+      if (!sightings) return reply.status(200).send(duplicateBody(frame));
       const t2 = performance.now();
       void retention.poke();
 
