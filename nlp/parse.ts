@@ -116,6 +116,9 @@ const FRAMES: ReadonlyArray<readonly [RegExp, IntentName]> = [
   [/^(?:is|are) ((?:my|our|the) .+?) (?:around|anywhere|somewhere|here|nearby|about|in|on|at|upstairs|downstairs)(?: .*)?$/, 'find_item'],
   [/^(.+?) where (?:is|are|was|were) (?:it|they)$/, 'find_item'],
   [/^((?:my|our|the) .+?) (?:is|are|has|have|has gone|have gone|went|has got|have got|got|gone|has been|have been) (?:missing|lost|gone|disappeared|vanished|walkabout|awol|astray)$/, 'find_item'],
+  // last resort, for a speech recogniser's slips ("where alarm my scissors" for "where are my scissors",
+  // "where my phone"): "where", at most two stray words, "my"/"our", and a short item
+  [/^where (?:\w+ ){0,2}(?:my|our) (\w+(?: \w+){0,2})$/, 'find_item'],
 ];
 
 // ---------------------------------------------------------------------------------------------------------------

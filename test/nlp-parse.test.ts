@@ -20,6 +20,10 @@ const ROWS: Row[] = [
   ['wheres the remote', 'find_item', 'remote', 'remote'],
   ['where’s my phone?', 'find_item', 'phone', 'cell phone'],
   ['where was my bottle', 'find_item', 'bottle', 'bottle'],
+  // a speech recogniser's slips around the request words
+  ['where alarm my scissors', 'find_item', 'scissors', 'scissors'],
+  ['where my phone', 'find_item', 'phone', 'cell phone'],
+  ['where the heck my laptop', 'find_item', 'laptop', 'laptop'],
   ['where were my scissors', 'find_item', 'scissors', 'scissors'],
   ['where is our cat', 'find_item', 'cat', 'cat'],
   ['where is a book', 'find_item', 'book', 'book'],
@@ -149,6 +153,7 @@ const ROWS: Row[] = [
   ["what's the weather", 'not_a_request', null, null],
   ['what is the weather like today', 'not_a_request', null, null],
   ['hello', 'not_a_request', null, null],
+  ['where do my kids go to school', 'not_a_request', null, null],
   ['', 'not_a_request', null, null],
   ['   ', 'not_a_request', null, null],
   ['[unk]', 'not_a_request', null, null],
