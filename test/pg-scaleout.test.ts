@@ -16,6 +16,7 @@ import { serve } from './helpers/proc.js';
 import { Client } from './helpers/server.js';
 import { REPO, tempDir } from './helpers/tmp.js';
 import { openPostgresStore } from '../dist/store/postgres.js';
+import { POSTGRES_MIGRATIONS } from '../dist/store/postgres-migrations.js';
 import { addDevice, addUser } from '../dist/assistant/accounts.js';
 
 const haveBin = !!findPgBin();
@@ -105,7 +106,7 @@ describe.skipIf(!haveBin)('scale-out on PostgreSQL', () => {
     try {
       for (const i of [a, b]) expect((await (await fetch(i.url + '/healthz')).json()).store).toBe('postgres');
       const rows = await sql(db, 'SELECT version, name FROM schema_migrations ORDER BY version');
-      expect(rows.map((r) => r.version)).toEqual([1]);
+      expect(rows.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((m) => m.version));
       expect(a.logs() + b.logs()).not.toMatch(/already exists|duplicate key|migration .* failed/i);
     } finally {
       await Promise.all([a.stop(), b.stop()]);
