@@ -19,6 +19,8 @@ import { createSpeech } from './speech.js';
 import { warmUp } from '../nlp/parse.js';
 import contextPlugin, { type SpeechService } from './plugins/context.js';
 import errorsPlugin from './plugins/errors.js';
+import metricsPlugin from './plugins/metrics.js';
+import adminPage from './admin/plugin.js';
 import authPlugin from './plugins/auth.js';
 import sessionRoutes from './routes/session.js';
 import queryRoutes from './routes/query.js';
@@ -127,7 +129,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, ownsStore: !opts.store });
   await app.register(errorsPlugin);
   await app.register(formbody);
-  await app.register((await import('./plugins/metrics.js')).default); // metrics: before auth (it consumes the metrics token on /metrics)
+  await app.register(metricsPlugin); // before auth: it answers /metrics with its own token check
   // before auth: an upgrade refused with 401 must still have its socket closed by @fastify/websocket
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(authPlugin);
@@ -145,6 +147,6 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(accountRoutes);
   await app.register(frameRoutes, { detector });
   await app.register(listenRoutes, { asr });
-  await app.register((await import('./admin/plugin.js')).default);
+  await app.register(adminPage);
   return app;
 }
