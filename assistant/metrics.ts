@@ -13,6 +13,7 @@
  * - `whereabouts_frames_total`, `whereabouts_sightings_total`: `countFrame()`, `countSightings(n)`, or
  *   `recordFrame(detectTimings, storeMs, totalMs, sightings)` for all of a frame (stages `frame` = whole request).
  * - `whereabouts_voice_streams_active`: `const done = voiceStreamOpened(); ... done()` (idempotent).
+ * - `whereabouts_asr_audio_seconds_total`, `whereabouts_asr_cpu_seconds_total`: `countAsr(audioSeconds, cpuMs)`.
  * - `whereabouts_worker_queue_depth{pool}`, `whereabouts_worker_busy{pool}`: `setQueueDepth(pool, n)`, or
  *   pull-style `reportPool(pool, () => ({ queued, busy }))` read at scrape time (returns an unregister fn).
  * - `registerGauge(name, help, () => number)`: any other gauge read at scrape time.
@@ -92,6 +93,18 @@ export const frames = new Counter({
 export const sightings = new Counter({
   name: 'whereabouts_sightings_total',
   help: 'sightings recorded (new rows and refreshed ones)',
+  registers: [registry],
+});
+
+export const asrAudioSeconds = new Counter({
+  name: 'whereabouts_asr_audio_seconds_total',
+  help: 'seconds of speech decoded by the recogniser',
+  registers: [registry],
+});
+
+export const asrCpuSeconds = new Counter({
+  name: 'whereabouts_asr_cpu_seconds_total',
+  help: 'recogniser worker time spent decoding (divide by whereabouts_asr_audio_seconds_total: the real-time factor)',
   registers: [registry],
 });
 
@@ -184,6 +197,12 @@ export function countFrame(n = 1): void {
 
 export function countSightings(n: number): void {
   if (n > 0) sightings.inc(n);
+}
+
+/** one recognised utterance: its audio length and the worker CPU it took (AsrResult.audioSeconds, .cpuMs) */
+export function countAsr(audioSeconds: number, cpuMs: number): void {
+  if (audioSeconds > 0) asrAudioSeconds.inc(audioSeconds);
+  if (cpuMs > 0) asrCpuSeconds.inc(cpuMs / 1000);
 }
 
 /** call when a voice stream opens; call the returned function (any number of times) when it ends */

@@ -115,13 +115,13 @@ export default fp(
       const p = request.principal;
       if (!p) throw new AppError('unauthorized', 'send the device token as "Authorization: Bearer <token>"');
       if (p.kind !== 'device') throw new AppError('forbidden', 'this needs a device token');
-      void store.touchDevice(p.device.id, Date.now()).catch(() => {});
+      if (Date.now() - (p.device.lastSeenAt ?? 0) >= 60_000) void store.touchDevice(p.device.id, Date.now()).catch(() => {}); // perf: one last-seen write (a disk sync) per device per minute, not per request
     };
     const needAny: preHandlerAsyncHookHandler = async (request) => {
       const p = request.principal;
       if (!p) throw new AppError('unauthorized', 'log in or send a device token');
       if (p.kind === 'user') checkCsrf(request, p);
-      else void store.touchDevice(p.device.id, Date.now()).catch(() => {});
+      else if (Date.now() - (p.device.lastSeenAt ?? 0) >= 60_000) void store.touchDevice(p.device.id, Date.now()).catch(() => {}); // perf: as above
     };
     app.decorate('guard', { user: needUser, admin: needAdmin, device: needDevice, any: needAny });
 

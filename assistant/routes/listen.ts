@@ -32,6 +32,7 @@ import {
   type TranscriptEvent,
 } from '../protocol.js';
 import type { Principal } from '../plugins/auth.js';
+import { countAsr, countError, recordQuery, registerGauge, voiceStreamOpened } from '../metrics.js'; // metrics
 
 export interface ListenOptions {
   /** a recogniser to use (the caller closes it); null: voice is unavailable; undefined: start one from config */
@@ -86,6 +87,7 @@ class Conversation {
       }
     });
     this.socket.on('close', () => this.onClose());
+    this.socket.once('close', voiceStreamOpened()); // metrics
     this.socket.on('error', () => this.onClose());
     this.send({ type: 'ready', protocol: PROTOCOL_VERSION, sample_rates: [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE] });
   }
@@ -95,6 +97,7 @@ class Conversation {
   }
 
   private sendError(code: ErrorEventCode, message: string) {
+    countError(code, 'ws'); // metrics
     this.send({ type: 'error', code, message });
   }
 
@@ -219,6 +222,7 @@ class Conversation {
       if (this.heard === s) this.heard = null;
       if (this.closed) return;
       const text = r.text;
+      countAsr(r.audioSeconds, r.cpuMs); // metrics
       if (reason === 'max_length' && !text) {
         this.state = 'idle';
         return this.sendError('too_long', `stopped listening after ${this.app.config.maxUtteranceSeconds} s without hearing a question`);
@@ -253,6 +257,7 @@ class Conversation {
       if (this.closed) return void iterator.return?.();
     }
     const timings = { asr_ms: round(asrMs), nlp_ms: a.timings.nlp_ms, lookup_ms: a.timings.lookup_ms, tts_ms: ttsMs };
+    recordQuery('voice', a.outcome, timings); // metrics
     this.send({
       type: 'reply',
       text: a.reply,
@@ -377,6 +382,8 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
   } else if (!opts.asr) problem = 'speech recognition is not available';
   if (asr) {
     const a = asr;
+    const offBacklog = registerGauge('whereabouts_asr_backlog_seconds', 'seconds of audio waiting for the recogniser', () => a.stats().queued); // metrics
+    app.addHook('onClose', async () => offBacklog()); // metrics
     const off = app.labelBook.onChange((v) => a.setPhrases(v.phrases(), v.labels));
     app.addHook('onClose', async () => void off());
   }

@@ -1,0 +1,61 @@
+/**
+ * Lookup: "latest sighting of L" through the product's SqliteStore, on files seeded with 10 thousand,
+ * 1 million and 10 million sightings: p50/p99 over many lookups of random labels (should stay flat: one
+ * index seek on sightings(user_id, label, seen_at DESC) plus the frame's neighbours).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { SqliteStore } from '../store/sqlite.js';
+import { mulberry32, seedSqlite, type SeedResult } from './seed.js';
+import { log, summarize, type Summary } from './util.js';
+
+export interface LookupRow {
+  sightings: number;
+  seedSeconds: number;
+  indexSeconds: number;
+  fileMiB: number;
+  lookups: number;
+  ms: Summary;
+  plan: string;
+}
+
+export async function lookupBench(o: { dir: string; sizes: number[]; lookups: number; labels: readonly string[] }): Promise<LookupRow[]> {
+  const rows: LookupRow[] = [];
+  for (const n of o.sizes) {
+    const file = path.join(o.dir, `lookup-${n}.db`);
+    log(`lookup: seeding ${n.toLocaleString('en-US')} sightings`);
+    const seed: SeedResult = await seedSqlite({ file, sightings: n, labels: o.labels });
+    log(`lookup: seeded in ${seed.seconds.toFixed(1)} s (indexes ${seed.indexSeconds.toFixed(1)} s)`);
+    const store = new SqliteStore(file);
+    const plan = (
+      store.db
+        .prepare(
+          `EXPLAIN QUERY PLAN SELECT s.id FROM sightings s JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+           WHERE s.user_id = ? AND s.label = ? ORDER BY s.seen_at DESC, s.id DESC LIMIT 1`,
+        )
+        .all(seed.userId, o.labels[0]) as Array<{ detail: string }>
+    )
+      .map((r) => r.detail)
+      .join('; ');
+    const rnd = mulberry32(7);
+    const labels = seed.labelsUsed;
+    for (let i = 0; i < 500; i++) await store.latestSighting(seed.userId, labels[(rnd() * labels.length) | 0]);
+    const ms: number[] = new Array(o.lookups);
+    let misses = 0;
+    for (let i = 0; i < o.lookups; i++) {
+      const label = labels[(rnd() * labels.length) | 0];
+      const t = performance.now();
+      const r = await store.latestSighting(seed.userId, label);
+      ms[i] = performance.now() - t;
+      if (!r) misses++;
+    }
+    if (misses) throw new Error(`lookup: ${misses} lookups found nothing`);
+    await store.close();
+    const fileMiB = fs.statSync(file).size / 2 ** 20;
+    rows.push({ sightings: n, seedSeconds: seed.seconds, indexSeconds: seed.indexSeconds, fileMiB, lookups: o.lookups, ms: summarize(ms), plan });
+    fs.rmSync(file, { force: true });
+    fs.rmSync(file + '-wal', { force: true });
+    fs.rmSync(file + '-shm', { force: true });
+  }
+  return rows;
+}

@@ -1,0 +1,545 @@
+/**
+ * `npm run bench`: starts a server on a temporary data folder, loads it, prints a markdown table and writes
+ * the figures as JSON under bench/results/ (git-ignored). See docs/benchmarks.md.
+ *
+ *   node dist/bench/run.js [--quick] [--only voice,text,frames,lookup] [--models-dir DIR]
+ *                          [--database postgres://...] [--images DIR] [--loader wrk|autocannon]
+ *                          [--sightings N] [--seconds S] [--out FILE] [--keep] [--note TEXT]
+ *                          [--cpu-prof DIR]   (profile the server with node --cpu-prof; prints the top functions)
+ *                          [--env NAME=VALUE]... [--server-arg ARG]...   (A/B runs: server environment and flags)
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { manifestLabels } from '../assistant/app.js';
+import { SQLITE_FILE } from '../store/index.js';
+import { SETTINGS } from '../assistant/config.js';
+import { haveWrk } from './load.js';
+import { lookupBench, type LookupRow } from './lookup.js';
+import { seedPostgres, seedSqlite, type SeedResult } from './seed.js';
+import { startServer, type BenchServer } from './server.js';
+import { textBench, type TextRow } from './text.js';
+import { framesBench, makeImages, type FramesRow } from './frames.js';
+import { asrRealTimeFactor, loadFixtures, voiceAvailable, voiceBench, type VoiceRow } from './voice.js';
+import { inferenceAlone, modelFlops, peakGflops } from './onnx.js';
+import { formatProfile, summarizeProfile } from './cpuprofile.js';
+import { REPO, fmt, log, machine, procCpuSeconds, procMemory, sleep, table, type Machine, type Summary } from './util.js';
+
+const SECTIONS = ['voice', 'text', 'frames', 'lookup'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface Args {
+  quick: boolean;
+  only: Set<Section>;
+  modelsDir: string;
+  database: string;
+  images: string | null;
+  loader: 'wrk' | 'autocannon';
+  sightings: number;
+  seconds: number;
+  out: string;
+  keep: boolean;
+  note: string;
+  /** folder for the server's V8 CPU profile (node --cpu-prof), summarised at the end */
+  cpuProf: string;
+  /** extra environment for the server (--env K=V, repeatable), e.g. MALLOC_ARENA_MAX=2 */
+  env: Record<string, string>;
+  /** extra server flags (--server-arg=--asr-workers=1, repeatable) */
+  serverArgs: string[];
+}
+
+const USAGE = `usage: node dist/bench/run.js [--quick] [--only ${SECTIONS.join(',')}] [--models-dir DIR] [--database postgres://...]
+       [--images DIR] [--loader wrk|autocannon] [--sightings N] [--seconds S] [--out FILE] [--keep] [--note TEXT] [--cpu-prof DIR]
+       [--env NAME=VALUE]... [--server-arg ARG]...`;
+
+function parseArgs(argv: string[]): Args {
+  const defModels = process.env.WHEREABOUTS_MODELS_DIR || path.join(REPO, 'models', 'files');
+  const a: Args = {
+    quick: false,
+    only: new Set(SECTIONS),
+    modelsDir: defModels,
+    database: process.env.WHEREABOUTS_DATABASE || '',
+    images: null,
+    loader: haveWrk() ? 'wrk' : 'autocannon',
+    sightings: 0,
+    seconds: 0,
+    out: '',
+    keep: false,
+    note: '',
+    cpuProf: '',
+    env: {},
+    serverArgs: [],
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const f = argv[i];
+    const val = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${f} needs a value\n${USAGE}`);
+      return v;
+    };
+    switch (f) {
+      case '--quick':
+        a.quick = true;
+        break;
+      case '--only': {
+        const s = val().split(',').map((x) => x.trim()).filter(Boolean);
+        for (const x of s) if (!(SECTIONS as readonly string[]).includes(x)) throw new Error(`unknown section "${x}" (${SECTIONS.join(', ')})`);
+        a.only = new Set(s as Section[]);
+        break;
+      }
+      case '--models-dir':
+        a.modelsDir = path.resolve(val());
+        break;
+      case '--database':
+        a.database = val();
+        break;
+      case '--images':
+        a.images = path.resolve(val());
+        break;
+      case '--loader': {
+        const l = val();
+        if (l !== 'wrk' && l !== 'autocannon') throw new Error('--loader is wrk or autocannon');
+        a.loader = l;
+        break;
+      }
+      case '--sightings':
+        a.sightings = Number(val());
+        break;
+      case '--seconds':
+        a.seconds = Number(val());
+        break;
+      case '--out':
+        a.out = path.resolve(val());
+        break;
+      case '--keep':
+        a.keep = true;
+        break;
+      case '--note':
+        a.note = val();
+        break;
+      case '--cpu-prof':
+        a.cpuProf = path.resolve(val());
+        break;
+      case '--env': {
+        const kv = val();
+        const eq = kv.indexOf('=');
+        if (eq < 1) throw new Error('--env takes NAME=VALUE');
+        a.env[kv.slice(0, eq)] = kv.slice(eq + 1);
+        break;
+      }
+      case '--server-arg':
+        a.serverArgs.push(val());
+        break;
+      case '--help':
+      case '-h':
+        console.log(USAGE);
+        process.exit(0);
+      // falls through
+      default:
+        throw new Error(`unknown option ${f}\n${USAGE}`);
+    }
+  }
+  if (!a.images) {
+    // development convenience only: the bench falls back to generated images
+    const shared = path.resolve(REPO, '..', 'shared', 'images');
+    if (fs.existsSync(shared)) a.images = shared;
+  }
+  return a;
+}
+
+interface Results {
+  version: 1;
+  startedAt: string;
+  seconds: number;
+  args: { quick: boolean; only: string[]; database: string; loader: string; note: string; env: Record<string, string>; serverArgs: string[] };
+  machine: Machine;
+  loadavgAtEnd: number[];
+  store: { kind: string; sightings: number; seedSeconds: number } | null;
+  server: { startSeconds: number; idleRssMiB: number | null; models: string; health: Record<string, unknown> } | null;
+  voice: { rows: VoiceRow[]; maxStreamsUnder1s: number | null; asr: Awaited<ReturnType<typeof asrRealTimeFactor>> | null; skipped?: string } | null;
+  text: { rows: TextRow[]; sightings: number; skipped?: string } | null;
+  frames: {
+    row: FramesRow | null;
+    images: string;
+    inference: Summary | null;
+    modelGflops: number | null;
+    peakGflopsPerThread: number | null;
+    idealInferenceMs: number | null;
+    skipped?: string;
+  } | null;
+  lookup: { rows: LookupRow[]; skipped?: string } | null;
+  memory: Array<{ state: string; rssMiB: number }>;
+  hwmMiB: number | null;
+  profile: string | null;
+  problems: string[];
+}
+
+function modelFile(modelsDir: string, visionModel: string): { file: string; dims: number[] } | null {
+  try {
+    const m = JSON.parse(fs.readFileSync(path.join(REPO, 'models', 'manifest.json'), 'utf8')) as {
+      models: Array<{ name: string; file?: string; input?: number[] }>;
+    };
+    const e = m.models.find((x) => x.name === visionModel);
+    if (!e?.file) return null;
+    const file = path.join(modelsDir, e.file);
+    return fs.existsSync(file) ? { file, dims: [1, 3, e.input?.[0] ?? 416, e.input?.[1] ?? 416] } : null;
+  } catch {
+    return null;
+  }
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const t0 = performance.now();
+  const visionModel = SETTINGS.find((s) => s.key === 'visionModel')!.def() as string;
+  const asrModel = SETTINGS.find((s) => s.key === 'asrModel')!.def() as string;
+  const labels = manifestLabels(visionModel);
+  if (!labels) throw new Error(`no labels for ${visionModel} in models/manifest.json`);
+  const quick = args.quick;
+  const res: Results = {
+    version: 1,
+    startedAt: new Date().toISOString(),
+    seconds: 0,
+    args: { quick, only: [...args.only], database: args.database ? args.database.replace(/\/\/[^@/]*@/, '//***@') : 'sqlite', loader: args.loader, note: args.note, env: args.env, serverArgs: args.serverArgs },
+    machine: machine(),
+    loadavgAtEnd: [],
+    store: null,
+    server: null,
+    voice: null,
+    text: null,
+    frames: null,
+    lookup: null,
+    memory: [],
+    hwmMiB: null,
+    profile: null,
+    problems: [],
+  };
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-bench-'));
+  log(`work folder ${work}; models ${args.modelsDir}; ${quick ? 'quick' : 'full'} run of ${[...args.only].join(', ')}`);
+  let server: BenchServer | null = null;
+  try {
+    // ---- lookup: in-process, before any server runs
+    if (args.only.has('lookup')) {
+      const sizes = quick ? [10_000, 1_000_000] : [10_000, 1_000_000, 10_000_000];
+      res.lookup = { rows: await lookupBench({ dir: work, sizes, lookups: quick ? 5_000 : 20_000, labels }) };
+    }
+
+    // ---- the server, on a store holding many sightings
+    const needServer = args.only.has('text') || args.only.has('frames') || args.only.has('voice');
+    let seed: SeedResult | null = null;
+    if (needServer) {
+      const n = args.sightings || (quick ? 100_000 : 1_000_000);
+      const dataDir = path.join(work, 'data');
+      fs.mkdirSync(dataDir, { recursive: true });
+      log(`seeding ${n.toLocaleString('en-US')} sightings into ${args.database ? 'PostgreSQL' : 'SQLite'}`);
+      seed = args.database
+        ? await seedPostgres({ url: args.database, sightings: n, labels, devices: 8 })
+        : await seedSqlite({ file: path.join(dataDir, SQLITE_FILE), sightings: n, labels, devices: 8 });
+      log(`seeded in ${seed.seconds.toFixed(1)} s`);
+      res.store = { kind: args.database ? 'postgres' : 'sqlite', sightings: n, seedSeconds: seed.seconds };
+      let models = 'loaded';
+      const nodeArgs = args.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', args.cpuProf] : [];
+      if (args.cpuProf) fs.mkdirSync(args.cpuProf, { recursive: true });
+      try {
+        server = await startServer({ dataDir, modelsDir: args.modelsDir, database: args.database, nodeArgs, env: args.env, extraArgs: args.serverArgs });
+      } catch (e) {
+        const onlyText = !args.only.has('frames') && !args.only.has('voice');
+        if (!onlyText) throw e;
+        res.problems.push(`the server did not start with models (${(e as Error).message.trim().split('\n').slice(-1)[0]}); text ran with --no-models`);
+        server = await startServer({ dataDir, modelsDir: args.modelsDir, database: args.database, extraArgs: [...args.serverArgs, '--no-models'], nodeArgs, env: args.env });
+        models = 'not loaded (--no-models)';
+      }
+      log(`server up in ${server.startSeconds.toFixed(1)} s (pid ${server.pid})`);
+      await sleep(quick ? 1000 : 3000);
+      const idle = procMemory(server.pid);
+      res.server = { startSeconds: server.startSeconds, idleRssMiB: idle?.rssMiB ?? null, models, health: server.health };
+      if (idle) res.memory.push({ state: `idle (models ${models})`, rssMiB: idle.rssMiB });
+      const s = server;
+      const cpu = () => procCpuSeconds(s.pid);
+      const tokens = seed.deviceTokens;
+
+      if (args.only.has('text')) {
+        const seconds = args.seconds || (quick ? 3 : 10);
+        try {
+          const rows = await textBench(server, {
+            token: tokens[0],
+            seconds,
+            connections: 32,
+            wavConnections: 8,
+            loader: args.loader,
+            wav: server.health.speech === true,
+            cpu,
+          });
+          res.text = { rows, sightings: seed.sightings };
+          if (server.health.speech !== true) res.problems.push('spoken replies not measured: the server has no speech synthesiser');
+          for (const r of rows) res.memory.push({ state: `peak: text queries (${r.kind})`, rssMiB: r.peakRssMiB });
+        } catch (e) {
+          res.text = { rows: [], sightings: seed.sightings, skipped: (e as Error).message };
+        }
+      }
+
+      if (args.only.has('frames')) {
+        const { images, source } = await makeImages(quick ? 8 : 24, args.images);
+        try {
+          const row = await framesBench(server, { tokens: tokens.slice(0, 4), images, seconds: args.seconds || (quick ? 5 : 20), inFlightPerDevice: 2, cpu });
+          res.frames = { row, images: source, inference: null, modelGflops: null, peakGflopsPerThread: null, idealInferenceMs: null };
+          res.memory.push({ state: 'peak: frames', rssMiB: row.peakRssMiB });
+        } catch (e) {
+          res.frames = { row: null, images: source, inference: null, modelGflops: null, peakGflopsPerThread: null, idealInferenceMs: null, skipped: (e as Error).message };
+        }
+      }
+
+      if (args.only.has('voice')) {
+        const why = await voiceAvailable(server, tokens[0]);
+        if (why) res.voice = { rows: [], maxStreamsUnder1s: null, asr: null, skipped: why };
+        else {
+          const fixtures = loadFixtures();
+          const rows = await voiceBench(server, {
+            tokens,
+            fixtures,
+            levels: quick ? [1, 4] : [1, 4, 8, 16],
+            secondsPerLevel: args.seconds || (quick ? 6 : 20),
+            cpu,
+          });
+          const okLevels = rows.filter((r) => r.latencyMs.n > 0 && r.latencyMs.p95 < 1000 && Object.keys(r.errors).length === 0).map((r) => r.streams);
+          res.voice = { rows, maxStreamsUnder1s: okLevels.length ? Math.max(...okLevels) : 0, asr: null };
+          for (const r of rows) res.memory.push({ state: `peak: voice, ${r.streams} streams`, rssMiB: r.peakRssMiB });
+        }
+      }
+      res.hwmMiB = procMemory(server.pid)?.hwmMiB ?? null;
+      await server.stop();
+      server = null;
+      if (args.cpuProf) {
+        const profs = fs.readdirSync(args.cpuProf).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(args.cpuProf, f));
+        // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (workers write their own)
+        const main = profs.filter((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+        const newest = (main.length ? main : profs).sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+        if (newest) {
+          res.profile = `${newest}\n${formatProfile(summarizeProfile(newest, 30))}`;
+          log(res.profile);
+        }
+      }
+    }
+
+    // ---- in-process yardsticks, with the server stopped
+    if (args.only.has('frames')) {
+      const mf = modelFile(args.modelsDir, visionModel);
+      res.frames ??= { row: null, images: '', inference: null, modelGflops: null, peakGflopsPerThread: null, idealInferenceMs: null };
+      if (!mf) res.problems.push(`inference alone not measured: ${visionModel} is not in ${args.modelsDir}`);
+      else {
+        log('frames: peak GFLOPS (onnxruntime MatMul, 1 thread), model FLOPs, inference alone');
+        const peak = await peakGflops({ seconds: quick ? 1 : 3 });
+        const flops = await modelFlops(mf.file, { dims: mf.dims });
+        const inf = await inferenceAlone(mf.file, mf.dims, quick ? 20 : 100);
+        res.frames.inference = inf;
+        res.frames.modelGflops = flops.gflops;
+        res.frames.peakGflopsPerThread = peak.gflops;
+        res.frames.idealInferenceMs = (flops.gflops / peak.gflops) * 1000;
+      }
+    }
+    if (res.voice && !res.voice.skipped) {
+      try {
+        log('voice: ASR real-time factor (1 worker, fixtures as fast as possible)');
+        res.voice.asr = await asrRealTimeFactor({ modelsDir: args.modelsDir, asrModel, labels, fixtures: loadFixtures() });
+      } catch (e) {
+        res.problems.push(`ASR real-time factor not measured: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    if (server) await server.stop();
+    if (!args.keep) fs.rmSync(work, { recursive: true, force: true });
+    else log(`kept ${work}`);
+  }
+  res.seconds = (performance.now() - t0) / 1000;
+  res.loadavgAtEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+
+  const md = report(res);
+  console.log(md);
+  const out = args.out || path.join(REPO, 'bench', 'results', `${res.startedAt.replace(/[:.]/g, '-')}.json`);
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  fs.writeFileSync(out, JSON.stringify({ ...res, markdown: md }, null, 2));
+  log(`results written to ${path.relative(process.cwd(), out) || out}`);
+  return 0;
+}
+
+const ms = (n: number | null | undefined) => fmt(n, 2);
+const stage = (m: Record<string, number> | undefined, k: string) => (m && m[k] !== undefined ? ms(m[k]) : '–');
+const mark = (ok: boolean | null) => (ok === null ? '–' : ok ? 'met' : '**missed**');
+
+export function report(r: Results): string {
+  const m = r.machine;
+  const out: string[] = [];
+  out.push(`## whereabouts bench, ${r.startedAt.slice(0, 16).replace('T', ' ')} UTC${r.args.quick ? ' (quick)' : ''}`);
+  out.push('');
+  out.push(
+    `Machine: ${m.cpu}, ${m.cores} cores${m.flags.length ? ` (${m.flags.join(' ')})` : ''}, ${m.memGiB} GiB, Node ${m.node}, ${m.platform}. ` +
+      `Load average at start ${m.loadavg.join(' / ')}, at end ${r.loadavgAtEnd.join(' / ')}` +
+      (m.loadavg[0] > m.cores * 0.5 ? ' (**the machine was busy: figures are polluted**)' : '') +
+      `. Run took ${fmt(r.seconds, 0)} s.`,
+  );
+  if (r.args.note) out.push(`\nNote: ${r.args.note}`);
+  const tweaks = [...Object.entries(r.args.env).map(([k, v]) => `${k}=${v}`), ...r.args.serverArgs];
+  if (tweaks.length) out.push(`\nServer run with: ${tweaks.join(' ')}`);
+  if (r.store) out.push(`\nStore: ${r.store.kind}, ${r.store.sightings.toLocaleString('en-US')} sightings seeded in ${fmt(r.store.seedSeconds, 1)} s.`);
+  if (r.server) out.push(`Server: started in ${fmt(r.server.startSeconds, 1)} s, models ${r.server.models}.`);
+
+  out.push('\n### Voice: last audio frame to first reply audio byte (real-time replay, 20 ms frames)\n');
+  if (!r.voice) out.push('not run');
+  else if (r.voice.skipped) out.push(table(['streams', 'result'], [['–', `not available: ${r.voice.skipped}`]]));
+  else {
+    out.push(
+      table(
+        ['streams', 'utterances', 'p50 ms', 'p95 ms', 'max ms', 'stop-ended p50 / p95 ms', 'errors', 'asr ms', 'nlp ms', 'lookup ms', 'tts ms (1st chunk)', 'ASR RTF', 'endpointed', 'server CPU', 'peak RSS MiB'],
+        r.voice.rows.map((v) => [
+          v.streams,
+          v.utterances,
+          ms(v.latencyMs.p50),
+          ms(v.latencyMs.p95),
+          ms(v.latencyMs.max),
+          v.latencyStopMs.n ? `${ms(v.latencyStopMs.p50)} / ${ms(v.latencyStopMs.p95)} (${v.latencyStopMs.n})` : '–',
+          Object.entries(v.errors).map(([k, n]) => `${k} ${n}`).join(', ') || '0',
+          stage(v.serverMs, 'asr'),
+          stage(v.serverMs, 'nlp'),
+          stage(v.serverMs, 'lookup'),
+          stage(v.serverMs, 'tts'),
+          fmt(v.serverRtf, 3),
+          v.endpointed,
+          v.serverCores === null ? '–' : fmt(v.serverCores, 2),
+          fmt(v.peakRssMiB, 0),
+        ]),
+      ),
+    );
+    const a = r.voice.asr;
+    out.push(
+      `\nASR real-time factor: ${a ? `${fmt(a.rtf, 3)} CPU (wall ${fmt(a.wallRtf, 3)}) over ${fmt(a.audioSeconds, 1)} s of audio, one worker, nothing else running` : 'not measured'}` +
+        ` ("ASR RTF" column: recogniser CPU / audio while loaded, from /metrics). ` +
+        `Highest concurrency with p95 < 1 s and no errors: ${r.voice.maxStreamsUnder1s ?? '–'}. ` +
+        `"endpointed": utterances the server ended on its own (silence detected) before the client's stop; their reply can start before the last frame is sent (counted as 0 ms).`,
+    );
+  }
+
+  out.push(`\n### Text queries: POST /v1/query${r.text ? `, ${r.text.sightings.toLocaleString('en-US')} sightings` : ''}\n`);
+  if (!r.text) out.push('not run');
+  else if (r.text.skipped) out.push(`not available: ${r.text.skipped}`);
+  else
+    out.push(
+      table(
+        ['reply', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'nlp ms', 'lookup ms', 'tts ms', 'server CPU', 'peak RSS MiB', 'loader'],
+        r.text.rows.map((t) => [
+          t.kind === 'wav' ? 'spoken (WAV)' : 'JSON',
+          t.connections,
+          fmt(t.load.rps, 0),
+          ms(t.load.p50),
+          ms(t.load.p99),
+          ms(t.load.max),
+          t.load.errors,
+          stage(t.stages, 'nlp'),
+          stage(t.stages, 'lookup'),
+          stage(t.stages, 'tts'),
+          t.serverCores === null ? '–' : fmt(t.serverCores, 2),
+          fmt(t.peakRssMiB, 0),
+          t.load.loader,
+        ]),
+      ),
+    );
+
+  out.push('\n### Frames: 640x480 JPEG, POST /v1/frames\n');
+  const f = r.frames;
+  if (!f) out.push('not run');
+  else {
+    if (f.row) {
+      const st = Object.keys(f.row.metricStagesMs).length ? f.row.metricStagesMs : f.row.replyStagesMs;
+      out.push(
+        table(
+          ['devices x in flight', 'frames', 'fps', 'p50 ms', 'p95 ms', 'decode ms', 'letterbox ms', 'inference ms', 'postprocess ms', 'store ms', 'errors', 'detections/frame', 'server CPU', 'peak RSS MiB'],
+          [
+            [
+              `${f.row.devices} x ${f.row.inFlightPerDevice}`,
+              f.row.frames,
+              fmt(f.row.fps, 1),
+              ms(f.row.latencyMs.p50),
+              ms(f.row.latencyMs.p95),
+              stage(st, 'decode'),
+              st.letterbox !== undefined ? ms(st.letterbox) : 'in decode',
+              stage(st, 'inference'),
+              stage(st, 'postprocess'),
+              stage(st, 'store'),
+              Object.entries(f.row.errors).map(([k, n]) => `${k} ${n}`).join(', ') || '0',
+              fmt(f.row.detectionsPerFrame, 1),
+              f.row.serverCores === null ? '–' : fmt(f.row.serverCores, 2),
+              fmt(f.row.peakRssMiB, 0),
+            ],
+          ],
+        ),
+      );
+      out.push(`\nImages: ${f.images}, ${fmt(f.row.imageKiB, 0)} KiB on average.`);
+    } else if (f.skipped) out.push(table(['frames', 'result'], [['–', `not available: ${f.skipped}`]]));
+    if (f.inference && f.modelGflops && f.peakGflopsPerThread && f.idealInferenceMs) {
+      out.push(
+        `\nInference alone (onnxruntime, 1 intra-op thread): best ${ms(f.inference.min)} ms, p50 ${ms(f.inference.p50)} ms, p95 ${ms(f.inference.p95)} ms. ` +
+          `Model ${fmt(f.modelGflops, 3)} GFLOPs (2 x conv multiply-adds, from an onnxruntime profile); ` +
+          `measured peak ${fmt(f.peakGflopsPerThread, 1)} GFLOPS per thread (best MatMul 512^3); ideal ${ms(f.idealInferenceMs)} ms; ` +
+          `p50 / ideal = ${fmt(f.inference.p50 / f.idealInferenceMs, 2)}x, best / ideal = ${fmt(f.inference.min / f.idealInferenceMs, 2)}x.`,
+      );
+    }
+  }
+
+  out.push('\n### Lookup: latest sighting of a label (SqliteStore.latestSighting, in-process)\n');
+  if (!r.lookup) out.push('not run');
+  else
+    out.push(
+      table(
+        ['sightings', 'seeded in s', 'lookups', 'p50 ms', 'p99 ms', 'max ms', 'file MiB'],
+        r.lookup.rows.map((l) => [l.sightings.toLocaleString('en-US'), fmt(l.seedSeconds, 1), l.lookups, fmt(l.ms.p50, 4), fmt(l.ms.p99, 4), fmt(l.ms.max, 3), fmt(l.fileMiB, 0)]),
+      ),
+    );
+
+  out.push('\n### Memory: server VmRSS\n');
+  if (!r.memory.length) out.push('not run');
+  else {
+    out.push(table(['state', 'RSS MiB'], r.memory.map((x) => [x.state, fmt(x.rssMiB, 0)])));
+    if (r.hwmMiB) out.push(`\nHigh-water mark (VmHWM) over the run: ${fmt(r.hwmMiB, 0)} MiB.`);
+  }
+
+  // targets
+  const rows: Array<[string, string, string]> = [];
+  const v1 = r.voice?.rows.find((x) => x.streams === 1);
+  const v16 = r.voice?.rows.find((x) => x.streams === 16);
+  if (v1) rows.push(['voice, 1 stream: p50 <= 150 ms, p95 <= 300 ms', `${ms(v1.latencyMs.p50)} / ${ms(v1.latencyMs.p95)} ms`, mark(v1.latencyMs.p50 <= 150 && v1.latencyMs.p95 <= 300)]);
+  if (v16) rows.push(['voice, 16 streams: p95 < 1 s', `${ms(v16.latencyMs.p95)} ms`, mark(v16.latencyMs.p95 < 1000 && !Object.keys(v16.errors).length)]);
+  const tj = r.text?.rows.find((x) => x.kind === 'json');
+  if (tj)
+    rows.push([
+      `text, ${r.text!.sightings.toLocaleString('en-US')} sightings: >= 5,000 req/s, p99 <= 10 ms`,
+      `${fmt(tj.load.rps, 0)} req/s, p99 ${ms(tj.load.p99)} ms`,
+      r.text!.sightings >= 1_000_000 ? mark(tj.load.rps >= 5000 && tj.load.p99 <= 10 && tj.load.errors === 0) : `${mark(tj.load.rps >= 5000 && tj.load.p99 <= 10)} (smaller store)`,
+    ]);
+  if (f?.row) rows.push(['frames: >= 50 fps', `${fmt(f.row.fps, 1)} fps`, mark(f.row.fps >= 50)]);
+  if (f?.inference && f.idealInferenceMs)
+    rows.push([
+      'inference within 2x of FLOPs / peak',
+      `${fmt(f.inference.p50 / f.idealInferenceMs, 2)}x at p50 (${fmt(f.inference.min / f.idealInferenceMs, 2)}x best)`,
+      mark(f.inference.p50 <= 2 * f.idealInferenceMs),
+    ]);
+  const l10 = r.lookup?.rows.find((x) => x.sightings >= 10_000_000);
+  const lMax = r.lookup?.rows.at(-1);
+  if (l10) rows.push(['lookup at 10M: p99 <= 1 ms', `${fmt(l10.ms.p99, 4)} ms`, mark(l10.ms.p99 <= 1)]);
+  else if (lMax) rows.push([`lookup p99 <= 1 ms (largest run: ${lMax.sightings.toLocaleString('en-US')})`, `${fmt(lMax.ms.p99, 4)} ms`, mark(lMax.ms.p99 <= 1)]);
+  if (r.server?.idleRssMiB && r.server.models === 'loaded') rows.push(['memory: <= 400 MB RSS, both models loaded (idle)', `${fmt(r.server.idleRssMiB, 0)} MiB`, mark(r.server.idleRssMiB * 1.048576 <= 400)]);
+  const peak = r.memory.length ? Math.max(...r.memory.map((x) => x.rssMiB)) : null;
+  if (peak && r.server?.models === 'loaded') rows.push(['memory: peak under load (for reference)', `${fmt(peak, 0)} MiB`, mark(peak * 1.048576 <= 400)]);
+  if (rows.length) {
+    out.push('\n### Targets\n');
+    out.push(table(['target', 'measured', ''], rows));
+  }
+  if (r.problems.length) out.push('\nProblems:\n' + r.problems.map((p) => `- ${p}`).join('\n'));
+  return out.join('\n');
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
