@@ -30,15 +30,9 @@ export class QueryLog {
     }
     const batch = this.pending;
     this.pending = [];
-    this.flushing = this.flushing.then(async () => {
-      for (const e of batch) {
-        try {
-          await this.store.logQuery(e);
-        } catch (err) {
-          this.onError(err);
-        }
-      }
-    });
+    if (!batch.length) return this.flushing;
+    // one transaction for the whole batch: one disk sync, however many questions
+    this.flushing = this.flushing.then(() => this.store.logQueries(batch).catch(this.onError));
     return this.flushing;
   }
 }

@@ -220,7 +220,12 @@ class IndexedVocabulary implements Vocabulary {
     return out.sort();
   }
 
+  private readonly exampleCache = new Map<number, string[]>();
+
   examples(n: number): string[] {
+    // the label set never changes in a vocabulary: work the answer out once per n
+    const hit = this.exampleCache.get(n);
+    if (hit) return [...hit];
     const out: string[] = [];
     const push = (label: string | undefined): void => {
       if (label !== undefined && !out.includes(label)) out.push(label);
@@ -228,7 +233,9 @@ class IndexedVocabulary implements Vocabulary {
     for (const p of PREFERRED_EXAMPLES) push(this.byNorm.get(p));
     for (const label of this.byNorm.values()) if (normalizeLabel(label) !== 'person') push(label);
     for (const label of this.byNorm.values()) push(label);
-    return out.slice(0, Math.max(0, Math.floor(n)));
+    const picked = out.slice(0, Math.max(0, Math.floor(n)));
+    this.exampleCache.set(n, picked);
+    return [...picked];
   }
 }
 

@@ -23,6 +23,7 @@ import {
   StoreConflictError,
   StoreUnavailableError,
   type Box,
+  type FrameRefresh,
   type Device,
   type Frame,
   type ItemSummary,
@@ -194,6 +195,8 @@ ${UPSERT_LATEST}`,
 
   logQuery: `INSERT INTO queries (user_id, device_id, source, text, reply, intent, outcome, label, timings, created_at)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10) RETURNING *`,
+  logQueries: `INSERT INTO queries (user_id, device_id, source, text, reply, intent, outcome, label, timings, created_at)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::json[], $10::bigint[])`,
   listQueries: `SELECT * FROM queries ORDER BY created_at DESC, id DESC LIMIT $1`,
   listQueriesOf: `SELECT * FROM queries WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
 } as const;
@@ -283,6 +286,30 @@ export class PostgresStore implements Store {
   private async one(name: SqlName, values: unknown[] = []): Promise<Row | undefined> {
     return (await this.run(name, values)).rows[0];
   }
+  /** several named statements in one transaction on one connection */
+  private async tx<T>(fn: (q: (name: SqlName, values: unknown[]) => Promise<Row[]>) => Promise<T>, conflictMessage?: string): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (e) {
+      throw mapError(e);
+    }
+    let failed: unknown = null;
+    try {
+      await client.query('BEGIN');
+      const out = await fn(async (name, values) => (await client.query<Row>({ name: `wa_${name}`, text: SQL[name], values })).rows);
+      await client.query('COMMIT');
+      return out;
+    } catch (e) {
+      failed = e;
+      await client.query('ROLLBACK').catch(() => {});
+      throw mapError(e, conflictMessage);
+    } finally {
+      // a connection that failed mid-transaction is not given back for reuse
+      client.release(failed instanceof Error ? failed : undefined);
+    }
+  }
+
   /** dynamic SQL (filters) goes unnamed */
   private async dyn(text: string, values: unknown[]): Promise<Row[]> {
     try {
@@ -452,6 +479,45 @@ export class PostgresStore implements Store {
     ]);
     return r.map(sightingOf);
   }
+  async recordFrame(
+    f: Omit<Frame, 'id'> & { idempotencyKey?: string | null },
+    fresh: Array<Omit<NewSighting, 'frameId'>>,
+    refreshes: FrameRefresh[],
+  ): Promise<{ frame: Frame; sightings: Sighting[] }> {
+    return this.tx(async (q) => {
+      const frame = frameOf((await q('createFrame', [f.userId, f.deviceId, f.capturedAt, f.snapshotPath, f.width, f.height, f.bytes, f.idempotencyKey ?? null]))[0]);
+      let sightings: Sighting[] = [];
+      if (fresh.length) {
+        const col = <T>(g: (n: Omit<NewSighting, 'frameId'>) => T) => fresh.map(g);
+        const rows = await q('addSightings', [
+          col((n) => n.userId),
+          col((n) => n.deviceId),
+          col(() => frame.id),
+          col((n) => n.label),
+          col((n) => n.score),
+          col((n) => n.box.x),
+          col((n) => n.box.y),
+          col((n) => n.box.w),
+          col((n) => n.box.h),
+          col((n) => n.seenAt),
+        ]);
+        sightings = rows.map(sightingOf);
+      }
+      for (const r of refreshes)
+        await q('refreshSighting', [
+          r.id,
+          r.seenAt,
+          r.moveToFrame,
+          r.moveToFrame ? frame.id : null,
+          r.moveToFrame ? (r.score ?? null) : null,
+          r.moveToFrame ? (r.box?.x ?? null) : null,
+          r.moveToFrame ? (r.box?.y ?? null) : null,
+          r.moveToFrame ? (r.box?.w ?? null) : null,
+          r.moveToFrame ? (r.box?.h ?? null) : null,
+        ]);
+      return { frame, sightings };
+    }, 'this device already uploaded a frame with that idempotency key');
+  }
   async refreshSighting(id: number, patch: { seenAt: number; frameId?: number | null; score?: number; box?: Box }): Promise<void> {
     await this.run('refreshSighting', [
       id,
@@ -506,6 +572,22 @@ export class PostgresStore implements Store {
   async logQuery(e: NewQueryLogEntry): Promise<QueryLogEntry> {
     const r = await this.one('logQuery', [e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), e.createdAt]);
     return queryOf(r!);
+  }
+  async logQueries(entries: NewQueryLogEntry[]): Promise<void> {
+    if (!entries.length) return;
+    const col = <T>(f: (e: NewQueryLogEntry) => T) => entries.map(f);
+    await this.run('logQueries', [
+      col((e) => e.userId),
+      col((e) => e.deviceId),
+      col((e) => e.source),
+      col((e) => e.text),
+      col((e) => e.reply),
+      col((e) => e.intent),
+      col((e) => e.outcome),
+      col((e) => e.label),
+      col((e) => JSON.stringify(e.timings)),
+      col((e) => e.createdAt),
+    ]);
   }
   async listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]> {
     const rows = userId === null ? await this.rows('listQueries', [limit]) : await this.rows('listQueriesOf', [userId, limit]);

@@ -10,6 +10,7 @@ import { deviceOf, frameOf, queryOf, sightingOf, userOf, type Row } from './rows
 import {
   StoreConflictError,
   type Box,
+  type FrameRefresh,
   type Device,
   type Frame,
   type ItemSummary,
@@ -330,34 +331,58 @@ export class SqliteStore implements Store {
   }
 
   // ---- sightings ----
+  /** inside a transaction: insert and keep latest_sightings current */
+  private insertSightings(rows: NewSighting[]): Sighting[] {
+    const out: Sighting[] = [];
+    for (const n of rows) {
+      const r = this.st.insertSighting.get(
+        n.userId, n.deviceId, n.frameId, n.label, n.score, n.box.x, n.box.y, n.box.w, n.box.h, n.seenAt, n.seenAt,
+      ) as Row;
+      this.st.upsertLatest.run(n.userId, n.label, r.id, n.seenAt, 1);
+      out.push(sightingOf(r));
+    }
+    return out;
+  }
+  /** inside a transaction: move a sighting's seenAt forward (and maybe its frame, score, box) */
+  private refresh(id: number, patch: { seenAt: number; frameId?: number | null; score?: number; box?: Box }): void {
+    const r = this.st.refreshSighting.get({
+      id,
+      seenAt: patch.seenAt,
+      setFrame: patch.frameId !== undefined ? 1 : 0,
+      frameId: patch.frameId ?? null,
+      score: patch.score ?? null,
+      x: patch.box?.x ?? null,
+      y: patch.box?.y ?? null,
+      w: patch.box?.w ?? null,
+      h: patch.box?.h ?? null,
+    }) as Row | undefined;
+    if (r) this.st.upsertLatest.run(r.user_id, r.label, r.id, r.seen_at, 0);
+  }
   async addSightings(rows: NewSighting[]): Promise<Sighting[]> {
-    return this.db.transaction(() => {
-      const out: Sighting[] = [];
-      for (const n of rows) {
-        const r = this.st.insertSighting.get(
-          n.userId, n.deviceId, n.frameId, n.label, n.score, n.box.x, n.box.y, n.box.w, n.box.h, n.seenAt, n.seenAt,
-        ) as Row;
-        this.st.upsertLatest.run(n.userId, n.label, r.id, n.seenAt, 1);
-        out.push(sightingOf(r));
-      }
-      return out;
-    })();
+    return this.db.transaction(() => this.insertSightings(rows))();
   }
   async refreshSighting(id: number, patch: { seenAt: number; frameId?: number | null; score?: number; box?: Box }): Promise<void> {
-    this.db.transaction(() => {
-      const r = this.st.refreshSighting.get({
-        id,
-        seenAt: patch.seenAt,
-        setFrame: patch.frameId !== undefined ? 1 : 0,
-        frameId: patch.frameId ?? null,
-        score: patch.score ?? null,
-        x: patch.box?.x ?? null,
-        y: patch.box?.y ?? null,
-        w: patch.box?.w ?? null,
-        h: patch.box?.h ?? null,
-      }) as Row | undefined;
-      if (r) this.st.upsertLatest.run(r.user_id, r.label, r.id, r.seen_at, 0);
-    })();
+    this.db.transaction(() => this.refresh(id, patch))();
+  }
+  async recordFrame(
+    f: Omit<Frame, 'id'> & { idempotencyKey?: string | null },
+    fresh: Array<Omit<NewSighting, 'frameId'>>,
+    refreshes: FrameRefresh[],
+  ): Promise<{ frame: Frame; sightings: Sighting[] }> {
+    try {
+      return this.db.transaction(() => {
+        const frame = frameOf(
+          this.st.createFrame.get(f.userId, f.deviceId, f.capturedAt, f.snapshotPath, f.width, f.height, f.bytes, f.idempotencyKey ?? null) as Row,
+        );
+        const sightings = this.insertSightings(fresh.map((n) => ({ ...n, frameId: frame.id })));
+        for (const r of refreshes)
+          this.refresh(r.id, r.moveToFrame ? { seenAt: r.seenAt, frameId: frame.id, score: r.score, box: r.box } : { seenAt: r.seenAt });
+        return { frame, sightings };
+      }).immediate();
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new StoreConflictError('this device already uploaded a frame with that idempotency key');
+      throw e;
+    }
   }
   async latestSighting(userId: number, label: string): Promise<SightingInContext | null> {
     const r = this.st.latest.get(userId, label) as Row | undefined;
@@ -419,6 +444,12 @@ export class SqliteStore implements Store {
     return queryOf(
       this.st.logQuery.get(e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), e.createdAt) as Row,
     );
+  }
+  async logQueries(entries: NewQueryLogEntry[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const e of entries)
+        this.st.logQuery.run(e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), e.createdAt);
+    })();
   }
   async listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]> {
     const rows = (userId === null ? this.st.listQueries.all(limit) : this.st.listQueriesOf.all(userId, limit)) as Row[];

@@ -93,6 +93,14 @@ export interface NewSighting extends Detection {
   seenAt: number;
 }
 
+export interface FrameRefresh {
+  id: number;
+  seenAt: number;
+  moveToFrame: boolean;
+  score?: number;
+  box?: Box;
+}
+
 export interface SightingQuery {
   userId: number;
   label?: string;
@@ -180,6 +188,17 @@ export interface Store {
   listEvictableFrames(opts: { userId?: number; olderThan?: number; keepNewest?: number; limit: number }): Promise<Frame[]>;
   clearFrameSnapshot(id: number): Promise<void>;
 
+  /**
+   * A camera frame in one transaction: the frame row, its new sightings (on this frame), and the existing
+   * sightings it confirms (seen again: seenAt moves forward; `moveToFrame` also moves them onto this frame with
+   * the new score and box). An idempotency key already used by the device is a StoreConflictError.
+   */
+  recordFrame(
+    f: Omit<Frame, 'id'> & { idempotencyKey?: string | null },
+    fresh: Array<Omit<NewSighting, 'frameId'>>,
+    refreshes: FrameRefresh[],
+  ): Promise<{ frame: Frame; sightings: Sighting[] }>;
+
   // sightings
   /** inserts the sightings in one transaction and keeps the latest-per-label index current */
   addSightings(rows: NewSighting[]): Promise<Sighting[]>;
@@ -195,6 +214,8 @@ export interface Store {
 
   // questions asked
   logQuery(e: NewQueryLogEntry): Promise<QueryLogEntry>;
+  /** many questions in one write (one transaction / statement) */
+  logQueries(entries: NewQueryLogEntry[]): Promise<void>;
   listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]>;
 
   close(): Promise<void>;

@@ -163,6 +163,32 @@ describe.each(storeFactories())('store: $name', (factory) => {
     expect(await s.getFrame(f.id)).toMatchObject({ snapshotPath: 'snapshots/1/x.jpg', bytes: 1234 });
   });
 
+  it('recordFrame writes the frame, new sightings and refreshes together, or nothing', async () => {
+    const s = await fresh();
+    const { u, d } = await household(s);
+    const frame = { userId: u.id, deviceId: d.id, capturedAt: 1000, snapshotPath: 'a.jpg', width: 640, height: 480, bytes: 9 };
+    const first = await s.recordFrame({ ...frame, idempotencyKey: 'k' }, [{ userId: u.id, deviceId: d.id, label: 'cup', score: 0.9, box, seenAt: 1000 }], []);
+    expect(first.sightings.map((x) => [x.label, x.frameId])).toEqual([['cup', first.frame.id]]);
+    const cup = first.sightings[0];
+    const second = await s.recordFrame(
+      { ...frame, capturedAt: 5000, snapshotPath: 'b.jpg' },
+      [{ userId: u.id, deviceId: d.id, label: 'book', score: 0.7, box, seenAt: 5000 }],
+      [{ id: cup.id, seenAt: 5000, moveToFrame: true, score: 0.95, box: { x: 0.2, y: 0.2, w: 0.3, h: 0.4 } }],
+    );
+    const moved = (await s.latestSighting(u.id, 'cup'))!;
+    expect(moved).toMatchObject({ id: cup.id, seenAt: 5000, frameId: second.frame.id, score: 0.95 });
+    expect(moved.neighbours.map((n) => n.label)).toEqual(['book']);
+    // a late upload only confirms: seen_at never moves back, the frame stays
+    await s.recordFrame({ ...frame, capturedAt: 3000, snapshotPath: 'c.jpg' }, [], [{ id: cup.id, seenAt: 3000, moveToFrame: false }]);
+    expect((await s.latestSighting(u.id, 'cup'))!).toMatchObject({ seenAt: 5000, frameId: second.frame.id });
+    // a reused idempotency key: the whole frame is refused, its sightings too
+    await expect(
+      s.recordFrame({ ...frame, capturedAt: 9000, idempotencyKey: 'k' }, [{ userId: u.id, deviceId: d.id, label: 'laptop', score: 0.8, box, seenAt: 9000 }], []),
+    ).rejects.toThrow(/idempotency/);
+    expect(await s.latestSighting(u.id, 'laptop')).toBeNull();
+    expect(await s.countSightings(u.id)).toBe(2);
+  });
+
   it('login failures are counted per key within a window', async () => {
     const s = await fresh();
     await s.recordLoginFailure('k', 1000);
@@ -181,6 +207,12 @@ describe.each(storeFactories())('store: $name', (factory) => {
     const q = await s.listQueries(u.id, 10);
     expect(q[0].timings).toEqual({ nlp_ms: 0.2 });
     expect(await s.listQueries(u.id + 999, 10)).toEqual([]);
+    const many = Array.from({ length: 30 }, (_, i) => ({ userId: u.id, deviceId: null, source: 'voice' as const, text: `q${i}`, reply: 'r', intent: 'find_item', outcome: 'never_seen', label: i % 2 ? 'cup' : null, timings: { asr_ms: i }, createdAt: 100 + i }));
+    await s.logQueries(many);
+    await s.logQueries([]);
+    const all = await s.listQueries(u.id, 100);
+    expect(all).toHaveLength(31);
+    expect(all[0]).toMatchObject({ text: 'q29', source: 'voice', label: 'cup', timings: { asr_ms: 29 } });
   });
 
   it('every acknowledged sighting survives close and reopen', async () => {

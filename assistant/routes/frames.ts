@@ -7,6 +7,7 @@
  * sighting (seen_at moves forward, frame_id moves to the new frame) instead of adding a row.
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import { AppError } from '../errors.js';
 import { recordFrame } from '../metrics.js'; // metrics
@@ -14,7 +15,7 @@ import { iso } from '../views.js';
 import { parseTime } from './sightings.js';
 import { createDetector, type DetectResult, type Detector } from '../vision/detector.js';
 import { boxIou } from '../vision/nms.js';
-import { evictSnapshots, snapshotFile, snapshotRelPath, Throttled, writeSnapshot } from '../vision/snapshots.js';
+import { evictSnapshots, removeSnapshot, snapshotFile, snapshotRelPath, Throttled, writeSnapshot } from '../vision/snapshots.js';
 import { StoreConflictError, type Detection, type Frame, type Sighting } from '../../store/types.js';
 
 export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
@@ -116,44 +117,43 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
 
   /**
    * Stores the frame, its snapshot and its sightings (merged into the device's recent ones where they overlap).
-   * A frame the device already uploaded under the same idempotency key is returned as it is (`duplicate`).
+   * The snapshot file is written first, then everything else in one transaction (one disk sync per frame). A
+   * frame the device already uploaded under the same idempotency key is returned as it is (`sightings: null`).
    */
   async function record(userId: number, deviceId: number, capturedAt: number, result: DetectResult, key: string | null) {
     if (key) {
       const dup = await store.getFrameByKey(deviceId, key);
       if (dup) return { frame: dup, sightings: null };
     }
-    let frame: Frame;
+    const dets = result.detections;
+    const recent = dets.length ? await store.latestSightingsForDevice(deviceId, capturedAt - mergeWindowMs) : [];
+    const matches = matchSightings(dets, recent, mergeIou);
+    const rel = snapshotRelPath(userId, capturedAt, `${capturedAt}-${crypto.randomBytes(4).toString('hex')}`);
+    await writeSnapshot(config.dataDir, rel, result.snapshot);
+    let saved: { frame: Frame; sightings: Sighting[] };
     try {
-      frame = await store.createFrame({ userId, deviceId, capturedAt, snapshotPath: null, width: result.width, height: result.height, bytes: 0, idempotencyKey: key });
+      saved = await store.recordFrame(
+        { userId, deviceId, capturedAt, snapshotPath: rel, width: result.width, height: result.height, bytes: result.snapshot.length, idempotencyKey: key },
+        dets.filter((_, i) => !matches[i]).map((d) => ({ ...d, userId, deviceId, seenAt: capturedAt })),
+        // a newer frame moves a confirmed sighting onto itself; an older one (a late upload) only confirms it
+        dets.flatMap((d, i) => {
+          const m = matches[i];
+          return m ? [{ id: m.id, seenAt: capturedAt, moveToFrame: capturedAt >= m.seenAt, score: d.score, box: d.box }] : [];
+        }),
+      );
     } catch (e) {
+      await removeSnapshot(config.dataDir, rel);
       const dup = key && e instanceof StoreConflictError ? await store.getFrameByKey(deviceId, key) : null;
       if (dup) return { frame: dup, sightings: null };
       throw e;
     }
-    const rel = snapshotRelPath(userId, capturedAt, frame.id);
-    await writeSnapshot(config.dataDir, rel, result.snapshot);
-    await store.setFrameSnapshot(frame.id, rel, result.snapshot.length);
-
-    const dets = result.detections;
-    const recent = dets.length ? await store.latestSightingsForDevice(deviceId, capturedAt - mergeWindowMs) : [];
-    const matches = matchSightings(dets, recent, mergeIou);
-    const fresh = dets.filter((_, i) => !matches[i]);
-    const inserted = await store.addSightings(fresh.map((d) => ({ ...d, userId, deviceId, frameId: frame.id, seenAt: capturedAt })));
     const sightings: Array<{ id: number; merged: boolean }> = [];
     let next = 0;
     for (let i = 0; i < dets.length; i++) {
       const m = matches[i];
-      if (!m) {
-        sightings.push({ id: inserted[next++].id, merged: false });
-        continue;
-      }
-      // a newer frame moves the sighting to itself; an older one (a late upload) only confirms it
-      if (capturedAt >= m.seenAt) await store.refreshSighting(m.id, { seenAt: capturedAt, frameId: frame.id, score: dets[i].score, box: dets[i].box });
-      else await store.refreshSighting(m.id, { seenAt: capturedAt });
-      sightings.push({ id: m.id, merged: true });
+      sightings.push(m ? { id: m.id, merged: true } : { id: saved.sightings[next++].id, merged: false });
     }
-    return { frame, sightings };
+    return { frame: saved.frame, sightings };
   }
 
   // raw image bodies, for these routes only
