@@ -53,6 +53,8 @@ export interface Config {
   secureCookies: boolean;
   /** token for GET /metrics without an admin session (empty: admin session only) */
   metricsToken: string;
+  /** glibc malloc arenas (0: leave as is); fewer arenas keep worker threads from holding idle memory */
+  mallocArenas: number;
   /** pino log level */
   logLevel: string;
   /** skip loading models (vision/asr/tts) — for tests of the text path only */
@@ -88,7 +90,7 @@ export const SETTINGS: Setting[] = [
   S('frameBodyLimit', 'number', () => 20 * 1024 * 1024, 'largest image upload, bytes'),
   S('asrModel', 'string', () => 'vosk-model-small-en-us-0.15', 'speech model folder inside the models folder'),
   S('asrEngine', 'string', () => 'vosk', 'speech recogniser: vosk, or none for no voice'),
-  S('asrWorkers', 'number', () => Math.max(1, os.availableParallelism()), 'speech recogniser worker threads'),
+  S('asrWorkers', 'number', () => 1, 'speech recogniser worker threads (each holds the model, ~130 MB; one keeps up with ~16 streams)'),
   S('maxStreams', 'number', () => 16, 'concurrent voice streams before "busy"'),
   S('maxUtteranceSeconds', 'number', () => 15, 'longest utterance, seconds'),
   S('ttsEngine', 'string', () => 'flite', 'speech synthesiser: flite, espeak-ng or none'),
@@ -98,6 +100,7 @@ export const SETTINGS: Setting[] = [
   S('trustProxy', 'string', () => 'loopback', 'proxies trusted for X-Forwarded-For: loopback, false, true, or comma-separated addresses/CIDRs'),
   S('secureCookies', 'boolean', () => false, 'mark cookies Secure (behind https)'),
   S('metricsToken', 'string', () => '', 'bearer token for /metrics (otherwise an admin session)'),
+  S('mallocArenas', 'number', () => 2, 'glibc malloc arenas (0: glibc default); fewer keep memory flat'),
   S('logLevel', 'string', () => 'info', 'log level (fatal, error, warn, info, debug, trace, silent)'),
   S('noModels', 'boolean', () => false, 'start without the vision and speech models (text path only)'),
 ];

@@ -2,8 +2,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp } from './app.js';
+import { capMallocArenas } from './malloc.js';
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
+  capMallocArenas(config.mallocArenas); // before any worker thread starts
   const app = await buildApp(config);
   let closing = false;
   const stop = (signal: string) => {

@@ -36,6 +36,8 @@ interface Args {
   images: string | null;
   loader: 'wrk' | 'autocannon';
   sightings: number;
+  /** connections for the JSON text-query load */
+  connections: number;
   seconds: number;
   out: string;
   keep: boolean;
@@ -62,6 +64,7 @@ function parseArgs(argv: string[]): Args {
     images: null,
     loader: haveWrk() ? 'wrk' : 'autocannon',
     sightings: 0,
+    connections: 16,
     seconds: 0,
     out: '',
     keep: false,
@@ -104,6 +107,10 @@ function parseArgs(argv: string[]): Args {
       }
       case '--sightings':
         a.sightings = Number(val());
+        break;
+      case '--connections':
+        a.connections = Number(val());
+        if (!(a.connections >= 1)) throw new Error('--connections must be a positive number');
         break;
       case '--seconds':
         a.seconds = Number(val());
@@ -264,7 +271,7 @@ async function main(): Promise<number> {
           const rows = await textBench(server, {
             token: tokens[0],
             seconds,
-            connections: 32,
+            connections: args.connections,
             wavConnections: 8,
             loader: args.loader,
             wav: server.health.speech === true,

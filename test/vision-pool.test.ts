@@ -30,6 +30,21 @@ async function rejection(p: Promise<unknown>): Promise<any> {
 }
 
 describe('worker pool', () => {
+  it('starts small, grows while jobs wait, and hands idle workers back', async () => {
+    const pool = await start({ size: 3, initial: 1, idleMs: 300 });
+    expect(pool.stats.workers).toBe(1);
+    const res = await Promise.all(Array.from({ length: 6 }, (_, i) => pool.run({ op: 'sleep', value: i, ms: 150 })));
+    expect(res.map((r) => r.value)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(pool.stats.workers).toBeGreaterThan(1);
+    expect(pool.stats.workers).toBeLessThanOrEqual(3);
+    const deadline = Date.now() + 5000;
+    while (pool.stats.workers > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(pool.stats).toMatchObject({ workers: 1, restarts: 0 });
+    // and it still works, and grows again
+    const again = await Promise.all(Array.from({ length: 4 }, (_, i) => pool.run({ op: 'sleep', value: i, ms: 100 })));
+    expect(again).toHaveLength(4);
+  });
+
   it('runs jobs and reports the ready info', async () => {
     const pool = await start();
     expect(pool.info).toEqual({ hello: 'world' });

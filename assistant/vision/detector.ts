@@ -46,6 +46,8 @@ export type DetectorConfig = Pick<
 >;
 
 export interface DetectorOptions {
+  /** inference workers started up front (default 1; the pool grows to config.visionWorkers under load) */
+  initialWorkers?: number;
   /** the worker module (tests may substitute one) */
   workerFile?: URL;
   /** per-job time limit before a worker is replaced (default 30 s) */
@@ -112,6 +114,8 @@ export async function createDetector(config: DetectorConfig, opts: DetectorOptio
       file: opts.workerFile ?? new URL('./worker.js', import.meta.url),
       workerData: init,
       size: workers,
+      // one worker while idle; more join while frames wait (each holds the model and its own heap)
+      initial: opts.initialWorkers ?? 1,
       name: 'vision',
       jobTimeoutMs: opts.jobTimeoutMs,
     });

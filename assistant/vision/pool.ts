@@ -16,8 +16,15 @@ export interface PoolOptions {
   /** the worker module (ESM .js) */
   file: URL | string;
   workerData?: unknown;
-  /** number of workers (at least 1) */
+  /** most workers (at least 1) */
   size: number;
+  /**
+   * workers started up front (default: size). The pool grows to `size` while jobs wait, and workers beyond
+   * `initial` end after `idleMs` without work, so an idle server holds only what it needs.
+   */
+  initial?: number;
+  /** how long a worker beyond `initial` may sit idle (default 60 s) */
+  idleMs?: number;
   /** used in messages, e.g. "vision" */
   name?: string;
   /** queued jobs beyond the running ones before run() fails with `busy` (default 32 per worker) */
@@ -50,6 +57,9 @@ interface Slot<R> {
   worker: Worker;
   job: Job<R> | null;
   lastError?: Error;
+  /** ended on purpose (idle beyond the initial size): not replaced */
+  retiring?: boolean;
+  idleTimer?: NodeJS.Timeout;
 }
 
 export interface PoolStats {
@@ -83,7 +93,8 @@ export class WorkerPool<J = unknown, R = unknown> {
   static async start<J, R>(opts: PoolOptions): Promise<WorkerPool<J, R>> {
     if (!Number.isInteger(opts.size) || opts.size < 1) throw new Error(`${opts.name ?? 'pool'}: size must be a positive integer, got ${opts.size}`);
     const pool = new WorkerPool<J, R>(opts);
-    const started = await Promise.allSettled(Array.from({ length: opts.size }, () => pool.spawn()));
+    const initial = Math.min(opts.size, Math.max(1, opts.initial ?? opts.size));
+    const started = await Promise.allSettled(Array.from({ length: initial }, () => pool.spawn()));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
       await pool.close();
@@ -205,13 +216,38 @@ export class WorkerPool<J = unknown, R = unknown> {
           job.reject(new AppError('internal', `${this.name} worker crashed while processing the job (${why})`, { cause: slot.lastError }));
         }
       }
-      if (!this.closed) this.replace();
+      if (slot.idleTimer) clearTimeout(slot.idleTimer);
+      if (!this.closed && !slot.retiring) this.replace();
     });
+  }
+
+  /** one more worker while jobs wait and the pool is below its size */
+  private grow(): void {
+    if (this.closed || !this.queue.length || this.slots.length + this.starting.size >= this.opts.size || this.retryTimer) return;
+    this.spawn().catch(() => {
+      /* the running workers carry on; growth is tried again with the next waiting job */
+    });
+  }
+
+  /** a worker beyond the initial size that stays idle for idleMs ends, handing its memory back */
+  private scheduleRetire(slot: Slot<R>): void {
+    const initial = Math.min(this.opts.size, Math.max(1, this.opts.initial ?? this.opts.size));
+    if (this.slots.length <= initial) return;
+    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    slot.idleTimer = setTimeout(() => {
+      if (slot.job || this.closed || this.slots.length <= initial) return;
+      slot.retiring = true;
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      slot.worker.terminate().catch(() => 0);
+    }, this.opts.idleMs ?? 60_000);
+    slot.idleTimer.unref();
   }
 
   private finish(slot: Slot<R>): void {
     if (slot.job?.timer) clearTimeout(slot.job.timer);
     slot.job = null;
+    this.scheduleRetire(slot);
   }
 
   private replace(): void {
@@ -239,8 +275,12 @@ export class WorkerPool<J = unknown, R = unknown> {
   private dispatch(): void {
     while (this.queue.length) {
       const slot = this.slots.find((s) => !s.job);
-      if (!slot) return;
+      if (!slot) {
+        this.grow();
+        return;
+      }
       const job = this.queue.shift()!;
+      if (slot.idleTimer) clearTimeout(slot.idleTimer);
       slot.job = job;
       const timeout = this.opts.jobTimeoutMs ?? 30_000;
       if (timeout > 0) {
