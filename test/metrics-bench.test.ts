@@ -29,7 +29,7 @@ describe('bench', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Machine: .+, \d+ cores/m);
     expect(r.stdout).toContain('### Text queries: POST /v1/query, 20,000 sightings');
-    expect(r.stdout).toMatch(/^\| JSON +\| 32 +\| [\d,]+ +\| [\d.]+ +\|/m);
+    expect(r.stdout).toMatch(/^\| JSON +\| \d+ +\| [\d,]+ +\| [\d.]+ +\|/m);
     expect(r.stdout).toContain('### Lookup');
     expect(r.stdout).toMatch(/^\| 1,000,000 +\| [\d.]+ +\| 5000 +\| [\d.]+ +\|/m);
     expect(r.stdout).toContain('### Targets');
