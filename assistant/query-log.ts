@@ -4,6 +4,8 @@
  * sighting, which is written synchronously.
  */
 import type { NewQueryLogEntry, Store } from '../store/types.js';
+import type { Answer } from './answer.js';
+import type { Principal } from './plugins/auth.js';
 
 export class QueryLog {
   private pending: NewQueryLogEntry[] = [];
@@ -15,6 +17,22 @@ export class QueryLog {
     private readonly onError: (err: unknown) => void,
     private readonly intervalMs = 200,
   ) {}
+
+  /** records one answered question, asked by a user or a device */
+  addAnswer(p: Principal, source: 'text' | 'voice', text: string, a: Answer, timings: Record<string, number>): void {
+    this.add({
+      userId: p.user.id,
+      deviceId: p.kind === 'device' ? p.device.id : null,
+      source,
+      text,
+      reply: a.reply,
+      intent: a.intent,
+      outcome: a.outcome,
+      label: a.label,
+      timings,
+      createdAt: Date.now(),
+    });
+  }
 
   add(e: NewQueryLogEntry): void {
     this.pending.push(e);

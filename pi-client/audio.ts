@@ -11,8 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { PassThrough, Readable } from 'node:stream';
-import { parseWav } from '../assistant/audio/wav.js';
-import { float32ToS16le, resample, s16leToFloat32 } from '../assistant/audio/pcm.js';
+import { decodeWav, parseWav } from '../assistant/audio/wav.js';
+import { float32ToS16le } from '../assistant/audio/pcm.js';
 import { PiError } from './errors.js';
 import { checkAlsa, lastLine, which } from './system.js';
 import type { Logger } from './log.js';
@@ -52,24 +52,13 @@ export function readAudioFile(file: string, rate: number): Buffer {
     throw new PiError(`cannot read the audio file ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
   }
   if (!/\.wav$/i.test(file) && buf.toString('ascii', 0, 4) !== 'RIFF') return buf.subarray(0, buf.length & ~1);
-  let w;
   try {
-    w = parseWav(buf);
+    const w = parseWav(buf);
+    if (w.channels === 1 && w.sampleRate === rate) return Buffer.from(w.data);
+    return float32ToS16le(decodeWav(buf, { sampleRate: rate }).samples);
   } catch (e) {
     throw new PiError(`${file}: ${(e as Error).message}`);
   }
-  if (w.channels === 1 && w.sampleRate === rate) return Buffer.from(w.data);
-  let samples = s16leToFloat32(w.data);
-  if (w.channels > 1) {
-    const mono = new Float32Array(w.frames);
-    for (let i = 0; i < w.frames; i++) {
-      let s = 0;
-      for (let c = 0; c < w.channels; c++) s += samples[i * w.channels + c];
-      mono[i] = s / w.channels;
-    }
-    samples = mono;
-  }
-  return float32ToS16le(w.sampleRate === rate ? samples : resample(samples, w.sampleRate, rate));
 }
 
 /** streams an audio file in `chunkMs` pieces, paced like a live microphone unless `fast` */

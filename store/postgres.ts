@@ -264,6 +264,23 @@ function rateLimitedStderr(): (err: Error) => void {
   };
 }
 
+/** the addSightings statement's parameters: one array per column */
+function sightingColumns(rows: NewSighting[]): unknown[][] {
+  const col = <T>(f: (n: NewSighting) => T) => rows.map(f);
+  return [
+    col((n) => n.userId),
+    col((n) => n.deviceId),
+    col((n) => n.frameId),
+    col((n) => n.label),
+    col((n) => n.score),
+    col((n) => n.box.x),
+    col((n) => n.box.y),
+    col((n) => n.box.w),
+    col((n) => n.box.h),
+    col((n) => n.seenAt),
+  ];
+}
+
 // ---------------------------------------------------------------------------------------------- store
 
 export class PostgresStore implements Store {
@@ -464,20 +481,7 @@ export class PostgresStore implements Store {
   // ---- sightings ----
   async addSightings(rows: NewSighting[]): Promise<Sighting[]> {
     if (!rows.length) return [];
-    const col = <T>(f: (n: NewSighting) => T) => rows.map(f);
-    const r = await this.rows('addSightings', [
-      col((n) => n.userId),
-      col((n) => n.deviceId),
-      col((n) => n.frameId),
-      col((n) => n.label),
-      col((n) => n.score),
-      col((n) => n.box.x),
-      col((n) => n.box.y),
-      col((n) => n.box.w),
-      col((n) => n.box.h),
-      col((n) => n.seenAt),
-    ]);
-    return r.map(sightingOf);
+    return (await this.rows('addSightings', sightingColumns(rows))).map(sightingOf);
   }
   async recordFrame(
     f: Omit<Frame, 'id'> & { idempotencyKey?: string | null },
@@ -488,20 +492,7 @@ export class PostgresStore implements Store {
       const frame = frameOf((await q('createFrame', [f.userId, f.deviceId, f.capturedAt, f.snapshotPath, f.width, f.height, f.bytes, f.idempotencyKey ?? null]))[0]);
       let sightings: Sighting[] = [];
       if (fresh.length) {
-        const col = <T>(g: (n: Omit<NewSighting, 'frameId'>) => T) => fresh.map(g);
-        const rows = await q('addSightings', [
-          col((n) => n.userId),
-          col((n) => n.deviceId),
-          col(() => frame.id),
-          col((n) => n.label),
-          col((n) => n.score),
-          col((n) => n.box.x),
-          col((n) => n.box.y),
-          col((n) => n.box.w),
-          col((n) => n.box.h),
-          col((n) => n.seenAt),
-        ]);
-        sightings = rows.map(sightingOf);
+        sightings = (await q('addSightings', sightingColumns(fresh.map((n) => ({ ...n, frameId: frame.id }))))).map(sightingOf);
       }
       for (const r of refreshes)
         await q('refreshSighting', [

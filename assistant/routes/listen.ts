@@ -278,18 +278,7 @@ class Conversation {
         : null,
       timings,
     });
-    this.app.queryLog.add({
-      userId,
-      deviceId: p.kind === 'device' ? p.device.id : null,
-      source: 'voice',
-      text,
-      reply: a.reply,
-      intent: a.intent,
-      outcome: a.outcome,
-      label: a.label,
-      timings,
-      createdAt: Date.now(),
-    });
+    this.app.queryLog.addAnswer(p, 'voice', text, a, timings);
     if (iterator && first) await this.speak(iterator, first);
     this.cancelSpeech = null;
     if (!this.closed) this.send({ type: 'done' });

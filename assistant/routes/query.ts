@@ -34,18 +34,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const timings = { ...a.timings, ...(speak ? { tts_ms: ttsMs } : {}) };
       recordQuery('text', a.outcome, timings); // metrics
-      app.queryLog.add({
-        userId: p.user.id,
-        deviceId: p.kind === 'device' ? p.device.id : null,
-        source: 'text',
-        text: request.body.text,
-        reply: a.reply,
-        intent: a.intent,
-        outcome: a.outcome,
-        label: a.label,
-        timings,
-        createdAt: Date.now(),
-      });
+      app.queryLog.addAnswer(p, 'text', request.body.text, a, timings);
       reply.header('server-timing', Object.entries(timings).map(([k, v]) => `${k.replace(/_ms$/, '')};dur=${v}`).join(', '));
       if (wav) {
         return reply
