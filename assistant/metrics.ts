@@ -18,11 +18,7 @@
  *   pull-style `reportPool(pool, () => ({ queued, busy }))` read at scrape time (returns an unregister fn).
  * - `registerGauge(name, help, () => number)`: any other gauge read at scrape time.
  * - Node's default process metrics (RSS, heap, event-loop lag, GC, handles), unprefixed as usual.
- *
- * Logging one utterance: `const u = utteranceLog(request.log)` gives a pino child logger carrying
- * `utterance: <id>` on every line, and `u.stage('asr', ms)` both logs the stage and observes the histogram.
  */
-import crypto from 'node:crypto';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const registry = new Registry();
@@ -268,40 +264,5 @@ export function registerGauge(name: string, help: string, read: () => number): (
       registry.removeSingleMetric(name);
       extraGauges.delete(name);
     }
-  };
-}
-
-// ---- logging an utterance --------------------------------------------------------------------------------
-
-interface ChildLogger {
-  child(bindings: Record<string, unknown>): ChildLogger;
-  info(obj: Record<string, unknown>, msg?: string): void;
-  debug(obj: Record<string, unknown>, msg?: string): void;
-}
-
-export interface UtteranceLog<L extends ChildLogger> {
-  /** the utterance id carried by every line of `log` */
-  readonly id: string;
-  /** a child logger: every line carries `utterance: id` (and the request id of the parent) */
-  readonly log: L;
-  /** logs `{stage, ms}` at debug level and records the stage histogram */
-  stage(stage: Stage, ms: number, extra?: Record<string, unknown>): void;
-}
-
-/**
- * One id for every log line of an utterance on the voice socket:
- *   const u = utteranceLog(request.log);           // per utterance (start .. reply)
- *   u.stage('asr', asrMs, { text });               // after each stage
- *   u.log.info({ outcome }, 'replied');
- */
-export function utteranceLog<L extends ChildLogger>(parent: L, id: string = crypto.randomUUID()): UtteranceLog<L> {
-  const log = parent.child({ utterance: id }) as L;
-  return {
-    id,
-    log,
-    stage(stage, ms, extra) {
-      observeStage(stage, ms);
-      log.debug({ stage, ms: Math.round(ms * 100) / 100, ...extra }, 'stage');
-    },
   };
 }

@@ -32,6 +32,7 @@ const MAX_STREAMS = 16;
 let app: FastifyInstance;
 let asr: Asr;
 let base: string;
+const logLines: string[] = [];
 let token: string;
 
 interface Exchange {
@@ -151,7 +152,8 @@ beforeAll(async () => {
   // the app owns no models here (no detector); the recogniser is made from the default model's vocabulary
   const vocab = buildVocabulary(manifestLabels('yolox_nano')!);
   asr = await createAsr(config, vocab.phrases(), { preferred: vocab.labels });
-  app = await buildApp(config, { logger: false, asr });
+  // the server's JSON log lines, kept to check that one utterance is traceable through every stage
+  app = await buildApp(config, { logger: { level: 'info', stream: { write: (line: string) => void logLines.push(line) } }, asr });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -198,6 +200,28 @@ describe('GET /v1/listen (real model, real TTS)', () => {
     // synthetic voices: at most one fixture may be misheard in a way the parser cannot recover
     expect(misses.length, misses.join('\n')).toBeLessThanOrEqual(1);
   }, 240_000);
+
+  it('logs every stage of an utterance under one utterance id, with the connection\'s request id', async () => {
+    const v = await Voice.open();
+    await v.waitFor((e) => e.type === 'ready');
+    const f = FIXTURES.find((x) => x.expect?.label === 'cup')!;
+    const { pcm, rate } = fixturePcm(f);
+    const before = logLines.length;
+    const x = await v.ask(pcm, rate);
+    expect(x.events.at(-1).type).toBe('done');
+    v.close();
+    const lines = logLines.slice(before).map((l) => JSON.parse(l));
+    const started = lines.find((l) => l.msg === 'utterance started');
+    expect(started?.utterance).toMatch(/^[0-9a-f-]{36}$/);
+    const mine = lines.filter((l) => l.utterance === started.utterance);
+    expect(mine.map((l) => l.msg)).toEqual(['utterance started', 'heard', 'answered', 'spoken']);
+    expect(new Set(mine.map((l) => l.reqId)).size).toBe(1);
+    expect(mine[0].reqId).toBeTruthy();
+    expect(mine.find((l) => l.msg === 'answered')).toMatchObject({ stage: 'answer', label: 'cup' });
+    expect(mine.find((l) => l.msg === 'heard').ms).toBeGreaterThan(0);
+    // the words said stay out of the info-level log
+    expect(JSON.stringify(mine)).not.toContain('"text"');
+  });
 
   it('two utterances on one connection; reply without audio on request; vosk-server style messages', async () => {
     const v = await Voice.open();

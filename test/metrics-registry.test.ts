@@ -12,7 +12,6 @@ import {
   reportPool,
   registerGauge,
   voiceStreamOpened,
-  utteranceLog,
 } from '../dist/assistant/metrics.js';
 
 async function value(name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -87,26 +86,5 @@ describe('metrics registry', () => {
     expect(await registry.metrics()).toMatch(/^whereabouts_test_backlog_seconds 5$/m);
     unregister();
     expect(await registry.metrics()).not.toContain('whereabouts_test_backlog_seconds');
-  });
-
-  it('utteranceLog: one id on every line of an utterance, stages logged and observed', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const mk = (bindings: Record<string, unknown>): any => ({
-      child: (b: Record<string, unknown>) => mk({ ...bindings, ...b }),
-      info: (o: Record<string, unknown>, msg?: string) => lines.push({ ...bindings, ...o, msg }),
-      debug: (o: Record<string, unknown>, msg?: string) => lines.push({ ...bindings, ...o, msg }),
-    });
-    const before = await registry.getSingleMetric('whereabouts_stage_seconds')!.get();
-    const tts0 = before.values.find((v) => v.metricName === 'whereabouts_stage_seconds_count' && v.labels.stage === 'tts')?.value ?? 0;
-    const u = utteranceLog(mk({ reqId: 'r-1' }));
-    u.stage('tts', 12.345, { chars: 40 });
-    u.log.info({ outcome: 'found' }, 'replied');
-    expect(u.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(lines).toEqual([
-      { reqId: 'r-1', utterance: u.id, stage: 'tts', ms: 12.35, chars: 40, msg: 'stage' },
-      { reqId: 'r-1', utterance: u.id, outcome: 'found', msg: 'replied' },
-    ]);
-    const after = await registry.getSingleMetric('whereabouts_stage_seconds')!.get();
-    expect(after.values.find((v) => v.metricName === 'whereabouts_stage_seconds_count' && v.labels.stage === 'tts')!.value).toBe(tts0 + 1);
   });
 });

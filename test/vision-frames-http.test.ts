@@ -21,7 +21,7 @@ let cam: { id: number; token: string; client: Client };
 
 beforeAll(async () => {
   server = await startTestServer(
-    { noModels: false, asrEngine: 'none', modelsDir: path.join(SHARED, 'models'), visionWorkers: 1, visionThreads: 1, frameBodyLimit: 2_000_000 },
+    { noModels: false, asrEngine: 'none', modelsDir: path.join(SHARED, 'models'), visionWorkers: 1, visionThreads: 1, frameBodyLimit: 2_000_000, metricsToken: 'metrics-secret' },
     { speech: null },
   );
   alice = await server.user('alice');
@@ -55,6 +55,15 @@ describe('POST /v1/frames', () => {
     const stored = await server.app.store.getFrame(r.body.frame.id);
     expect(stored).toMatchObject({ userId: alice.id, deviceId: cam.id, width: 600, height: 400 });
     expect(stored!.snapshotPath).toMatch(new RegExp(`^snapshots/${alice.id}/2026-11-20/[^/]+\\.jpg$`));
+  });
+
+  it('reports frames, stages and the inference pool in /metrics', async () => {
+    const m = await server.client('metrics-secret').get('/metrics');
+    expect(m.status).toBe(200);
+    const text = m.raw.toString('utf8');
+    expect(text).toMatch(/^whereabouts_worker_queue_depth\{pool="vision"\} \d+$/m);
+    expect(text).toMatch(/^whereabouts_stage_seconds_count\{stage="inference"\} [1-9]\d*$/m);
+    expect(text).toMatch(/^whereabouts_frames_total [1-9]\d*$/m);
   });
 
   it('answers "where is my mug" with the camera\'s room and the table', async () => {

@@ -10,7 +10,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import { AppError } from '../errors.js';
-import { recordFrame } from '../metrics.js'; // metrics
+import { recordFrame, reportPool } from '../metrics.js'; // metrics
 import { iso } from '../views.js';
 import { parseTime } from './sightings.js';
 import { createDetector, type DetectResult, type Detector } from '../vision/detector.js';
@@ -103,6 +103,12 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
     const own = await createDetector(config);
     app.addHook('onClose', async () => own.close());
     detector = own;
+  }
+
+  if (detector) {
+    const d = detector;
+    const off = reportPool('vision', () => ({ queued: d.stats().queued, busy: d.stats().busy })); // metrics
+    app.addHook('onClose', async () => off());
   }
 
   const retention = new Throttled(async () => {

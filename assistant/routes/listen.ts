@@ -14,10 +14,11 @@
  * when the server closes; if the model is missing, voice requests get `unavailable` and the rest of the
  * server keeps working.
  */
+import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import { createAsr, AsrError, type Asr, type AsrStream } from '../asr/index.js';
 import {
@@ -68,6 +69,8 @@ class Conversation {
   private maxBytes = 0;
   private closed = false;
   private cancelSpeech: (() => void) | null = null;
+  /** the connection's request logger, then a child carrying the current utterance's id on every line */
+  private log: FastifyBaseLogger;
 
   constructor(
     private readonly app: FastifyInstance,
@@ -75,14 +78,17 @@ class Conversation {
     private readonly principal: Principal,
     private readonly asr: Asr | null,
     private readonly asrProblem: string | null,
-  ) {}
+    private readonly requestLog: FastifyBaseLogger,
+  ) {
+    this.log = requestLog;
+  }
 
   start() {
     this.socket.on('message', (data: RawData, isBinary: boolean) => {
       try {
         this.onMessage(data, isBinary);
       } catch (e) {
-        this.app.log.error({ err: e }, 'voice socket: message handling failed');
+        this.log.error({ err: e }, 'voice socket: message handling failed');
         this.fail('internal', 'something went wrong on the server');
       }
     });
@@ -176,11 +182,14 @@ class Conversation {
     });
     s.on('error', (e) => {
       if (this.stream === s) {
-        this.app.log.error({ err: e }, 'voice socket: recogniser failed');
+        this.log.error({ err: e }, 'voice socket: recogniser failed');
         this.fail('internal', 'the speech recogniser failed; try again');
       }
     });
     this.state = 'listening';
+    // every log line of this utterance, through every stage, carries its id (and the connection's reqId)
+    this.log = this.requestLog.child({ utterance: crypto.randomUUID() });
+    this.log.info({ sample_rate: rate, device: this.principal.kind === 'device' ? this.principal.device.id : null }, 'utterance started');
     this.send({ type: 'listening', sample_rate: rate });
   }
 
@@ -215,7 +224,7 @@ class Conversation {
       } catch (e) {
         if (this.heard === s) this.heard = null;
         if (this.closed) return;
-        this.app.log.error({ err: e }, 'voice socket: recogniser failed');
+        this.log.error({ err: e }, 'voice socket: recogniser failed');
         this.state = 'idle';
         return this.sendError('internal', 'the speech recogniser failed; try again');
       }
@@ -227,11 +236,13 @@ class Conversation {
         this.state = 'idle';
         return this.sendError('too_long', `stopped listening after ${this.app.config.maxUtteranceSeconds} s without hearing a question`);
       }
+      this.log.info({ stage: 'asr', ms: round(r.ms), reason, audio_s: r.audioSeconds }, 'heard');
+      this.log.debug({ text }, 'transcript');
       this.send({ type: 'transcript', text, reason });
       await this.reply(text, r.ms);
     } catch (e) {
       if (!this.closed) {
-        this.app.log.error({ err: e }, 'voice socket: answering failed');
+        this.log.error({ err: e }, 'voice socket: answering failed');
         this.sendError('internal', 'something went wrong while answering');
       }
     } finally {
@@ -257,6 +268,7 @@ class Conversation {
       if (this.closed) return void iterator.return?.();
     }
     const timings = { asr_ms: round(asrMs), nlp_ms: a.timings.nlp_ms, lookup_ms: a.timings.lookup_ms, tts_ms: ttsMs };
+    this.log.info({ stage: 'answer', intent: a.intent, outcome: a.outcome, label: a.label, ...timings }, 'answered');
     recordQuery('voice', a.outcome, timings); // metrics
     this.send({
       type: 'reply',
@@ -281,7 +293,10 @@ class Conversation {
     this.app.queryLog.addAnswer(p, 'voice', text, a, timings);
     if (iterator && first) await this.speak(iterator, first);
     this.cancelSpeech = null;
-    if (!this.closed) this.send({ type: 'done' });
+    if (!this.closed) {
+      this.log.info({ stage: 'tts' }, 'spoken');
+      this.send({ type: 'done' });
+    }
   }
 
   /**
@@ -319,7 +334,7 @@ class Conversation {
       }
       await flush();
     } catch (e) {
-      if (!this.closed) this.app.log.error({ err: e }, 'voice socket: speech synthesis failed');
+      if (!this.closed) this.log.error({ err: e }, 'voice socket: speech synthesis failed');
     }
   }
 }
@@ -392,7 +407,7 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
       return;
     }
     if (p.kind === 'device') void app.store.touchDevice(p.device.id, Date.now()).catch(() => {});
-    new Conversation(app, socket, p, asr, problem).start();
+    new Conversation(app, socket, p, asr, problem, request.log).start();
   });
 }
 

@@ -9,7 +9,7 @@ import type { Config } from '../config.js';
 import type { Detection } from '../../store/types.js';
 import { AppError } from '../errors.js';
 import { ModelError, resolveVisionModel, type VisionModel } from '../../models/manifest.js';
-import { WorkerPool } from './pool.js';
+import { WorkerPool, type PoolStats } from './pool.js';
 import { decodeImage, letterbox, snapshotJpeg, SNAPSHOT_MAX_SIDE, type Letterbox } from './preprocess.js';
 import type { RawBox } from './nms.js';
 import type { VisionJob, VisionResult, VisionWorkerInit } from './worker.js';
@@ -37,6 +37,8 @@ export interface Detector {
   modelName: string;
   model: VisionModel;
   detect(image: Buffer): Promise<DetectResult>;
+  /** the inference pool right now: workers running, busy, frames waiting */
+  stats(): PoolStats;
   close(): Promise<void>;
 }
 
@@ -165,6 +167,7 @@ export async function createDetector(config: DetectorConfig, opts: DetectorOptio
     modelName: model.name,
     model,
     detect,
+    stats: () => pool.stats,
     close: () => pool.close(),
   };
 }
