@@ -10,6 +10,7 @@ import { mulberry32, seedSqlite, type SeedResult } from './seed.js';
 import { log, summarize, type Summary } from './util.js';
 
 export interface LookupRow {
+  store: 'sqlite' | 'postgres';
   sightings: number;
   seedSeconds: number;
   indexSeconds: number;
@@ -52,10 +53,34 @@ export async function lookupBench(o: { dir: string; sizes: number[]; lookups: nu
     if (misses) throw new Error(`lookup: ${misses} lookups found nothing`);
     await store.close();
     const fileMiB = fs.statSync(file).size / 2 ** 20;
-    rows.push({ sightings: n, seedSeconds: seed.seconds, indexSeconds: seed.indexSeconds, fileMiB, lookups: o.lookups, ms: summarize(ms), plan });
+    rows.push({ store: 'sqlite', sightings: n, seedSeconds: seed.seconds, indexSeconds: seed.indexSeconds, fileMiB, lookups: o.lookups, ms: summarize(ms), plan });
     fs.rmSync(file, { force: true });
     fs.rmSync(file + '-wal', { force: true });
     fs.rmSync(file + '-shm', { force: true });
   }
   return rows;
+}
+
+/**
+ * The same lookups through the product's PostgresStore, on the database the bench seeded for the server
+ * (one network round trip per query instead of an in-process call).
+ */
+export async function lookupPostgres(o: { url: string; seed: SeedResult; lookups: number }): Promise<LookupRow> {
+  const { openPostgresStore } = await import('../store/postgres.js');
+  const store = await openPostgresStore(o.url);
+  try {
+    const rnd = mulberry32(11);
+    const labels = o.seed.labelsUsed;
+    for (let i = 0; i < 300; i++) await store.latestSighting(o.seed.userId, labels[(rnd() * labels.length) | 0]);
+    const ms: number[] = new Array(o.lookups);
+    for (let i = 0; i < o.lookups; i++) {
+      const label = labels[(rnd() * labels.length) | 0];
+      const t = performance.now();
+      await store.latestSighting(o.seed.userId, label);
+      ms[i] = performance.now() - t;
+    }
+    return { store: 'postgres', sightings: o.seed.sightings, seedSeconds: o.seed.seconds, indexSeconds: 0, fileMiB: 0, lookups: o.lookups, ms: summarize(ms), plan: '' };
+  } finally {
+    await store.close();
+  }
 }
