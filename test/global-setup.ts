@@ -7,6 +7,7 @@
  * then fail under CI=true and are skipped (with that message) elsewhere.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { PG_MISSING_ENV, PG_URL_ENV, findPgBin, inCI, startPostgres, type PgServer } from './helpers/pg.js';
 
@@ -23,7 +24,24 @@ async function runNeedsPostgres(project: TestProject | undefined): Promise<boole
   }
 }
 
+/** what the suite uses from outside the repository, and how to get it; printed once, up front */
+function preflight(): void {
+  const repo = path.resolve(import.meta.dirname, '..');
+  const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, cmd)));
+  const missing: string[] = [];
+  const models = path.join(repo, 'models', 'files');
+  if (!fs.existsSync(path.join(models, 'yolox_nano.onnx')) || !fs.existsSync(path.join(models, 'vosk-model-small-en-us-0.15')))
+    missing.push('the model files (node dist/assistant/cli.js models --from ../shared/models)');
+  if (!fs.existsSync(path.resolve(repo, '..', 'shared', 'images'))) missing.push('../shared beside the checkout (test photos and the detection model)');
+  for (const [cmd, pkg] of [['chromium', 'chromium'], ['espeak-ng', 'espeak-ng'], ['sox', 'sox'], ['arecord', 'alsa-utils']] as const)
+    if (!onPath(cmd)) missing.push(`${cmd} (apt-get install ${pkg})`);
+  if (!findPgBin()) missing.push('PostgreSQL (apt-get install postgresql)');
+  if (missing.length)
+    console.warn(`\nwhereabouts tests: missing ${missing.join('; ')}.\nOn Debian, \`bash .ci/run\` (as root) installs all of it and runs the suite.\n`);
+}
+
 export default async function setup(project?: TestProject): Promise<() => Promise<void>> {
+  preflight();
   if (process.env[PG_URL_ENV]) return async () => {};
   if (!(await runNeedsPostgres(project))) return async () => {};
   let server: PgServer | null = null;
