@@ -10,6 +10,15 @@ export async function addUser(store: Store, name: string, password: string, isAd
   return store.createUser({ name, passwordHash: await hashPassword(password), isAdmin });
 }
 
+/** first-run setup: the first account, an admin; refused (conflict) once any account exists */
+export async function addFirstAdmin(store: Store, name: string, password: string): Promise<User> {
+  const bad = checkUserName(name) ?? checkPasswordPolicy(password);
+  if (bad) throw new AppError('validation', bad);
+  const u = await store.createFirstUser({ name, passwordHash: await hashPassword(password), isAdmin: true });
+  if (!u) throw new AppError('conflict', 'this server already has accounts: first-run setup is closed');
+  return u;
+}
+
 export async function changePassword(store: Store, userId: number, password: string): Promise<void> {
   const bad = checkPasswordPolicy(password);
   if (bad) throw new AppError('validation', bad);

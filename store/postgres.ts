@@ -116,6 +116,8 @@ LEFT JOIN LATERAL (
 
 const SQL = {
   createUser: `INSERT INTO users (name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING *`,
+  firstUserLock: `SELECT pg_advisory_xact_lock($1::bigint)`,
+  createFirstUser: `INSERT INTO users (name, password_hash, is_admin, created_at) SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING *`,
   userById: `SELECT * FROM users WHERE id = $1`,
   userByName: `SELECT * FROM users WHERE lower(name) = lower($1)`,
   listUsers: `SELECT * FROM users ORDER BY lower(name) COLLATE "C", id`,
@@ -264,6 +266,9 @@ function rateLimitedStderr(): (err: Error) => void {
   };
 }
 
+/** the advisory lock first-run setup holds while it checks that there are no users yet */
+const FIRST_USER_LOCK_KEY = 7_715_682_331_245_202;
+
 /** the addSightings statement's parameters: one array per column */
 function sightingColumns(rows: NewSighting[]): unknown[][] {
   const col = <T>(f: (n: NewSighting) => T) => rows.map(f);
@@ -346,6 +351,15 @@ export class PostgresStore implements Store {
   async createUser(u: { name: string; passwordHash: string; isAdmin: boolean }): Promise<User> {
     const r = await this.run('createUser', [u.name, u.passwordHash, u.isAdmin, Date.now()], `a user named "${u.name}" already exists`);
     return userOf(r.rows[0]);
+  }
+  async createFirstUser(u: { name: string; passwordHash: string; isAdmin: boolean }): Promise<User | null> {
+    // instances setting up at the same moment take turns (a transaction-scoped advisory lock), so only one
+    // of them sees an empty users table
+    return this.tx(async (q) => {
+      await q('firstUserLock', [String(FIRST_USER_LOCK_KEY)]);
+      const rows = await q('createFirstUser', [u.name, u.passwordHash, u.isAdmin, Date.now()]);
+      return rows[0] ? userOf(rows[0]) : null;
+    });
   }
   async getUserById(id: number): Promise<User | null> {
     const r = await this.one('userById', [id]);

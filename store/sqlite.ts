@@ -55,6 +55,9 @@ export class SqliteStore implements Store {
     const p = (sql: string) => this.db.prepare(sql);
     this.st = {
       createUser: p(`INSERT INTO users (name, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?) RETURNING *`),
+      createFirstUser: p(
+        `INSERT INTO users (name, password_hash, is_admin, created_at) SELECT ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING *`,
+      ),
       userById: p(`SELECT * FROM users WHERE id = ?`),
       userByName: p(`SELECT * FROM users WHERE name = ?`),
       listUsers: p(`SELECT * FROM users ORDER BY name`),
@@ -174,6 +177,11 @@ export class SqliteStore implements Store {
       if (isUniqueViolation(e)) throw new StoreConflictError(`a user named "${u.name}" already exists`);
       throw e;
     }
+  }
+  async createFirstUser(u: { name: string; passwordHash: string; isAdmin: boolean }): Promise<User | null> {
+    // one statement: SQLite's single writer makes the check and the insert one step
+    const r = this.st.createFirstUser.get(u.name, u.passwordHash, u.isAdmin ? 1 : 0, Date.now()) as Row | undefined;
+    return r ? userOf(r) : null;
   }
   async getUserById(id: number): Promise<User | null> {
     const r = this.st.userById.get(id) as Row | undefined;

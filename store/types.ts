@@ -140,6 +140,8 @@ export interface Store {
 
   // users
   createUser(u: { name: string; passwordHash: string; isAdmin: boolean }): Promise<User>;
+  /** first-run setup: creates the user only while there is no user at all (atomically); null otherwise */
+  createFirstUser(u: { name: string; passwordHash: string; isAdmin: boolean }): Promise<User | null>;
   getUserById(id: number): Promise<User | null>;
   getUserByName(name: string): Promise<UserWithSecret | null>;
   listUsers(): Promise<User[]>;

@@ -36,6 +36,16 @@ describe.each(storeFactories())('store: $name', (factory) => {
     expect(await s.countAdmins()).toBe(1);
   });
 
+  it('first-run setup creates exactly one first user, even when attempts race', async () => {
+    const s = await fresh();
+    const tries = await Promise.all(['a1', 'a2', 'a3', 'a4', 'a5'].map((name) => s.createFirstUser({ name, passwordHash: 'h', isAdmin: true })));
+    const made = tries.filter((u) => u !== null);
+    expect(made).toHaveLength(1);
+    expect(made[0]!.isAdmin).toBe(true);
+    expect((await s.listUsers()).map((u) => u.name)).toEqual([made[0]!.name]);
+    expect(await s.createFirstUser({ name: 'late', passwordHash: 'h', isAdmin: true })).toBeNull();
+  });
+
   it('sessions die with the token epoch, on expiry and on password change', async () => {
     const s = await fresh();
     const u = await s.createUser({ name: 'bo', passwordHash: 'h', isAdmin: false });

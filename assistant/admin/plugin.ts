@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { addUser } from '../accounts.js';
+import { addFirstAdmin } from '../accounts.js';
 import { AppError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { html, shell, type Html, type ShellUser } from './html.js';
@@ -202,17 +202,20 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
     return sendPage(reply, 200, shell({ title: `Log in · ${title}`, page: 'login', body }));
   }
 
-  // serialises first-run setup so two concurrent submissions cannot both create an admin
+  function alreadySetUp(reply: FastifyReply) {
+    const body = html`<section class="narrow card"><h1>Already set up</h1>
+      <p>This server already has accounts, so first-run setup is closed. <a href="/">Log in</a> instead;
+      an admin can add more accounts on the Users page.</p></section>`;
+    return sendPage(reply, 403, shell({ title: 'Already set up', page: 'setup-closed', body, script: false }));
+  }
+
+  // serialises first-run setup in this instance (and the store's createFirstUser across instances), so two
+  // submissions cannot both create an admin
   let setupLock: Promise<unknown> = Promise.resolve();
 
   app.post('/setup', { schema: { body: SetupBody } }, async (request, reply) => {
     const run = setupLock.then(async () => {
-      if ((await store.listUsers()).length > 0) {
-        const body = html`<section class="narrow card"><h1>Already set up</h1>
-          <p>This server already has accounts, so first-run setup is closed. <a href="/">Log in</a> instead;
-          an admin can add more accounts on the Users page.</p></section>`;
-        return sendPage(reply, 403, shell({ title: 'Already set up', page: 'setup-closed', body, script: false }));
-      }
+      if ((await store.listUsers()).length > 0) return alreadySetUp(reply);
       const cookieToken = request.cookies[SETUP_COOKIE];
       const origin = request.headers.origin;
       const originOk = !origin || origin === `${request.protocol}://${request.host}`;
@@ -222,8 +225,9 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
       if (request.body.password !== request.body.confirm) return setupForm(reply, request, { status: 400, error: 'The two passwords differ.', name });
       let user;
       try {
-        user = await addUser(store, name, request.body.password, true);
+        user = await addFirstAdmin(store, name, request.body.password);
       } catch (err) {
+        if (err instanceof AppError && err.code === 'conflict') return alreadySetUp(reply);
         if (err instanceof AppError && err.statusCode < 500) return setupForm(reply, request, { status: err.statusCode, error: err.message, name });
         throw err;
       }
