@@ -152,6 +152,34 @@ describe('POST /v1/frames', () => {
     expect(ok.body.detections.map((d: any) => d.label)).toContain('person');
   });
 
+  it('accepts a multipart form with the image file and captured_at, and refuses bad forms', async () => {
+    const post = async (fd: FormData) => {
+      const r = await fetch(server.url + '/v1/frames', { method: 'POST', headers: { authorization: `Bearer ${cam.token}` }, body: fd });
+      return { status: r.status, body: (await r.json()) as any };
+    };
+    const at = '2026-11-20T09:30:00.000Z';
+    const ok = new FormData();
+    ok.append('captured_at', at);
+    ok.append('image', new Blob([image('coffee.png')], { type: 'image/png' }), 'coffee.png');
+    const r = await post(ok);
+    expect(r.status).toBe(201);
+    expect(r.body.frame.captured_at).toBe(at);
+    expect(r.body.detections.map((d: any) => d.label)).toContain('cup');
+
+    const text = new FormData();
+    text.append('image', new Blob(['hello'], { type: 'text/plain' }), 'notes.txt');
+    expect(await post(text)).toMatchObject({ status: 415, body: { error: { code: 'unsupported_media_type' } } });
+    const none = new FormData();
+    none.append('captured_at', at);
+    expect(await post(none)).toMatchObject({ status: 400, body: { error: { code: 'bad_request' } } });
+    const huge = new FormData();
+    huge.append('image', new Blob([Buffer.alloc(2_500_000, 1)], { type: 'image/jpeg' }), 'big.jpg');
+    expect(await post(huge)).toMatchObject({ status: 413, body: { error: { code: 'payload_too_large' } } });
+    const junk = new FormData();
+    junk.append('image', new Blob([Buffer.from('not an image at all')], { type: 'application/octet-stream' }), 'x.bin');
+    expect(await post(junk)).toMatchObject({ status: 422, body: { error: { code: 'bad_image' } } });
+  });
+
   it('accepts WebP and JPEG bodies', async () => {
     const webp = await sharp(image('coffee.png')).webp().toBuffer();
     const r = await cam.client.post('/v1/frames', webp, { 'content-type': 'image/webp' });

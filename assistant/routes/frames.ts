@@ -7,6 +7,8 @@
  * sighting (seen_at moves forward, frame_id moves to the new frame) instead of adding a row.
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import multipart from '@fastify/multipart';
+import type { FastifyRequest } from 'fastify';
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import { AppError } from '../errors.js';
@@ -162,6 +164,34 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
     return { frame: saved.frame, sightings };
   }
 
+  // multipart/form-data uploads (one image file, an optional captured_at field), for these routes only
+  await app.register(multipart, { limits: { fileSize: config.frameBodyLimit, files: 1, fields: 4, fieldSize: 100 } });
+
+  /** the image from a raw body (image/jpeg, image/png, image/webp) or from a form's file part */
+  async function readUpload(request: FastifyRequest): Promise<{ image: Buffer; capturedAt?: string }> {
+    if (request.isMultipart()) {
+      let image: Buffer | undefined;
+      let capturedAt: string | undefined;
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          const t = part.mimetype.toLowerCase();
+          if (!IMAGE_TYPES.includes(t) && t !== 'application/octet-stream') {
+            part.file.resume();
+            throw new AppError('unsupported_media_type', `the file must be ${IMAGE_TYPES.join(', ')}, not ${t}`);
+          }
+          image = await part.toBuffer();
+        } else if (part.fieldname === 'captured_at') capturedAt = String(part.value);
+      }
+      if (!image || image.length === 0) throw new AppError('bad_request', 'the form has no image file (send it as a file field, e.g. curl -F image=@photo.jpg)');
+      return { image, capturedAt };
+    }
+    const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    if (!IMAGE_TYPES.includes(type)) throw new AppError('unsupported_media_type', `send the image as ${IMAGE_TYPES.join(', ')} (or a multipart form)`);
+    const body = request.body as unknown;
+    if (!Buffer.isBuffer(body) || body.length === 0) throw new AppError('bad_request', 'the body is empty; send the image bytes');
+    return { image: body };
+  }
+
   // raw image bodies, for these routes only
   app.addContentTypeParser(IMAGE_TYPES, { parseAs: 'buffer', bodyLimit: config.frameBodyLimit }, (_request, body, done) => done(null, body));
 
@@ -176,12 +206,11 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
       const t0 = performance.now();
       const p = request.principal!;
       if (p.kind !== 'device') throw new AppError('forbidden', 'this needs a device token');
-      const type = (request.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
-      if (!IMAGE_TYPES.includes(type)) throw new AppError('unsupported_media_type', `send the image as ${IMAGE_TYPES.join(', ')}`);
-      const body = request.body as unknown;
-      if (!Buffer.isBuffer(body) || body.length === 0) throw new AppError('bad_request', 'the body is empty; send the image bytes');
+      const upload = await readUpload(request);
+      const body = upload.image;
       const header = request.headers['x-captured-at'];
-      const capturedAt = parseTime(request.query.captured_at ?? (typeof header === 'string' ? header : undefined), 'captured_at') ?? Date.now();
+      const capturedAt =
+        parseTime(request.query.captured_at ?? upload.capturedAt ?? (typeof header === 'string' ? header : undefined), 'captured_at') ?? Date.now();
       if (!detector) throw new AppError('unavailable', 'the detection model is not loaded (the server runs with --no-models)');
       const key = idempotencyKey(request.headers['idempotency-key']);
       // a retry of an upload that was stored (its reply lost on the way) is acknowledged, not stored again
