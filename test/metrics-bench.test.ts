@@ -31,7 +31,7 @@ describe('bench', () => {
     expect(r.stdout).toContain('### Text queries: POST /v1/query, 20,000 sightings');
     expect(r.stdout).toMatch(/^\| JSON +\| \d+ +\| [\d,]+ +\| [\d.]+ +\|/m);
     expect(r.stdout).toContain('### Lookup');
-    expect(r.stdout).toMatch(/^\| 1,000,000 +\| [\d.]+ +\| 5000 +\| [\d.]+ +\|/m);
+    expect(r.stdout).toMatch(/^\| sqlite +\| 1,000,000 +\| [\d.]+ +\| 5000 +\| [\d.]+ +\|/m);
     expect(r.stdout).toContain('### Targets');
     const j = JSON.parse(fs.readFileSync(out, 'utf8'));
     expect(j.text.rows[0].load.requests).toBeGreaterThan(0);
