@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../store/sqlite.js';
 import { addDevice, addUser } from '../assistant/accounts.js';
+import type { Store } from '../store/types.js';
 
 export interface SeedOptions {
   file: string;
@@ -42,6 +43,21 @@ export interface SeedResult {
 export const ROOMS = ['kitchen', 'living room', 'hall', 'bedroom', 'study', 'garage', 'bathroom', 'porch'];
 
 /** small fast deterministic PRNG */
+/** the bench's user and cameras, made through the product's own account code */
+async function household(store: Store, nDevices: number) {
+  const userName = 'bench';
+  const password = 'bench-password-1';
+  const user: { id: number } = (await store.getUserByName(userName)) ?? (await addUser(store, userName, password, true));
+  const deviceIds: number[] = [];
+  const deviceTokens: string[] = [];
+  for (let d = 0; d < nDevices; d++) {
+    const { device, token } = await addDevice(store, user.id, `cam ${d + 1}`, ROOMS[d % ROOMS.length]);
+    deviceIds.push(device.id);
+    deviceTokens.push(token);
+  }
+  return { userName, password, user, deviceIds, deviceTokens };
+}
+
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
@@ -62,16 +78,7 @@ export async function seedSqlite(o: SeedOptions): Promise<SeedResult> {
 
   // schema, user and devices through the product's own code
   const store = new SqliteStore(o.file);
-  const userName = 'bench';
-  const password = 'bench-password-1';
-  const user: { id: number } = (await store.getUserByName(userName)) ?? (await addUser(store, userName, password, true));
-  const deviceIds: number[] = [];
-  const deviceTokens: string[] = [];
-  for (let d = 0; d < nDevices; d++) {
-    const { device, token } = await addDevice(store, user.id, `cam ${d + 1}`, ROOMS[d % ROOMS.length]);
-    deviceIds.push(device.id);
-    deviceTokens.push(token);
-  }
+  const { userName, password, user, deviceIds, deviceTokens } = await household(store, nDevices);
   await store.close();
 
   const db = new Database(o.file);
@@ -202,16 +209,7 @@ export async function seedPostgres(o: Omit<SeedOptions, 'file' | 'keepIndexes'> 
   const pg = (await import('pg')).default;
   const store = await openStore({ dataDir: '.', database: o.url });
   const nDevices = o.devices ?? 6;
-  const userName = 'bench';
-  const password = 'bench-password-1';
-  const user: { id: number } = (await store.getUserByName(userName)) ?? (await addUser(store, userName, password, true));
-  const deviceIds: number[] = [];
-  const deviceTokens: string[] = [];
-  for (let d = 0; d < nDevices; d++) {
-    const { device, token } = await addDevice(store, user.id, `cam ${d + 1}`, ROOMS[d % ROOMS.length]);
-    deviceIds.push(device.id);
-    deviceTokens.push(token);
-  }
+  const { userName, password, user, deviceIds, deviceTokens } = await household(store, nDevices);
   await store.close();
   const client = new pg.Client({ connectionString: o.url });
   await client.connect();

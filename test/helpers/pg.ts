@@ -8,10 +8,10 @@
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { freePort } from '../../dist/bench/server.js';
 
 export const PG_URL_ENV = 'WHEREABOUTS_TEST_PG_URL';
 /** set by the global setup when no server could be started: the reason */
@@ -48,17 +48,6 @@ export function findPgBin(): string | null {
   return null;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 interface RunAs {
   uid: number;

@@ -1,8 +1,9 @@
 /** Runs the real command-line programs from dist/. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import path from 'node:path';
 import { REPO } from './tmp.js';
+export { freePort } from '../../dist/bench/server.js';
+import { freePort } from '../../dist/bench/server.js';
 
 export const CLI = path.join(REPO, 'dist', 'assistant', 'cli.js');
 
@@ -29,17 +30,6 @@ export function run(args: string[], opts: { input?: string; env?: Record<string,
   });
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 /** starts `whereabouts serve` as a child process and waits until it answers /healthz */
 export async function serve(args: string[], env: Record<string, string> = {}): Promise<{ proc: ChildProcess; url: string; port: number; logs: () => string; stop(): Promise<void> }> {
