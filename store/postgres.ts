@@ -154,7 +154,6 @@ const SQL = {
   createFrame: `INSERT INTO frames (user_id, device_id, captured_at, snapshot_path, width, height, bytes, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *`,
   frame: `SELECT * FROM frames WHERE id = $1`,
   frameByKey: `SELECT * FROM frames WHERE device_id = $1 AND idempotency_key = $2`,
-  setFrameSnapshot: `UPDATE frames SET snapshot_path = $1, bytes = $2 WHERE id = $3`,
   clearFrameSnapshot: `UPDATE frames SET snapshot_path = NULL, bytes = 0 WHERE id = $1`,
 
   // every row in, and latest_sightings folded forward, in one atomic statement; DISTINCT ON picks per label
@@ -316,19 +315,34 @@ export class PostgresStore implements Store {
     } catch (e) {
       throw mapError(e);
     }
-    let failed: unknown = null;
+    // the pool's own clients die quietly when the server goes away; without a listener that is a crash
+    const onError = () => {};
+    client.on('error', onError);
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const out = await fn(async (name, values) => (await client.query<Row>({ name: `wa_${name}`, text: SQL[name], values })).rows);
       await client.query('COMMIT');
       return out;
     } catch (e) {
-      failed = e;
-      await client.query('ROLLBACK').catch(() => {});
-      throw mapError(e, conflictMessage);
+      const mapped = mapError(e, conflictMessage);
+      if (mapped instanceof StoreUnavailableError) {
+        // the connection is gone (the server rolls the transaction back by itself): never wait on it again
+        broken = mapped;
+      } else {
+        // an ordinary failure (a conflict, a bad value): roll back and keep the connection, unless even the
+        // rollback fails or hangs
+        const rolledBack = await Promise.race([
+          client.query('ROLLBACK').then(() => true, () => false),
+          new Promise<boolean>((r) => setTimeout(() => r(false), 2000).unref()),
+        ]);
+        if (!rolledBack) broken = new Error('rollback failed');
+      }
+      throw mapped;
     } finally {
-      // a connection that failed mid-transaction is not given back for reuse
-      client.release(failed instanceof Error ? failed : undefined);
+      client.off('error', onError);
+      // release(err) destroys the connection instead of handing it back
+      client.release(broken);
     }
   }
 
@@ -463,9 +477,6 @@ export class PostgresStore implements Store {
   async getFrameByKey(deviceId: number, idempotencyKey: string): Promise<Frame | null> {
     const r = await this.one('frameByKey', [deviceId, idempotencyKey]);
     return r ? frameOf(r) : null;
-  }
-  async setFrameSnapshot(id: number, snapshotPath: string, bytes: number): Promise<void> {
-    await this.run('setFrameSnapshot', [snapshotPath, bytes, id]);
   }
   async getFrame(id: number): Promise<Frame | null> {
     const r = await this.one('frame', [id]);
