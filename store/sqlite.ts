@@ -102,7 +102,6 @@ export class SqliteStore implements Store {
       ),
       frame: p(`SELECT * FROM frames WHERE id = ?`),
       frameByKey: p(`SELECT * FROM frames WHERE device_id = ? AND idempotency_key = ?`),
-      setFrameSnapshot: p(`UPDATE frames SET snapshot_path = ?, bytes = ? WHERE id = ?`),
       clearFrameSnapshot: p(`UPDATE frames SET snapshot_path = NULL, bytes = 0 WHERE id = ?`),
 
       insertSighting: p(
@@ -302,9 +301,6 @@ export class SqliteStore implements Store {
   async getFrameByKey(deviceId: number, idempotencyKey: string): Promise<Frame | null> {
     const r = this.st.frameByKey.get(deviceId, idempotencyKey) as Row | undefined;
     return r ? frameOf(r) : null;
-  }
-  async setFrameSnapshot(id: number, snapshotPath: string, bytes: number): Promise<void> {
-    this.st.setFrameSnapshot.run(snapshotPath, bytes, id);
   }
   async getFrame(id: number): Promise<Frame | null> {
     const r = this.st.frame.get(id) as Row | undefined;

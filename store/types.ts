@@ -182,7 +182,6 @@ export interface Store {
   getFrame(id: number): Promise<Frame | null>;
   /** the frame a device already uploaded under this idempotency key */
   getFrameByKey(deviceId: number, idempotencyKey: string): Promise<Frame | null>;
-  setFrameSnapshot(id: number, snapshotPath: string, bytes: number): Promise<void>;
   /**
    * Frames whose snapshots may be deleted under the retention policy: older than `olderThan` or beyond the
    * newest `keep` of the user, and never a frame that holds the latest sighting of any label.

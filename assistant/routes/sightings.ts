@@ -59,8 +59,13 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (x + w > 1.0001 || y + h > 1.0001) throw new AppError('validation', `detections[${i}].box must lie inside the image (x + w <= 1, y + h <= 1)`);
       return { label, score: d.score, box: { x, y, w, h } };
     });
-    const frame = await store.createFrame({ userId: p.user.id, deviceId: p.device.id, capturedAt: seenAt, snapshotPath: null, width: 0, height: 0, bytes: 0 });
-    const rows = await store.addSightings(dets.map((d) => ({ ...d, userId: p.user.id, deviceId: p.device.id, frameId: frame.id, seenAt })));
+    // the detections share a frame row (no snapshot), so the reply can say what each was on or next to;
+    // frame and sightings are one transaction
+    const { frame, sightings: rows } = await store.recordFrame(
+      { userId: p.user.id, deviceId: p.device.id, capturedAt: seenAt, snapshotPath: null, width: 0, height: 0, bytes: 0 },
+      dets.map((d) => ({ ...d, userId: p.user.id, deviceId: p.device.id, seenAt })),
+      [],
+    );
     const ctx = { deviceName: p.device.name, room: p.device.room, snapshotAvailable: false };
     return reply.status(201).send({ frame_id: frame.id, sightings: rows.map((r) => sightingView({ ...r, ...ctx })) });
   });
