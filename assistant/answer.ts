@@ -7,6 +7,7 @@ import { parseRequest } from '../nlp/parse.js';
 import { composeReply } from '../nlp/reply.js';
 import type { IntentName, Outcome } from '../nlp/types.js';
 import type { Store } from '../store/types.js';
+import { emptyDialog, liveDialog, type DialogContext } from './dialog.js';
 import type { LabelBook } from './labels.js';
 import type { SightingView } from './protocol.js';
 import { sightingView } from './views.js';
@@ -19,6 +20,16 @@ export interface Answer {
   label: string | null;
   sighting: (SightingView & { id: number; snapshot_url: string | null }) | null;
   timings: { nlp_ms: number; lookup_ms: number };
+  /** the conversation after this turn (pass it to the next `answer` call of the same conversation) */
+  dialog: DialogContext;
+  /** the reply asks a question and the client should listen for the answer without another button press */
+  follow_up: boolean;
+}
+
+export interface AnswerOptions {
+  now?: number;
+  /** the conversation so far (from the previous Answer.dialog) */
+  dialog?: DialogContext | null;
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
@@ -30,7 +41,9 @@ export class Answerer {
     private readonly timeZone: string,
   ) {}
 
-  async answer(userId: number, text: string, now = Date.now()): Promise<Answer> {
+  async answer(userId: number, text: string, opts: AnswerOptions = {}): Promise<Answer> {
+    const now = opts.now ?? Date.now();
+    const dialog = liveDialog(opts.dialog, now) ?? emptyDialog(now);
     const t0 = performance.now();
     const vocab = this.labels.vocabulary;
     const parsed = parseRequest(text);
@@ -70,6 +83,8 @@ export class Answerer {
       label,
       sighting: sighting ? sightingView(sighting) : null,
       timings: { nlp_ms: round(t1 - t0 + (t3 - t2)), lookup_ms: round(t2 - t1) },
+      dialog: label ? { lastItem: parsed.item, lastLabel: label, pending: null, at: now } : { ...dialog, pending: null, at: now },
+      follow_up: false,
     };
   }
 }

@@ -21,6 +21,7 @@ import websocket from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
 import { createAsr, AsrError, type Asr, type AsrStream } from '../asr/index.js';
+import type { DialogContext } from '../dialog.js';
 import {
   MAX_AUDIO_FRAME_BYTES,
   MAX_SAMPLE_RATE,
@@ -69,6 +70,8 @@ class Conversation {
   private maxBytes = 0;
   private closed = false;
   private cancelSpeech: (() => void) | null = null;
+  /** what this conversation remembers between utterances (assistant/dialog.ts) */
+  private dialog: DialogContext | null = null;
   /** the connection's request logger, then a child carrying the current utterance's id on every line */
   private log: FastifyBaseLogger;
 
@@ -253,7 +256,8 @@ class Conversation {
   private async reply(text: string, asrMs: number) {
     const p = this.principal;
     const userId = p.user.id;
-    const a = await this.app.answerer.answer(userId, text);
+    const a = await this.app.answerer.answer(userId, text, { dialog: this.dialog });
+    this.dialog = a.dialog;
     if (this.closed) return;
     const speech = this.wantAudio ? this.app.speech : null;
     let ttsMs = 0;
