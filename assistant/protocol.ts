@@ -59,6 +59,13 @@ export interface TranscriptEvent {
   text: string;
   /** why the utterance ended */
   reason: 'stop' | 'endpoint' | 'max_length';
+  /**
+   * the recogniser's N-best list, best first (the first is `text` as heard), each with its share of the
+   * list's probability mass (0..1); the question is answered from the list, not from `text` alone
+   */
+  alternatives?: Array<{ text: string; confidence: number }>;
+  /** the best hypothesis' words with their confidence (0..1: the share of hypotheses agreeing on the word) */
+  words?: Array<{ word: string; conf: number }>;
 }
 export interface SightingView {
   label: string;
@@ -78,6 +85,11 @@ export interface ReplyEvent {
   label: string | null;
   sighting: SightingView | null;
   timings: { asr_ms: number; nlp_ms: number; lookup_ms: number; tts_ms: number };
+  /**
+   * the reply asks a question ("Did you mean your cup?", "Sorry, which thing are you looking for?"): the
+   * client should listen for the answer on the same connection without another button press
+   */
+  follow_up: boolean;
 }
 export interface AudioEvent {
   type: 'audio';

@@ -22,10 +22,11 @@ import { textBench, type TextRow } from './text.js';
 import { framesBench, makeImages, type FramesRow } from './frames.js';
 import { asrRealTimeFactor, loadFixtures, voiceAvailable, voiceBench, type VoiceRow } from './voice.js';
 import { inferenceAlone, modelFlops, peakGflops } from './onnx.js';
+import { recognitionBench, recognitionReport, type RecognitionResult } from './recognition.js';
 import { formatProfile, summarizeProfile } from './cpuprofile.js';
 import { REPO, fmt, log, machine, procCpuSeconds, procMemory, sleep, table, type Machine, type Summary } from './util.js';
 
-const SECTIONS = ['voice', 'text', 'frames', 'lookup'] as const;
+const SECTIONS = ['voice', 'text', 'frames', 'lookup', 'recognition'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -175,6 +176,7 @@ interface Results {
     skipped?: string;
   } | null;
   lookup: { rows: LookupRow[]; skipped?: string } | null;
+  recognition: RecognitionResult | { skipped: string } | null;
   memory: Array<{ state: string; rssMiB: number }>;
   hwmMiB: number | null;
   profile: string | null;
@@ -216,6 +218,7 @@ async function main(): Promise<number> {
     text: null,
     frames: null,
     lookup: null,
+    recognition: null,
     memory: [],
     hwmMiB: null,
     profile: null,
@@ -330,6 +333,15 @@ async function main(): Promise<number> {
           res.profile = `${newest}\n${formatProfile(summarizeProfile(newest, 30))}`;
           log(res.profile);
         }
+      }
+    }
+
+    // ---- recognition: the spoken corpus through its own server (a small store: the outcome, not the lookup)
+    if (args.only.has('recognition')) {
+      try {
+        res.recognition = await recognitionBench({ modelsDir: args.modelsDir, streams: 16, split: 'all', serverArgs: args.serverArgs, env: args.env });
+      } catch (e) {
+        res.recognition = { skipped: (e as Error).message };
       }
     }
 
@@ -505,6 +517,11 @@ export function report(r: Results): string {
         r.lookup.rows.map((l) => [l.store, l.sightings.toLocaleString('en-US'), fmt(l.seedSeconds, 1), l.lookups, fmt(l.ms.p50, 4), fmt(l.ms.p99, 4), fmt(l.ms.max, 3), l.store === 'sqlite' ? fmt(l.fileMiB, 0) : '–']),
       ),
     );
+
+  if (r.recognition) {
+    // the per-clip lines stay in the JSON; the report shows the figures
+    out.push(recognitionReport(r.recognition));
+  }
 
   out.push('\n### Memory: server VmRSS\n');
   if (!r.memory.length) out.push('not run');

@@ -6,4 +6,5 @@ export { findLibvosk, libvoskCandidates, loadVosk, VoskLoadError } from './libvo
 export { checkVoskModel, MODEL_RATE } from './modelfiles.js';
 export { probeModel } from './probe.js';
 export type { AsrLogger } from './pool.js';
-export type { WordInfo } from './messages.js';
+export type { Alternative, WordInfo } from './messages.js';
+export { parseVoskResult, joinSegments } from './nbest.js';

@@ -11,6 +11,8 @@ export interface WorkerInit {
   minConfidence: number;
   /** the audio slice one stream decodes before the worker turns to the next (ms of 16 kHz audio) */
   sliceMs: number;
+  /** N-best list length asked of libvosk (0: one hypothesis with libvosk's own word confidences) */
+  maxAlternatives: number;
 }
 
 export type ToWorker =
@@ -30,12 +32,24 @@ export interface WordInfo {
   end: number;
 }
 
+/**
+ * One hypothesis of the N-best list. `confidence` is its share of the list's probability mass (0..1, the
+ * list's confidences sum to 1): libvosk's per-hypothesis scores (log-likelihoods) through a softmax.
+ */
+export interface Alternative {
+  /** lower case, without [unk] */
+  text: string;
+  /** with [unk] */
+  raw: string;
+  confidence: number;
+}
+
 export type FromWorker =
   | { type: 'ready'; dropped: { phrase: string; word: string }[]; loadMs: number }
   | { type: 'fatal'; message: string }
   | { type: 'grammar'; dropped: { phrase: string; word: string }[]; size: number }
   | { type: 'partial'; id: number; text: string }
-  | { type: 'endpoint'; id: number; text: string; raw: string; words: WordInfo[] }
+  | { type: 'endpoint'; id: number; text: string; raw: string; words: WordInfo[]; alternatives: Alternative[] }
   | { type: 'progress'; id: number; bytes: number }
   | {
       type: 'final';
@@ -43,6 +57,8 @@ export type FromWorker =
       text: string;
       raw: string;
       words: WordInfo[];
+      /** the N-best list of the whole utterance, best first (the first one is `text`) */
+      alternatives: Alternative[];
       /** audio decoded, seconds (at the input rate) */
       audioSeconds: number;
       /** worker time spent decoding this stream, ms */

@@ -239,10 +239,11 @@ class Conversation {
         this.state = 'idle';
         return this.sendError('too_long', `stopped listening after ${this.app.config.maxUtteranceSeconds} s without hearing a question`);
       }
-      this.log.info({ stage: 'asr', ms: round(r.ms), reason, audio_s: r.audioSeconds }, 'heard');
+      this.log.info({ stage: 'asr', ms: round(r.ms), reason, audio_s: r.audioSeconds, alternatives: r.alternatives.length }, 'heard');
       this.log.debug({ text }, 'transcript');
-      this.send({ type: 'transcript', text, reason });
-      await this.reply(text, r.ms);
+      const alternatives = r.alternatives.map((a) => ({ text: a.text, confidence: a.confidence }));
+      this.send({ type: 'transcript', text, reason, alternatives, words: r.words.map((w) => ({ word: w.word, conf: w.conf })) });
+      await this.reply(text, r.ms, alternatives);
     } catch (e) {
       if (!this.closed) {
         this.log.error({ err: e }, 'voice socket: answering failed');
@@ -253,10 +254,10 @@ class Conversation {
     }
   }
 
-  private async reply(text: string, asrMs: number) {
+  private async reply(text: string, asrMs: number, alternatives: Array<{ text: string; confidence: number }>) {
     const p = this.principal;
     const userId = p.user.id;
-    const a = await this.app.answerer.answer(userId, text, { dialog: this.dialog });
+    const a = await this.app.answerer.answer(userId, text, { dialog: this.dialog, alternatives });
     this.dialog = a.dialog;
     if (this.closed) return;
     const speech = this.wantAudio ? this.app.speech : null;
@@ -293,6 +294,7 @@ class Conversation {
           }
         : null,
       timings,
+      follow_up: a.follow_up,
     });
     this.app.queryLog.addAnswer(p, 'voice', text, a, timings);
     if (iterator && first) await this.speak(iterator, first);
