@@ -14,7 +14,6 @@ import type { Store } from '../store/types.js';
 import { LabelBook } from './labels.js';
 import { Answerer } from './answer.js';
 import { QueryLog } from './query-log.js';
-import { MANIFEST_FILE } from './paths.js';
 import { createSpeech } from './speech.js';
 import { warmUp } from '../nlp/parse.js';
 import contextPlugin, { type SpeechService } from './plugins/context.js';
@@ -33,6 +32,7 @@ import websocket from '@fastify/websocket';
 import { createAsr, type Asr } from './asr/index.js';
 import { createDetector, type Detector } from './vision/detector.js';
 import { resolveVisionModel } from '../models/manifest.js';
+import { MANIFEST_FILE } from '../models/paths.js';
 
 export interface AppOptions {
   /** use this store instead of opening one from the config (the caller closes it) */

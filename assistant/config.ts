@@ -34,7 +34,7 @@ export interface Config {
   frameBodyLimit: number;
   /** ASR model folder name inside modelsDir */
   asrModel: string;
-  /** 'vosk' (default) or 'pocketsphinx' */
+  /** 'vosk' (default), or 'none' for no voice */
   asrEngine: string;
   asrWorkers: number;
   /** concurrent voice streams before `busy` */

@@ -19,9 +19,9 @@ import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../protocol.js';
 import { buildGrammar } from './grammar.js';
 import { findLibvosk, VoskLoadError } from './libvosk.js';
 import type { WordInfo } from './messages.js';
-import { checkVoskModel } from './modelfiles.js';
+import { checkVoskModel } from '../../models/vosk-files.js';
 import { AsrPool, type AsrLogger, type WorkerSlot } from './pool.js';
-import { probeModel } from './probe.js';
+import { probeModel } from '../../models/vosk-probe.js';
 import { sileroModelPath } from './vad.js';
 
 export type AsrErrorCode = 'busy' | 'bad_audio' | 'unavailable' | 'internal';

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { loadVosk, type VoskLib, type VoskModelHandle, type VoskRecognizerHandle } from './libvosk.js';
 import { Resampler, float32ToS16le, s16leToFloat32 } from '../audio/pcm.js';
 import { UNK, cleanTranscript, grammarJson } from './grammar.js';
-import { MODEL_RATE } from './modelfiles.js';
+import { MODEL_RATE } from '../../models/vosk-files.js';
 import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
 import { SileroVad, type VadStream } from './vad.js';
 

@@ -9,10 +9,8 @@
  * (browsers; the Origin must then match the Host). A bad bearer token is refused before the upgrade (HTTP
  * 401); a connection without credentials is accepted, told `unauthorized`, and closed (code 1008).
  *
- * Registration: `await app.register(listenRoutes, { asr })`. Without `asr` the plugin starts the recogniser
- * itself from app.config (unless config.noModels), rebuilds its grammar when the labels change, and stops it
- * when the server closes; if the model is missing, voice requests get `unavailable` and the rest of the
- * server keeps working.
+ * Registration: `await app.register(listenRoutes, { asr })` with the recogniser app.ts started (the caller
+ * closes it); with `asr: null` (no models, or asr-engine none) voice requests get `unavailable`.
  */
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -20,7 +18,7 @@ import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import { createAsr, AsrError, type Asr, type AsrProgress, type AsrStream } from '../asr/index.js';
+import { AsrError, type Asr, type AsrProgress, type AsrStream } from '../asr/index.js';
 import type { Answer } from '../answer.js';
 import { liveDialog, type DialogContext } from '../dialog.js';
 import { REPLY_AUDIO_CHUNK_BYTES, parseClientMessage, type ReplyEvent, type ServerEvent } from '../protocol.js';
@@ -31,8 +29,8 @@ import { TURN_DEFAULTS, initialTurn, reduceTurn, type TimerKind, type TurnEffect
 import { countAsr, countError, recordQuery, registerGauge, voiceStreamOpened } from '../metrics.js'; // metrics
 
 export interface ListenOptions {
-  /** a recogniser to use (the caller closes it); null: voice is unavailable; undefined: start one from config */
-  asr?: Asr | null;
+  /** the recogniser (the caller closes it); null: voice is unavailable */
+  asr: Asr | null;
   /** voice turn settings over the configured ones (tests: short watchdog, follow-up wait) */
   turn?: Partial<TurnSettings>;
   /** connection policy hooks (else app.voiceGuard when decorated) */
@@ -458,42 +456,16 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
     done();
   });
 
-  let asr: Asr | null = opts.asr ?? null;
-  let problem: string | null = null;
-  if (opts.asr === undefined) {
-    if (app.config.noModels) problem = 'speech recognition is off (the server runs without models)';
-    else {
-      try {
-        const v = app.labelBook.vocabulary;
-        asr = await createAsr(app.config, v.phrases(), {
-          preferred: v.labels,
-          log: {
-            debug: (m) => app.log.debug(m),
-            info: (m) => app.log.info(m),
-            warn: (m) => app.log.warn(m),
-            error: (m) => app.log.error(m),
-          },
-        });
-        const started = asr;
-        app.addHook('onClose', async () => started.close());
-      } catch (e) {
-        problem = (e as Error).message;
-        app.log.error(`speech recognition unavailable: ${problem}`);
-      }
-    }
-  } else if (!opts.asr) problem = 'speech recognition is not available';
+  const asr = opts.asr;
+  const problem = asr ? null : 'speech recognition is not available';
   if (asr) {
     const a = asr;
     const offBacklog = registerGauge('whereabouts_asr_backlog_seconds', 'seconds of audio waiting for the recogniser', () => a.stats().queued); // metrics
     app.addHook('onClose', async () => offBacklog()); // metrics
-    const off = app.labelBook.onChange((v) => a.setPhrases(v.phrases(), v.labels));
-    app.addHook('onClose', async () => void off());
   }
   if (!app.hasDecorator('asr')) app.decorate('asr', asr);
-  // what counts as a whole question follows the vocabulary
-  let classifier = new CompletenessClassifier(app.labelBook.vocabulary);
-  const offClassifier = app.labelBook.onChange((v) => (classifier = new CompletenessClassifier(v)));
-  app.addHook('onClose', async () => void offClassifier());
+  // what counts as a whole question follows the vocabulary (fixed at start-up, like the labels)
+  const classifier = new CompletenessClassifier(app.labelBook.vocabulary);
   const cfg = turnSettings(app.config, opts.turn);
 
   app.get('/v1/listen', { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
