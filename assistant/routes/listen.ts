@@ -177,7 +177,7 @@ class Connection {
     const m = parseClientMessage(buf.toString('utf8'));
     if (!m) return this.dispatch({ type: 'bad_message', message: 'expected {"type":"start","sample_rate":N}, {"type":"stop"} or {"type":"cancel"}' });
     if ('type' in m) {
-      if (m.type === 'start') return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio });
+      if (m.type === 'start') return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio, endpoint: m.endpoint });
       if (m.type === 'cancel') return this.dispatch({ type: 'cancel' });
       return this.dispatch({ type: 'stop' });
     }
