@@ -376,6 +376,11 @@ export class Conversation extends EventEmitter {
     }
     switch (e.type) {
       case 'listening':
+        if (e.follow_up && t.closedForAudio) {
+          // the server listens for the answer while this turn's reply is still being played out here
+          this.followUpListening = true;
+          return;
+        }
         t.serverListening = true;
         if (!t.closedForAudio) this.flushQueued(t);
         return;
@@ -443,6 +448,9 @@ export class Conversation extends EventEmitter {
     if (error) this.o.log.error(`${error.message} (${error.code})`);
     if (t.played < t.audioBytes && !t.cancelled && done?.reason !== 'cancelled') this.o.log.warn(`the reply audio was cut short: ${t.played} of ${t.audioBytes} bytes`);
     if (t.sink && !t.playback) this.endPlayback(t);
+    // what this turn heard and answered (a follow-up `listening` may reset the state while playback ends)
+    const transcript = this.state.transcript;
+    const reply = this.state.reply;
     try {
       await Promise.all(t.playbacks);
     } catch (e) {
@@ -452,8 +460,8 @@ export class Conversation extends EventEmitter {
     if (this.turn !== t) return;
     this.turn = null;
     t.resolve({
-      transcript: this.state.transcript,
-      reply: this.state.reply,
+      transcript,
+      reply,
       followUp: !!done?.follow_up && !error,
       ended: done?.reason ?? (t.cancelled ? 'cancelled' : null),
       audioBytes: t.audioBytes,
