@@ -22,12 +22,16 @@ import errorsPlugin from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
 import adminPage from './admin/plugin.js';
 import authPlugin from './plugins/auth.js';
+import bodiesPlugin from './plugins/bodies.js';
+import { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.js';
+import voiceGuardPlugin from './voice-guard-plugin.js';
 import sessionRoutes from './routes/session.js';
 import queryRoutes from './routes/query.js';
 import sightingRoutes from './routes/sightings.js';
 import accountRoutes from './routes/accounts.js';
 import frameRoutes from './routes/frames.js';
 import listenRoutes from './routes/listen.js';
+import healthRoutes from './routes/health.js';
 import websocket from '@fastify/websocket';
 import { createAsr, type Asr } from './asr/index.js';
 import { createDetector, type Detector } from './vision/detector.js';
@@ -80,6 +84,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     trustProxy: trustProxyOption(config.trustProxy),
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
+    // a whole request must arrive within this time (slow clients cannot hold connections forever)
+    requestTimeout: Math.max(1, config.requestTimeout) * 1000,
+    // errors Fastify and Node answer before any route runs leave in the one error shape too
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON bodies are validated as sent (a number is not a string); query strings and path parameters,
@@ -128,19 +137,15 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
 
   await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, ownsStore: !opts.store });
   await app.register(errorsPlugin);
+  // request bodies: read only after authentication, within a global in-flight byte budget
+  await app.register(bodiesPlugin, { budget: config.bodyBudget });
   await app.register(formbody);
   await app.register(metricsPlugin); // before auth: it answers /metrics with its own token check
   // before auth: an upgrade refused with 401 must still have its socket closed by @fastify/websocket
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(authPlugin);
-
-  app.get('/healthz', async () => ({
-    ok: true,
-    store: store.kind,
-    model: config.visionModel,
-    labels: labelBook.labels.length,
-    speech: !!app.speech,
-  }));
+  await app.register(voiceGuardPlugin);
+  await app.register(healthRoutes);
   await app.register(sessionRoutes);
   await app.register(queryRoutes);
   await app.register(sightingRoutes);

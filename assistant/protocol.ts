@@ -38,7 +38,7 @@ export type ClientMessage = StartMessage | StopMessage | VoskConfigMessage | Vos
 
 // ---- server -> client -------------------------------------------------------------------------------
 
-export type ErrorEventCode = 'bad_message' | 'bad_audio' | 'unauthorized' | 'too_long' | 'busy' | 'internal' | 'unavailable';
+export type ErrorEventCode = 'bad_message' | 'bad_audio' | 'unauthorized' | 'too_long' | 'busy' | 'internal' | 'unavailable' | 'timeout';
 
 export interface ReadyEvent {
   type: 'ready';

@@ -411,7 +411,9 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
       return;
     }
     if (p.kind === 'device') void app.store.touchDevice(p.device.id, Date.now()).catch(() => {});
-    new Conversation(app, socket, p, asr, problem, request.log).start();
+    // revocation, per-device/per-user stream shares and idle utterances: assistant/voice-guard.ts
+    const guarded = app.voiceGuard.attach(socket, p);
+    new Conversation(app, socket, p, guarded.asr(asr), problem, request.log).start();
   });
 }
 
