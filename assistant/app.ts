@@ -138,7 +138,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, ownsStore: !opts.store });
   await app.register(errorsPlugin);
   // request bodies: read only after authentication, within a global in-flight byte budget
-  await app.register(bodiesPlugin, { budget: config.bodyBudget });
+  await app.register(bodiesPlugin, { budget: config.bodyBudget, bodyIdleMs: config.bodyIdleSeconds * 1000, graceMs: config.bodyIdleSeconds * 1000 });
   await app.register(formbody);
   await app.register(metricsPlugin); // before auth: it answers /metrics with its own token check
   // before auth: an upgrade refused with 401 must still have its socket closed by @fastify/websocket

@@ -51,6 +51,8 @@ export interface Config {
   bodyBudget: number;
   /** longest time to receive one whole request, seconds (slow clients are cut off) */
   requestTimeout: number;
+  /** a request body with no new byte for this long is cut off, seconds */
+  bodyIdleSeconds: number;
   maxUtteranceSeconds: number;
   /** 'flite' (default) or 'espeak-ng' */
   ttsEngine: string;
@@ -102,6 +104,7 @@ export const SETTINGS: Setting[] = [
   S('frameBodyLimit', 'number', () => 20 * 1024 * 1024, 'largest image upload, bytes'),
   S('bodyBudget', 'number', () => 64 * 1024 * 1024, 'request body bytes in flight at once before uploads get 503 busy (0: no limit)'),
   S('requestTimeout', 'number', () => 120, 'longest time to receive one whole request, seconds'),
+  S('bodyIdleSeconds', 'number', () => 10, 'a request body with no new byte for this long (or under 1 KiB/s after that long) is cut off, seconds'),
   S('asrModel', 'string', () => 'vosk-model-small-en-us-0.15', 'speech model folder inside the models folder'),
   S('asrEngine', 'string', () => 'vosk', 'speech recogniser: vosk, or none for no voice'),
   S('asrWorkers', 'number', () => 1, 'speech recogniser worker threads (each holds the model, ~130 MB; one keeps up with ~16 streams)'),

@@ -127,6 +127,7 @@ export default fp<BodiesOptions>(
         if (stalled || trickling) {
           app.log.warn({ url: r.raw.url, bytes: read, ms: elapsed }, stalled ? 'request body stalled: connection closed' : 'request body too slow: connection closed');
           r.raw.socket?.destroy();
+          release(r);
         }
       }
     }
