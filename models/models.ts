@@ -20,7 +20,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../assistant/config.js';
 import { voskProvider } from './vosk.js';
-import { findModel, isModelPath, loadManifest, ModelError, resolveVisionModel, type ManifestModel } from './manifest.js';
+import { findModel, isModelPath, loadManifest, manifestPath, ModelError, resolveVisionModel, type ManifestModel } from './manifest.js';
 
 /** A downloadable file. */
 export interface ModelArtifact {
@@ -31,6 +31,8 @@ export interface ModelArtifact {
   sha256: string[];
   /** expected size, for the progress bar */
   bytes?: number;
+  /** a verified copy kept in the repository (absolute path): installed from there first, with no network */
+  bundled?: string;
 }
 
 /** One model the product may need. */
@@ -114,7 +116,7 @@ export const detectionModelProvider: ModelProvider = {
   artifact(config) {
     if (isModelPath(config.visionModel)) return null;
     const e = manifestEntry(config);
-    return { url: e.url, fileName: e.file, sha256: e.sha256, bytes: e.bytes };
+    return { url: e.url, fileName: e.file, sha256: e.sha256, bytes: e.bytes, bundled: e.bundled ? path.join(path.dirname(manifestPath()), e.bundled) : undefined };
   },
   async check(config) {
     if (isModelPath(config.visionModel)) {
@@ -368,8 +370,10 @@ async function ensure(p: ModelProvider, config: Config, o: Options, out: (line: 
   await fsp.mkdir(config.modelsDir, { recursive: true });
   await fsp.mkdir(path.dirname(target), { recursive: true });
 
-  if (o.from) {
-    const src = await locate(o.from, a, target);
+  // --from first, then the copy kept in the repository; the network only when neither has it
+  for (const from of [o.from, a.bundled ?? null]) {
+    if (!from) continue;
+    const src = await locate(from, a, target);
     if (src) {
       const got = await sha256File(src);
       if (!a.sha256.includes(got)) {
@@ -383,9 +387,9 @@ async function ensure(p: ModelProvider, config: Config, o: Options, out: (line: 
       } finally {
         await fsp.rm(tmp, { force: true });
       }
-      return verified(`copied: ${title} from ${src} to ${target}`);
+      return verified(`${from === o.from ? 'copied' : 'installed'}: ${title} from ${src} to ${target}`);
     }
-    out(`note: ${o.from} has no ${a.fileName}${o.offline ? '' : '; downloading it instead'}`);
+    if (from === o.from) out(`note: ${o.from} has no ${a.fileName}${o.offline ? '' : '; looking elsewhere'}`);
   }
   if (o.offline) {
     out(`missing: ${title}: ${problem}; not downloading (--offline)`);

@@ -15,7 +15,7 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../protocol.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../../protocol/protocol.js';
 import { buildGrammar } from './grammar.js';
 import { findLibvosk, VoskLoadError } from './libvosk.js';
 import type { WordInfo } from './messages.js';

@@ -32,7 +32,7 @@ import {
   type ErrorEventCode,
   type ServerEvent,
   type TranscriptEvent,
-} from '../protocol.js';
+} from '../../protocol/protocol.js';
 import type { Principal } from '../plugins/auth.js';
 import { countAsr, countError, recordQuery, registerGauge, voiceStreamOpened } from '../metrics.js'; // metrics
 
