@@ -10,7 +10,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../dist/assistant/config.js';
-import { detectionModelProvider, runModelsCommand, sha256File, type ModelProvider } from '../dist/models/models.js';
+import { runModelsCommand, sha256File, type ModelProvider } from '../dist/models/models.js';
+import { detectionModelProvider } from '../dist/models/providers.js';
 import { REPO, YOLOX_FILE, tempDir } from './helpers/tmp.js';
 
 const YOLOX = YOLOX_FILE;

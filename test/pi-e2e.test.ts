@@ -91,7 +91,9 @@ describe('whereabouts-pi listen (voice) against the real server', () => {
       expect(types).toContain('partial');
 
       const transcript = ev.find((e) => e.type === 'transcript');
-      expect(transcript.reason).toBe('stop');
+      // the end of the file sends stop; the server's endpointer may end it first, in the
+      // file's trailing quiet
+      expect(['stop', 'endpoint']).toContain(transcript.reason);
       const reply = ev.find((e) => e.type === 'reply');
       expect(reply.intent).toBe(fx.expect.intent);
       expect(reply.label).toBe(fx.expect.label);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evictSnapshots } from '../dist/assistant/vision/snapshots.js';
-import { matchSightings } from '../dist/assistant/routes/frames.js';
+import { matchSightings } from '../dist/assistant/vision/frames.js';
 import { SHARED, startTestServer, tempDir, type Client, type TestServer } from './helpers/server.js';
 import { VENDORED_MODELS } from './helpers/tmp.js';
 import { hugePng, truncatedJpeg } from './fixtures/vision/images.js';
