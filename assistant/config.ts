@@ -34,7 +34,7 @@ export interface Config {
   frameBodyLimit: number;
   /** ASR model folder name inside modelsDir */
   asrModel: string;
-  /** 'vosk' (default) or 'pocketsphinx' */
+  /** 'vosk' (default), or 'none' for no voice */
   asrEngine: string;
   asrWorkers: number;
   /** concurrent voice streams before `busy` */
@@ -54,6 +54,12 @@ export interface Config {
   /** a request body with no new byte for this long is cut off, seconds */
   bodyIdleSeconds: number;
   maxUtteranceSeconds: number;
+  /** hands-free: quiet after a complete question before the server ends the utterance, ms */
+  voiceEndSilenceMs: number;
+  /** hands-free: quiet after an unfinished question ("where is my ... um") before it ends anyway, ms */
+  voiceHesitationMs: number;
+  /** after a reply that asks a question: how long the server listens for the answer, seconds */
+  voiceFollowUpSeconds: number;
   /** 'flite' (default) or 'espeak-ng' */
   ttsEngine: string;
   /** time zone for spoken times ("yesterday at 6 pm"); default: the machine's */
@@ -114,6 +120,9 @@ export const SETTINGS: Setting[] = [
   S('utteranceIdleSeconds', 'number', () => 5, 'a started utterance with no audio for this long ends the voice connection'),
   S('voiceRecheckSeconds', 'number', () => 5, 'open voice sockets re-check their credentials at least this often'),
   S('maxUtteranceSeconds', 'number', () => 15, 'longest utterance, seconds'),
+  S('voiceEndSilenceMs', 'number', () => 200, 'hands-free: quiet (Silero VAD) after a complete question before the answer starts, ms'),
+  S('voiceHesitationMs', 'number', () => 2000, 'hands-free: quiet after an unfinished question ("where is my ... um") before it ends anyway, ms'),
+  S('voiceFollowUpSeconds', 'number', () => 6, 'after a reply that asks a question: how long to listen for the answer, seconds'),
   S('ttsEngine', 'string', () => 'flite', 'speech synthesiser: flite, espeak-ng or none'),
   S('timeZone', 'string', () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', 'time zone for spoken times'),
   S('sessionDays', 'number', () => 30, 'login session lifetime, days'),

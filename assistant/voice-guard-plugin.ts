@@ -1,13 +1,10 @@
-/** Registers the voice guard (assistant/voice-guard.ts) as `app.voiceGuard`, configured from the settings. */
+/**
+ * Registers the voice guard (assistant/voice-guard.ts) as `app.voiceGuard`, the policy behind the voice
+ * socket's hook points (assistant/voice/guard.ts), configured from the settings.
+ */
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { VoiceGuard } from './voice-guard.js';
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    voiceGuard: VoiceGuard;
-  }
-}
 
 export default fp(
   async function voiceGuardPlugin(app: FastifyInstance) {
