@@ -40,8 +40,16 @@ export interface Config {
   /** concurrent voice streams before `busy` */
   maxStreams: number;
   maxUtteranceSeconds: number;
-  /** 'flite' (default) or 'espeak-ng' */
+  /** 'piper' (default; falls back to flite without a voice), 'flite', 'espeak-ng' or 'none' */
   ttsEngine: string;
+  /** Piper voice: a path to a .onnx voice (its .onnx.json beside it); empty = the installed default voice */
+  voice: string;
+  /** speaking rate, 0.5..2 (1 = the voice's own; Piper's length scale is divided by it) */
+  voiceRate: number;
+  /** loudness of spoken replies, 0..2 (1 = normal) */
+  voiceVolume: number;
+  /** onnxruntime threads for the Piper voice */
+  ttsThreads: number;
   /** time zone for spoken times ("yesterday at 6 pm"); default: the machine's */
   timeZone: string;
   sessionDays: number;
@@ -93,7 +101,11 @@ export const SETTINGS: Setting[] = [
   S('asrWorkers', 'number', () => 1, 'speech recogniser worker threads (each holds the model, ~130 MB; one keeps up with ~16 streams)'),
   S('maxStreams', 'number', () => 16, 'concurrent voice streams before "busy"'),
   S('maxUtteranceSeconds', 'number', () => 15, 'longest utterance, seconds'),
-  S('ttsEngine', 'string', () => 'flite', 'speech synthesiser: flite, espeak-ng or none'),
+  S('ttsEngine', 'string', () => 'piper', 'speech synthesiser: piper (falls back to flite without a voice), flite, espeak-ng or none'),
+  S('voice', 'string', () => '', 'Piper voice .onnx file (its .onnx.json beside it); empty: the one `whereabouts models` installs'),
+  S('voiceRate', 'number', () => 1, 'speaking rate 0.5..2 (Piper: length scale divided by it)'),
+  S('voiceVolume', 'number', () => 1, 'loudness of spoken replies 0..2'),
+  S('ttsThreads', 'number', () => Math.min(2, os.availableParallelism()), 'onnxruntime threads for the Piper voice'),
   S('timeZone', 'string', () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', 'time zone for spoken times'),
   S('sessionDays', 'number', () => 30, 'login session lifetime, days'),
   S('loginAttempts', 'number', () => 10, 'failed logins per user and address in 15 minutes before 429'),

@@ -20,6 +20,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../assistant/config.js';
 import { voskProvider } from './vosk.js';
+import { voiceProvider } from './piper.js';
 import { findModel, isModelPath, loadManifest, ModelError, resolveVisionModel, type ManifestModel } from './manifest.js';
 
 /** A downloadable file. */
@@ -69,6 +70,8 @@ export interface EnsureContext {
   out: (line: string) => void;
   /** for progress bars */
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  /** resumable download onto a .part file (progress to stderr) */
+  download: (url: string, part: string, opts: { total?: number; label: string }) => Promise<void>;
 }
 
 export async function sha256File(file: string): Promise<string> {
@@ -147,7 +150,7 @@ export const speechModelProvider: ModelProvider = {
   },
 };
 
-export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider, speechModelProvider];
+export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider, speechModelProvider, voiceProvider];
 
 export interface ModelsIo {
   /** where the progress bar goes (default process.stderr) */
@@ -352,7 +355,8 @@ async function ensure(p: ModelProvider, config: Config, o: Options, out: (line: 
   }
   if (p.ensure) {
     try {
-      await p.ensure(config, { from: o.from, offline: o.offline, mirror: o.mirror, out, stderr: io.stderr });
+      const download = (url: string, part: string, d: { total?: number; label: string }) => downloadResumable(url, part, { ...d, stderr: io.stderr, stallMs: io.stallMs });
+      await p.ensure(config, { from: o.from, offline: o.offline, mirror: o.mirror, out, stderr: io.stderr, download });
     } catch (e) {
       out(`failed: ${title}: ${(e as Error).message}`);
       if (a) out(byHand(p, config, a));

@@ -4,6 +4,8 @@ import { AppError } from '../errors.js';
 import { recordQuery } from '../metrics.js'; // metrics
 
 export const QueryBody = Type.Object({ text: Type.String({ maxLength: 1000 }) }, { additionalProperties: false });
+/** the sample rate a spoken reply should have (default: the synthesiser's, 16000) */
+const SampleRate = Type.Optional(Type.Integer({ minimum: 8000, maximum: 48000, description: 'sample rate of the WAV, Hz (default 16000)' }));
 
 function wantsWav(accept: string | undefined, audio: string | undefined): boolean {
   if (audio !== undefined) {
@@ -18,7 +20,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/query',
     {
       preHandler: app.guard.any,
-      schema: { body: QueryBody, querystring: Type.Object({ audio: Type.Optional(Type.String()) }) },
+      schema: { body: QueryBody, querystring: Type.Object({ audio: Type.Optional(Type.String()), sample_rate: SampleRate }) },
     },
     async (request, reply) => {
       const p = request.principal!;
@@ -29,7 +31,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       let wav: Buffer | null = null;
       if (speak) {
         const t = performance.now();
-        wav = await app.speech!.wav(a.reply);
+        wav = await app.speech!.wav(a.reply, { sampleRate: request.query.sample_rate });
         ttsMs = Math.round((performance.now() - t) * 100) / 100;
       }
       const timings = { ...a.timings, ...(speak ? { tts_ms: ttsMs } : {}) };
@@ -47,9 +49,9 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   // speaks a text (an answer already shown) without asking again
-  app.post('/v1/speak', { preHandler: app.guard.any, schema: { body: QueryBody } }, async (request, reply) => {
+  app.post('/v1/speak', { preHandler: app.guard.any, schema: { body: QueryBody, querystring: Type.Object({ sample_rate: SampleRate }) } }, async (request, reply) => {
     if (!app.speech) throw new AppError('not_acceptable', 'spoken replies are not available: the speech synthesiser is not loaded');
-    return reply.type('audio/wav').send(await app.speech.wav(request.body.text));
+    return reply.type('audio/wav').send(await app.speech.wav(request.body.text, { sampleRate: request.query.sample_rate }));
   });
 };
 
