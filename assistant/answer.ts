@@ -9,7 +9,7 @@ import type { IntentName, Outcome } from '../nlp/types.js';
 import type { Store } from '../store/types.js';
 import { emptyDialog, liveDialog, type DialogContext } from './dialog.js';
 import type { LabelBook } from './labels.js';
-import type { SightingView } from './protocol.js';
+import type { SightingView } from '../protocol/protocol.js';
 import { sightingView } from './views.js';
 
 export interface Answer {

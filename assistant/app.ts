@@ -14,7 +14,6 @@ import type { Store } from '../store/types.js';
 import { LabelBook } from './labels.js';
 import { Answerer } from './answer.js';
 import { QueryLog } from './query-log.js';
-import { MANIFEST_FILE } from './paths.js';
 import { createSpeech } from './speech.js';
 import { warmUp } from '../nlp/parse.js';
 import contextPlugin, { type SpeechService } from './plugins/context.js';
@@ -28,10 +27,12 @@ import sightingRoutes from './routes/sightings.js';
 import accountRoutes from './routes/accounts.js';
 import frameRoutes from './routes/frames.js';
 import listenRoutes from './routes/listen.js';
+import type { TurnSettings } from './voice/turn.js';
 import websocket from '@fastify/websocket';
 import { createAsr, type Asr } from './asr/index.js';
 import { createDetector, type Detector } from './vision/detector.js';
 import { resolveVisionModel } from '../models/manifest.js';
+import { MANIFEST_FILE } from '../models/paths.js';
 
 export interface AppOptions {
   /** use this store instead of opening one from the config (the caller closes it) */
@@ -43,6 +44,8 @@ export interface AppOptions {
   detector?: Detector | null;
   /** a speech recogniser to use (the caller closes it); default: made from the configuration unless noModels */
   asr?: Asr | null;
+  /** voice turn settings over the configured ones (voice/turn.ts; tests shorten the watchdog) */
+  voice?: Partial<TurnSettings>;
   logger?: boolean | Record<string, unknown>;
 }
 
@@ -146,7 +149,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(sightingRoutes);
   await app.register(accountRoutes);
   await app.register(frameRoutes, { detector });
-  await app.register(listenRoutes, { asr });
+  await app.register(listenRoutes, { asr, turn: opts.voice });
   await app.register(adminPage);
   return app;
 }

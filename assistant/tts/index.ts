@@ -14,7 +14,7 @@
 import path from 'node:path';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { encodeWav } from '../audio/wav.js';
+import { encodeWav } from '../../protocol/wav.js';
 import { FliteTts } from './flite.js';
 import { EspeakTts } from './espeak.js';
 import { PiperTts } from './piper.js';

@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { Resampler } from '../audio/pcm.js';
+import { Resampler } from '../../protocol/pcm.js';
 import { loadEspeak } from './espeak-wasm.js';
 import { phonemesToIds, piecePhonemes, readVoiceConfig, type Terminator } from './piper-voice.js';
 

@@ -8,8 +8,8 @@
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
-import { REPLY_AUDIO_CHUNK_BYTES } from '../protocol.js';
-import { splitBuffer } from '../audio/pcm.js';
+import { REPLY_AUDIO_CHUNK_BYTES } from '../../protocol/protocol.js';
+import { splitBuffer } from '../../protocol/pcm.js';
 import type { PiperReply, PiperRequest, PiperWorkerData } from './piper-worker.js';
 import { planPieces, readVoiceConfig, voiceConfigPath, type PiperVoiceConfig, type TextPiece } from './piper-voice.js';
 import { isSilentText, prepareText } from './text.js';
