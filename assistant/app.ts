@@ -25,6 +25,8 @@ import authPlugin from './plugins/auth.js';
 import sessionRoutes from './routes/session.js';
 import queryRoutes from './routes/query.js';
 import sightingRoutes from './routes/sightings.js';
+import zoneRoutes from './routes/zones.js';
+import { PlaceBook } from './places.js';
 import accountRoutes from './routes/accounts.js';
 import frameRoutes from './routes/frames.js';
 import listenRoutes from './routes/listen.js';
@@ -116,7 +118,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     throw err;
   }
   if (asr && opts.asr === undefined) app.addHook('onClose', async () => asr!.close());
-  const answerer = new Answerer(store, labelBook, config.timeZone);
+  const places = new PlaceBook(store, labelBook);
+  const answerer = new Answerer(store, labelBook, config.timeZone, places);
   const queryLog = new QueryLog(store, (err) => app.log.error({ err }, 'could not store a question'));
 
   let speech = opts.speech;
@@ -126,7 +129,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     speech = s;
   }
 
-  await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, ownsStore: !opts.store });
+  await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, places, ownsStore: !opts.store });
   await app.register(errorsPlugin);
   await app.register(formbody);
   await app.register(metricsPlugin); // before auth: it answers /metrics with its own token check
@@ -144,6 +147,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(sessionRoutes);
   await app.register(queryRoutes);
   await app.register(sightingRoutes);
+  await app.register(zoneRoutes);
   await app.register(accountRoutes);
   await app.register(frameRoutes, { detector });
   await app.register(listenRoutes, { asr });

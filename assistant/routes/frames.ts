@@ -4,7 +4,10 @@
  *
  * A camera that keeps seeing the same scene does not flood the sightings table: a detection whose box
  * overlaps (IoU >= mergeIou) a recent sighting of the same label from the same device refreshes that
- * sighting (seen_at moves forward, frame_id moves to the new frame) instead of adding a row.
+ * sighting (seen_at moves forward, frame_id moves to the new frame) instead of adding a row. Time is
+ * respected: a frame only merges into sightings seen at or before its own time, so a late (backdated) upload
+ * never overwrites or absorbs a newer sighting; it becomes a row of its own, at its own time, in the history.
+ * Each new or moved sighting is tagged with the camera zone its box stands in (assistant/places.ts).
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import multipart from '@fastify/multipart';
@@ -70,7 +73,9 @@ function perKeyQueue() {
  * Pairs each detection with the best-overlapping unused recent sighting of its label (IoU >= minIou);
  * returns the sighting to refresh per detection index, or undefined where a new row is due.
  */
-export function matchSightings(detections: Detection[], recent: Sighting[], minIou: number): Array<Sighting | undefined> {
+export function matchSightings(detections: Detection[], recent: Sighting[], minIou: number, at = Infinity): Array<Sighting | undefined> {
+  // a frame extends sightings forward in time only: one seen after this frame is left alone
+  if (at !== Infinity) recent = recent.filter((s) => s.seenAt <= at);
   const used = new Set<number>();
   const out: Array<Sighting | undefined> = new Array(detections.length);
   const order = detections.map((_, i) => i).sort((a, b) => detections[b].score - detections[a].score);
@@ -135,18 +140,19 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
     }
     const dets = result.detections;
     const recent = dets.length ? await store.latestSightingsForDevice(deviceId, capturedAt - mergeWindowMs) : [];
-    const matches = matchSightings(dets, recent, mergeIou);
+    const matches = matchSightings(dets, recent, mergeIou, capturedAt);
+    const zoneOf = dets.length ? await app.places.zonerFor(userId, deviceId) : () => null;
     const rel = snapshotRelPath(userId, capturedAt, `${capturedAt}-${crypto.randomBytes(4).toString('hex')}`);
     await writeSnapshot(config.dataDir, rel, result.snapshot);
     let saved: { frame: Frame; sightings: Sighting[] };
     try {
       saved = await store.recordFrame(
         { userId, deviceId, capturedAt, snapshotPath: rel, width: result.width, height: result.height, bytes: result.snapshot.length, idempotencyKey: key },
-        dets.filter((_, i) => !matches[i]).map((d) => ({ ...d, userId, deviceId, seenAt: capturedAt })),
-        // a newer frame moves a confirmed sighting onto itself; an older one (a late upload) only confirms it
+        dets.filter((_, i) => !matches[i]).map((d) => ({ ...d, userId, deviceId, seenAt: capturedAt, zoneId: zoneOf(d.box) })),
+        // a frame moves a sighting it confirms onto itself (matches are never newer than the frame)
         dets.flatMap((d, i) => {
           const m = matches[i];
-          return m ? [{ id: m.id, seenAt: capturedAt, moveToFrame: capturedAt >= m.seenAt, score: d.score, box: d.box }] : [];
+          return m ? [{ id: m.id, seenAt: capturedAt, moveToFrame: true, score: d.score, box: d.box, zoneId: zoneOf(d.box) }] : [];
         }),
       );
     } catch (e) {
