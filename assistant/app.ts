@@ -107,6 +107,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   }
   warmUp(); // loads compromise's lexicon now rather than in the first request
   const labelBook = new LabelBook(labels);
+  const places = new PlaceBook(store, labelBook);
 
   // the speech recogniser listens for the vocabulary's words; a missing or broken model stops the start
   let asr: Asr | null;
@@ -118,7 +119,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     throw err;
   }
   if (asr && opts.asr === undefined) app.addHook('onClose', async () => asr!.close());
-  const places = new PlaceBook(store, labelBook);
+  if (asr) listenForPlaces(app, store, labelBook, places, asr);
   const answerer = new Answerer(store, labelBook, config.timeZone, places);
   const queryLog = new QueryLog(store, (err) => app.log.error({ err }, 'could not store a question'));
 
@@ -153,4 +154,33 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   await app.register(listenRoutes, { asr });
   await app.register(adminPage);
   return app;
+}
+
+/**
+ * The speech grammar learns the place names (every zone drawn on a camera and every room), so "what's on the
+ * kitchen counter" can be heard; rebuilt when a zone or room changes.
+ */
+function listenForPlaces(app: FastifyInstance, store: Store, labelBook: LabelBook, places: PlaceBook, asr: Asr): void {
+  let timer: NodeJS.Timeout | null = null;
+  const rebuild = async () => {
+    const [zones, devices] = await Promise.all([store.listZoneNames(), store.listDevices()]);
+    const rooms = devices.filter((d) => d.room && !d.revokedAt).map((d) => d.room as string);
+    asr.setPhrases(labelBook.vocabulary.phrases(), labelBook.labels, [...new Set([...zones, ...rooms])]);
+  };
+  const soon = () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      rebuild().catch((err) => app.log.warn({ err }, 'could not rebuild the speech grammar with the place names'));
+    }, 200);
+    timer.unref();
+  };
+  const off = places.onChange(soon);
+  app.addHook('onReady', async () => {
+    await rebuild().catch((err) => app.log.warn({ err }, 'could not add the place names to the speech grammar'));
+  });
+  app.addHook('onClose', async () => {
+    off();
+    if (timer) clearTimeout(timer);
+  });
 }

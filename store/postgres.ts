@@ -182,7 +182,7 @@ WITH input AS (
 SELECT * FROM ins ORDER BY id`,
   refreshSighting: `
 WITH r AS (
-  UPDATE sightings SET seen_at = GREATEST(seen_at, $2::bigint),
+  UPDATE sightings SET seen_at = GREATEST(seen_at, $2::bigint), first_seen_at = LEAST(first_seen_at, COALESCE($12::bigint, first_seen_at)),
     frame_id = CASE WHEN $3::boolean THEN $4::bigint ELSE frame_id END,
     score = COALESCE($5::float8, score), x = COALESCE($6::float8, x), y = COALESCE($7::float8, y),
     w = COALESCE($8::float8, w), h = COALESCE($9::float8, h),
@@ -561,6 +561,7 @@ export class PostgresStore implements Store {
           r.moveToFrame ? (r.box?.h ?? null) : null,
           r.moveToFrame && r.zoneId !== undefined,
           r.moveToFrame ? (r.zoneId ?? null) : null,
+          r.firstSeenAt ?? null,
         ]);
       return { frame, sightings };
     }, 'this device already uploaded a frame with that idempotency key');
@@ -577,6 +578,7 @@ export class PostgresStore implements Store {
       patch.box?.w ?? null,
       patch.box?.h ?? null,
       false,
+      null,
       null,
     ]);
   }

@@ -123,7 +123,7 @@ export class SqliteStore implements Store {
       ),
       sighting: p(`SELECT * FROM sightings WHERE id = ?`),
       refreshSighting: p(
-        `UPDATE sightings SET seen_at = MAX(seen_at, @seenAt),
+        `UPDATE sightings SET seen_at = MAX(seen_at, @seenAt), first_seen_at = MIN(first_seen_at, COALESCE(@firstSeenAt, first_seen_at)),
            frame_id = CASE WHEN @setFrame THEN @frameId ELSE frame_id END,
            zone_id = CASE WHEN @setZone THEN @zoneId ELSE zone_id END,
            score = COALESCE(@score, score), x = COALESCE(@x, x), y = COALESCE(@y, y), w = COALESCE(@w, w), h = COALESCE(@h, h)
@@ -376,10 +376,11 @@ export class SqliteStore implements Store {
     return out;
   }
   /** inside a transaction: move a sighting's seenAt forward (and maybe its frame, score, box) */
-  private refresh(id: number, patch: { seenAt: number; frameId?: number | null; score?: number; box?: Box; zoneId?: number | null }): void {
+  private refresh(id: number, patch: { seenAt: number; frameId?: number | null; score?: number; box?: Box; zoneId?: number | null; firstSeenAt?: number }): void {
     const r = this.st.refreshSighting.get({
       id,
       seenAt: patch.seenAt,
+      firstSeenAt: patch.firstSeenAt ?? null,
       setFrame: patch.frameId !== undefined ? 1 : 0,
       frameId: patch.frameId ?? null,
       setZone: patch.zoneId !== undefined ? 1 : 0,
@@ -410,7 +411,10 @@ export class SqliteStore implements Store {
         );
         const sightings = this.insertSightings(fresh.map((n) => ({ ...n, frameId: frame.id })));
         for (const r of refreshes)
-          this.refresh(r.id, r.moveToFrame ? { seenAt: r.seenAt, frameId: frame.id, score: r.score, box: r.box, zoneId: r.zoneId } : { seenAt: r.seenAt });
+          this.refresh(
+            r.id,
+            r.moveToFrame ? { seenAt: r.seenAt, frameId: frame.id, score: r.score, box: r.box, zoneId: r.zoneId, firstSeenAt: r.firstSeenAt } : { seenAt: r.seenAt, firstSeenAt: r.firstSeenAt },
+          );
         return { frame, sightings };
       }).immediate();
     } catch (e) {

@@ -121,6 +121,8 @@ export interface FrameRefresh {
   box?: Box;
   /** with moveToFrame: the zone of the new box */
   zoneId?: number | null;
+  /** a late frame from just before the sighting began: first_seen_at moves back to it (never forward) */
+  firstSeenAt?: number;
 }
 
 export interface SightingQuery {

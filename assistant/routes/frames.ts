@@ -5,8 +5,10 @@
  * A camera that keeps seeing the same scene does not flood the sightings table: a detection whose box
  * overlaps (IoU >= mergeIou) a recent sighting of the same label from the same device refreshes that
  * sighting (seen_at moves forward, frame_id moves to the new frame) instead of adding a row. Time is
- * respected: a frame only merges into sightings seen at or before its own time, so a late (backdated) upload
- * never overwrites or absorbs a newer sighting; it becomes a row of its own, at its own time, in the history.
+ * respected: a frame from before a sighting began (by more than lateMergeMs, default one minute: frames of a
+ * burst may arrive out of order) never merges into it, so a late, backdated upload never overwrites or absorbs
+ * a newer sighting; it becomes a row of its own, at its own time, in the history. A frame older than the
+ * sighting's latest never moves it (its box, frame and seen_at stay the newest).
  * Each new or moved sighting is tagged with the camera zone its box stands in (assistant/places.ts).
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -34,6 +36,8 @@ export interface FrameRoutesOptions {
   mergeWindowMs?: number;
   /** snapshot retention runs after uploads at most this often, ms (default 1 minute) */
   retentionIntervalMs?: number;
+  /** how far before a sighting began a late frame may still join it, ms (default 1 minute) */
+  lateMergeMs?: number;
 }
 
 /** A store that can set a frame's snapshot after the row exists, so the file can be named after the frame id. */
@@ -73,9 +77,9 @@ function perKeyQueue() {
  * Pairs each detection with the best-overlapping unused recent sighting of its label (IoU >= minIou);
  * returns the sighting to refresh per detection index, or undefined where a new row is due.
  */
-export function matchSightings(detections: Detection[], recent: Sighting[], minIou: number, at = Infinity): Array<Sighting | undefined> {
-  // a frame extends sightings forward in time only: one seen after this frame is left alone
-  if (at !== Infinity) recent = recent.filter((s) => s.seenAt <= at);
+export function matchSightings(detections: Detection[], recent: Sighting[], minIou: number, at = Infinity, lateMs = 60_000): Array<Sighting | undefined> {
+  // a frame from well before a sighting began is not part of it: it stays at its own time
+  if (at !== Infinity) recent = recent.filter((s) => at >= s.firstSeenAt - lateMs);
   const used = new Set<number>();
   const out: Array<Sighting | undefined> = new Array(detections.length);
   const order = detections.map((_, i) => i).sort((a, b) => detections[b].score - detections[a].score);
@@ -101,6 +105,7 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
   const { store, config } = app;
   const mergeIou = opts.mergeIou ?? 0.5;
   const mergeWindowMs = opts.mergeWindowMs ?? 10 * 60_000;
+  const lateMergeMs = opts.lateMergeMs ?? 60_000;
   const serially = perKeyQueue();
 
   let detector: Detector | null;
@@ -140,7 +145,7 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
     }
     const dets = result.detections;
     const recent = dets.length ? await store.latestSightingsForDevice(deviceId, capturedAt - mergeWindowMs) : [];
-    const matches = matchSightings(dets, recent, mergeIou, capturedAt);
+    const matches = matchSightings(dets, recent, mergeIou, capturedAt, lateMergeMs);
     const zoneOf = dets.length ? await app.places.zonerFor(userId, deviceId) : () => null;
     const rel = snapshotRelPath(userId, capturedAt, `${capturedAt}-${crypto.randomBytes(4).toString('hex')}`);
     await writeSnapshot(config.dataDir, rel, result.snapshot);
@@ -149,10 +154,13 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
       saved = await store.recordFrame(
         { userId, deviceId, capturedAt, snapshotPath: rel, width: result.width, height: result.height, bytes: result.snapshot.length, idempotencyKey: key },
         dets.filter((_, i) => !matches[i]).map((d) => ({ ...d, userId, deviceId, seenAt: capturedAt, zoneId: zoneOf(d.box) })),
-        // a frame moves a sighting it confirms onto itself (matches are never newer than the frame)
+        // a newer frame moves a confirmed sighting onto itself; an older one (a late upload within the burst
+        // window) only confirms it, and moves its first-seen time back when it came first
         dets.flatMap((d, i) => {
           const m = matches[i];
-          return m ? [{ id: m.id, seenAt: capturedAt, moveToFrame: true, score: d.score, box: d.box, zoneId: zoneOf(d.box) }] : [];
+          if (!m) return [];
+          const firstSeenAt = capturedAt < m.firstSeenAt ? capturedAt : undefined;
+          return [{ id: m.id, seenAt: capturedAt, moveToFrame: capturedAt >= m.seenAt, score: d.score, box: d.box, zoneId: zoneOf(d.box), firstSeenAt }];
         }),
       );
     } catch (e) {

@@ -102,7 +102,6 @@ export function polygonProblem(points: readonly Point[]): string | null {
     if (!Number.isFinite(x) || !Number.isFinite(y) || x < 0 || x > 1 || y < 0 || y > 1)
       return 'zone points are fractions of the image: x and y from 0 to 1';
   }
-  if (polygonArea(points) < 1e-6) return 'the zone has no area (its points lie on a line)';
   const n = points.length;
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
@@ -111,6 +110,7 @@ export function polygonProblem(points: readonly Point[]): string | null {
       if (segmentsCross(points[i], points[(i + 1) % n], points[j], points[(j + 1) % n])) return 'the zone\u2019s edges cross each other; draw its outline in order';
     }
   }
+  if (polygonArea(points) < 1e-6) return 'the zone has no area (its points lie on a line)';
   return null;
 }
 
