@@ -11,7 +11,7 @@ import type { ItemSummary, PlacedSighting, Store } from '../store/types.js';
 import { PlaceBook } from './places.js';
 import { emptyDialog, liveDialog, type DialogContext } from './dialog.js';
 import type { LabelBook } from './labels.js';
-import type { SightingView } from './protocol.js';
+import type { SightingView } from '../protocol/protocol.js';
 import { sightingView } from './views.js';
 
 export interface Answer {

@@ -1,6 +1,6 @@
 /** How store records look on the wire: ISO times, snake_case, boxes as [x, y, w, h]. */
 import type { Device, Sighting, User, QueryLogEntry, Zone } from '../store/types.js';
-import type { SightingView } from './protocol.js';
+import type { SightingView } from '../protocol/protocol.js';
 
 export const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
 

@@ -16,7 +16,9 @@
  * Tunables ride on the URL and are removed before it reaches the driver:
  *   postgres://user:pw@host/db?pool_max=10&pool_connect_timeout_ms=5000&statement_timeout_ms=10000
  */
+import crypto from 'node:crypto';
 import pg from 'pg';
+import { ChangeFeed } from './changes.js';
 import { POSTGRES_MIGRATIONS, MIGRATION_LOCK_KEY } from './postgres-migrations.js';
 import { deviceOf, frameOf, placedOf, placeLabelsOf, queryOf, sightingOf, userOf, zoneOf, type Row } from './rows.js';
 import {
@@ -291,6 +293,9 @@ function rateLimitedStderr(): (err: Error) => void {
   };
 }
 
+/** NOTIFY channel for account changes that end credentials (store/changes.ts) */
+const CHANGES_CHANNEL = 'whereabouts_accounts';
+
 /** the advisory lock first-run setup holds while it checks that there are no users yet */
 const FIRST_USER_LOCK_KEY = 7_715_682_331_245_202;
 
@@ -320,7 +325,55 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private closed = false;
 
+  private readonly changes = new ChangeFeed();
+  /** this instance's name in NOTIFY payloads, so it does not act twice on its own changes */
+  private readonly instance = crypto.randomBytes(8).toString('hex');
+  private listener: pg.Client | null = null;
+  private relisten: NodeJS.Timeout | null = null;
+
   constructor(readonly pool: pg.Pool) {}
+
+  /** tells this process's listeners at once and the other instances through NOTIFY */
+  private changed(): void {
+    this.changes.emit();
+    void this.pool.query(`SELECT pg_notify('${CHANGES_CHANNEL}', $1)`, [this.instance]).catch(() => {});
+  }
+
+  onAccountsChanged(fn: () => void): () => void {
+    const off = this.changes.on(fn);
+    if (!this.listener && !this.relisten && !this.closed) this.listen();
+    return off;
+  }
+
+  /** one dedicated connection LISTENs for other instances' changes; it reconnects after a loss */
+  private listen(): void {
+    if (this.closed) return;
+    const client = new pg.Client({ ...(this.pool.options as pg.ClientConfig), statement_timeout: undefined, query_timeout: undefined });
+    this.listener = client;
+    const retry = () => {
+      if (this.listener !== client) return;
+      this.listener = null;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => {});
+      if (this.closed) return;
+      this.relisten = setTimeout(() => {
+        this.relisten = null;
+        this.listen();
+      }, 2000);
+      this.relisten.unref();
+    };
+    client.on('error', retry);
+    client.on('end', retry);
+    client.on('notification', (m) => {
+      if (m.channel === CHANGES_CHANNEL && m.payload !== this.instance) this.changes.emit();
+    });
+    client
+      .connect()
+      .then(() => client.query(`LISTEN ${CHANGES_CHANNEL}`))
+      // changes made while nobody listened are caught up with now
+      .then(() => this.changes.emit())
+      .catch(retry);
+  }
 
   /** one statement through the pool; named so each connection prepares it once */
   private async run(name: SqlName, values: unknown[], conflictMessage?: string): Promise<pg.QueryResult<Row>> {
@@ -416,16 +469,21 @@ export class PostgresStore implements Store {
     return (await this.rows('listUsers')).map(userOf);
   }
   async deleteUser(id: number): Promise<boolean> {
-    return ((await this.run('deleteUser', [id])).rowCount ?? 0) > 0;
+    const gone = ((await this.run('deleteUser', [id])).rowCount ?? 0) > 0;
+    this.changed();
+    return gone;
   }
   async setPassword(id: number, passwordHash: string): Promise<void> {
     await this.run('setPassword', [id, passwordHash]);
+    this.changed();
   }
   async setAdmin(id: number, isAdmin: boolean): Promise<void> {
     await this.run('setAdmin', [id, isAdmin]);
   }
   async bumpTokenEpoch(id: number): Promise<number> {
-    return (await this.one('bumpEpoch', [id]))?.token_epoch ?? 0;
+    const epoch = (await this.one('bumpEpoch', [id]))?.token_epoch ?? 0;
+    this.changed();
+    return epoch;
   }
   async countAdmins(): Promise<number> {
     return (await this.one('countAdmins'))!.n;
@@ -446,6 +504,7 @@ export class PostgresStore implements Store {
   }
   async deleteSession(tokenHash: string): Promise<void> {
     await this.run('deleteSession', [tokenHash]);
+    this.changed();
   }
   async deleteExpiredSessions(now: number): Promise<number> {
     return (await this.run('deleteExpiredSessions', [now])).rowCount ?? 0;
@@ -493,7 +552,9 @@ export class PostgresStore implements Store {
     return r[0] ? deviceOf(r[0]) : null;
   }
   async revokeDevice(id: number, at: number): Promise<boolean> {
-    return ((await this.run('revokeDevice', [id, at])).rowCount ?? 0) > 0;
+    const done = ((await this.run('revokeDevice', [id, at])).rowCount ?? 0) > 0;
+    this.changed();
+    return done;
   }
   async touchDevice(id: number, at: number): Promise<void> {
     await this.run('touchDevice', [id, at]);
@@ -598,7 +659,9 @@ export class PostgresStore implements Store {
     if (q.room !== undefined) conds.push(`lower(d.room) = lower($${args.push(q.room)})`);
     if (q.since !== undefined) conds.push(`s.seen_at >= $${args.push(q.since)}`);
     if (q.until !== undefined) conds.push(`s.seen_at <= $${args.push(q.until)}`);
-    if (q.before !== undefined) conds.push(`s.seen_at < $${args.push(q.before)}`);
+    // a cursor: older than `before`, or at exactly `before` with a smaller id (rows can share a time)
+    if (q.before !== undefined && q.beforeId !== undefined) conds.push(`(s.seen_at, s.id) < ($${args.push(q.before)}, $${args.push(q.beforeId)})`);
+    else if (q.before !== undefined) conds.push(`s.seen_at < $${args.push(q.before)}`);
     const sql = `SELECT ${CONTEXT_COLS} FROM sightings s ${CONTEXT_JOINS}
       WHERE ${conds.join(' AND ')} ORDER BY s.seen_at DESC, s.id DESC LIMIT $${args.push(q.limit)}`;
     return (await this.dyn(sql, args)).map(placedOf);
@@ -694,6 +757,10 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.relisten) clearTimeout(this.relisten);
+    const l = this.listener;
+    this.listener = null;
+    if (l) await l.end().catch(() => {});
     await this.pool.end();
   }
 }

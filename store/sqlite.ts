@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { deviceOf, frameOf, placedOf, placeLabelsOf, queryOf, sightingOf, userOf, zoneOf, type Row } from './rows.js';
+import { ChangeFeed } from './changes.js';
 import {
   StoreConflictError,
   type Box,
@@ -46,6 +47,7 @@ function isUniqueViolation(e: unknown): boolean {
 const itemOf = (r: Row): ItemSummary => ({ label: r.label, count: r.count, latest: placedOf(r) });
 
 export class SqliteStore implements Store {
+  private readonly changes = new ChangeFeed();
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   private readonly st: Record<string, Database.Statement>;
@@ -222,23 +224,28 @@ export class SqliteStore implements Store {
     return (this.st.listUsers.all() as Row[]).map(userOf);
   }
   async deleteUser(id: number): Promise<boolean> {
-    return this.st.deleteUser.run(id).changes > 0;
+    const gone = this.st.deleteUser.run(id).changes > 0;
+    this.changes.emit();
+    return gone;
   }
   async setPassword(id: number, passwordHash: string): Promise<void> {
     this.db.transaction(() => {
       this.st.setPassword.run(passwordHash, id);
       this.st.deleteUserSessions.run(id);
     })();
+    this.changes.emit();
   }
   async setAdmin(id: number, isAdmin: boolean): Promise<void> {
     this.st.setAdmin.run(isAdmin ? 1 : 0, id);
   }
   async bumpTokenEpoch(id: number): Promise<number> {
-    return this.db.transaction(() => {
+    const epoch = this.db.transaction(() => {
       const r = this.st.bumpEpoch.get(id) as Row | undefined;
       this.st.deleteUserSessions.run(id);
       return r?.token_epoch ?? 0;
     })();
+    this.changes.emit();
+    return epoch;
   }
   async countAdmins(): Promise<number> {
     return (this.st.countAdmins.get() as Row).n;
@@ -259,6 +266,7 @@ export class SqliteStore implements Store {
   }
   async deleteSession(tokenHash: string): Promise<void> {
     this.st.deleteSession.run(tokenHash);
+    this.changes.emit();
   }
   async deleteExpiredSessions(now: number): Promise<number> {
     return this.st.deleteExpiredSessions.run(now).changes;
@@ -311,7 +319,9 @@ export class SqliteStore implements Store {
     return this.getDevice(id);
   }
   async revokeDevice(id: number, at: number): Promise<boolean> {
-    return this.st.revokeDevice.run(at, id).changes > 0;
+    const done = this.st.revokeDevice.run(at, id).changes > 0;
+    this.changes.emit();
+    return done;
   }
   async touchDevice(id: number, at: number): Promise<void> {
     this.st.touchDevice.run(at, id, at);
@@ -454,8 +464,14 @@ export class SqliteStore implements Store {
       args.push(q.until);
     }
     if (q.before !== undefined) {
-      conds.push('s.seen_at < ?');
-      args.push(q.before);
+      // a cursor: older than `before`, or at exactly `before` with a smaller id (rows can share a time)
+      if (q.beforeId !== undefined) {
+        conds.push('(s.seen_at < ? OR (s.seen_at = ? AND s.id < ?))');
+        args.push(q.before, q.before, q.beforeId);
+      } else {
+        conds.push('s.seen_at < ?');
+        args.push(q.before);
+      }
     }
     const sql = `SELECT ${CONTEXT_COLS} FROM sightings s ${CONTEXT_JOINS}
       WHERE ${conds.join(' AND ')} ORDER BY s.seen_at DESC, s.id DESC LIMIT ?`;
@@ -572,6 +588,10 @@ export class SqliteStore implements Store {
   async listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]> {
     const rows = (userId === null ? this.st.listQueries.all(limit) : this.st.listQueriesOf.all(userId, limit)) as Row[];
     return rows.map(queryOf);
+  }
+
+  onAccountsChanged(fn: () => void): () => void {
+    return this.changes.on(fn);
   }
 
   async close(): Promise<void> {

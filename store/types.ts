@@ -134,6 +134,8 @@ export interface SightingQuery {
   limit: number;
   /** keyset pagination: only sightings older than this seenAt */
   before?: number;
+  /** with `before`: sightings at exactly `before` are included while their id is below this (a cursor) */
+  beforeId?: number;
 }
 
 export interface ItemSummary {
@@ -272,6 +274,13 @@ export interface Store {
   /** many questions in one write (one transaction / statement) */
   logQueries(entries: NewQueryLogEntry[]): Promise<void>;
   listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]>;
+
+  /**
+   * Calls `fn` after a change that may end credentials: a device revoked, a user removed, a password or
+   * token epoch changed, a session deleted (by this process; PostgreSQL also by other instances). Returns
+   * the unsubscribe function.
+   */
+  onAccountsChanged?(fn: () => void): () => void;
 
   close(): Promise<void>;
 }

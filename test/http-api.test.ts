@@ -180,13 +180,18 @@ describe('HTTP API', () => {
     expect(who.body.device.name).toBe('kitchen cam');
   });
 
-  it('logout and password change end the other sessions', async () => {
+  it('logout ends this session; logout everywhere and password change end the other sessions', async () => {
     const a = s.client();
     const b = s.client();
     await a.login('bob', bob.password);
     await b.login('bob', bob.password);
     expect((await b.get('/v1/session')).status).toBe(200);
+    // this browser only: the other tab keeps working
     expect((await a.del('/v1/session')).status).toBe(204);
+    expectError(await a.get('/v1/session'), 401, 'unauthorized');
+    expect((await b.get('/v1/session')).status).toBe(200);
+    await a.login('bob', bob.password);
+    expect((await a.del('/v1/session?everywhere=true')).status).toBe(204);
     expectError(await b.get('/v1/session'), 401, 'unauthorized');
     expectError(await a.get('/v1/session'), 401, 'unauthorized');
     await a.login('bob', bob.password);

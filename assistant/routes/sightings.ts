@@ -86,6 +86,8 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
             since: Type.Optional(Type.String({ maxLength: 40 })),
             until: Type.Optional(Type.String({ maxLength: 40 })),
             before: Type.Optional(Type.String({ maxLength: 40 })),
+            // with `before`: the id of the last sighting of the previous page (sightings can share a time)
+            before_id: Type.Optional(Type.Integer({ minimum: 1 })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
           },
           { additionalProperties: false },
@@ -94,6 +96,7 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const q = request.query;
+      if (q.before_id !== undefined && q.before === undefined) throw new AppError('validation', 'before_id goes with before (the seen_at and id of the last sighting of the previous page)');
       const far = Number.MAX_SAFE_INTEGER;
       const rows = await store.listSightings({
         userId: request.principal!.user.id,
@@ -102,6 +105,7 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         since: parseTime(q.since, 'since', far),
         until: parseTime(q.until, 'until', far),
         before: parseTime(q.before, 'before', far),
+        beforeId: q.before_id,
         limit: q.limit ?? 50,
       });
       return { sightings: rows.map(sightingView) };

