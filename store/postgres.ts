@@ -20,7 +20,7 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { ChangeFeed } from './changes.js';
 import { POSTGRES_MIGRATIONS, MIGRATION_LOCK_KEY } from './postgres-migrations.js';
-import { deviceOf, frameOf, queryOf, sightingOf, userOf, type Row } from './rows.js';
+import { deviceOf, frameOf, placedOf, placeLabelsOf, queryOf, sightingOf, userOf, zoneOf, type Row } from './rows.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
@@ -29,6 +29,8 @@ import {
   type Device,
   type Frame,
   type ItemSummary,
+  type PlacedSighting,
+  type Zone,
   type NewQueryLogEntry,
   type NewSighting,
   type QueryLogEntry,
@@ -90,8 +92,10 @@ function mapError(e: unknown, conflictMessage?: string): unknown {
 
 // ---------------------------------------------------------------------------------------------- SQL
 
-const SIGHTING_COLS = `s.id, s.user_id, s.device_id, s.frame_id, s.label, s.score, s.x, s.y, s.w, s.h, s.seen_at, s.first_seen_at`;
-const CONTEXT_COLS = `${SIGHTING_COLS}, d.name AS device_name, d.room AS room, (f.snapshot_path IS NOT NULL) AS snapshot_available`;
+const SIGHTING_COLS = `s.id, s.user_id, s.device_id, s.frame_id, s.label, s.score, s.x, s.y, s.w, s.h, s.seen_at, s.first_seen_at, s.zone_id`;
+const CONTEXT_COLS = `${SIGHTING_COLS}, d.name AS device_name, d.room AS room, z.name AS zone_name, (f.snapshot_path IS NOT NULL) AS snapshot_available`;
+/** the joins CONTEXT_COLS needs after `sightings s` */
+const CONTEXT_JOINS = `JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id LEFT JOIN zones z ON z.id = s.zone_id`;
 
 /** keeps latest_sightings current; rows come as (user_id, label, sighting_id, seen_at, count) */
 const UPSERT_LATEST = `
@@ -110,6 +114,7 @@ SELECT ${CONTEXT_COLS}, COALESCE(nb.items, '[]'::json) AS neighbours
 FROM (SELECT * FROM sightings WHERE user_id = $1 AND label = $2 ORDER BY seen_at DESC, id DESC LIMIT 1) s
 JOIN devices d ON d.id = s.device_id
 LEFT JOIN frames f ON f.id = s.frame_id
+LEFT JOIN zones z ON z.id = s.zone_id
 LEFT JOIN LATERAL (
   SELECT json_agg(json_build_object('label', n.label, 'score', n.score, 'x', n.x, 'y', n.y, 'w', n.w, 'h', n.h) ORDER BY n.score DESC, n.id) AS items
   FROM (SELECT id, label, score, x, y, w, h FROM sightings
@@ -162,11 +167,11 @@ const SQL = {
   // the row that the SQLite store's row-by-row upsert would leave (newest seen_at, later insert on ties)
   addSightings: `
 WITH input AS (
-  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::bigint[])
-    WITH ORDINALITY AS t(user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, ord)
+  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::bigint[], $11::bigint[])
+    WITH ORDINALITY AS t(user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, zone_id, ord)
 ), ins AS (
-  INSERT INTO sightings (user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, first_seen_at)
-  SELECT user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, seen_at FROM input ORDER BY ord
+  INSERT INTO sightings (user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, first_seen_at, zone_id)
+  SELECT user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, seen_at, zone_id FROM input ORDER BY ord
   RETURNING *
 ), agg AS (
   SELECT DISTINCT ON (user_id, label) user_id, label, id, seen_at, count(*) OVER (PARTITION BY user_id, label) AS n
@@ -179,10 +184,11 @@ WITH input AS (
 SELECT * FROM ins ORDER BY id`,
   refreshSighting: `
 WITH r AS (
-  UPDATE sightings SET seen_at = GREATEST(seen_at, $2::bigint),
+  UPDATE sightings SET seen_at = GREATEST(seen_at, $2::bigint), first_seen_at = LEAST(first_seen_at, COALESCE($12::bigint, first_seen_at)),
     frame_id = CASE WHEN $3::boolean THEN $4::bigint ELSE frame_id END,
     score = COALESCE($5::float8, score), x = COALESCE($6::float8, x), y = COALESCE($7::float8, y),
-    w = COALESCE($8::float8, w), h = COALESCE($9::float8, h)
+    w = COALESCE($8::float8, w), h = COALESCE($9::float8, h),
+    zone_id = CASE WHEN $10::boolean THEN $11::bigint ELSE zone_id END
   WHERE id = $1 RETURNING user_id, label, id, seen_at
 )
 INSERT INTO latest_sightings AS l (user_id, label, sighting_id, seen_at, count)
@@ -191,8 +197,28 @@ ${UPSERT_LATEST}`,
   latest: LATEST_SIGHTING_SQL,
   latestForDevice: `SELECT ${SIGHTING_COLS} FROM sightings s WHERE s.device_id = $1 AND s.seen_at >= $2 ORDER BY s.seen_at DESC, s.id DESC LIMIT 500`,
   items: `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l
-    JOIN sightings s ON s.id = l.sighting_id JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+    JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
     WHERE l.user_id = $1 ORDER BY l.seen_at DESC, l.label COLLATE "C"`,
+  // items whose latest sighting is in one of the zones ($2) or in the room ($3, any camera of it)
+  itemsInPlace: `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l
+    JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
+    WHERE l.user_id = $1 AND (s.zone_id = ANY($2::bigint[]) OR lower(d.room) = lower($3::text))
+    ORDER BY l.seen_at DESC, l.label COLLATE "C"`,
+  frameSightings: `SELECT ${CONTEXT_COLS} FROM sightings s ${CONTEXT_JOINS} WHERE s.frame_id = $1 ORDER BY s.score DESC, s.id`,
+  latestFrame: `SELECT * FROM frames WHERE device_id = $1 AND snapshot_path IS NOT NULL ORDER BY captured_at DESC, id DESC LIMIT 1`,
+
+  createZone: `INSERT INTO zones (user_id, device_id, name, points, created_at, updated_at) VALUES ($1, $2, $3, $4::json, $5, $5) RETURNING *`,
+  zone: `SELECT * FROM zones WHERE id = $1`,
+  zonesOf: `SELECT * FROM zones WHERE user_id = $1 ORDER BY device_id, lower(name) COLLATE "C", id`,
+  zonesOfDevice: `SELECT * FROM zones WHERE user_id = $1 AND device_id = $2 ORDER BY lower(name) COLLATE "C", id`,
+  zoneNames: `SELECT DISTINCT name FROM zones ORDER BY name`,
+  updateZone: `UPDATE zones SET name = COALESCE($2, name), points = COALESCE($3::json, points), updated_at = $4 WHERE id = $1 RETURNING *`,
+  deleteZone: `DELETE FROM zones WHERE id = $1`,
+  deviceBoxes: `SELECT id, x, y, w, h, zone_id FROM sightings WHERE device_id = $1 ORDER BY seen_at DESC LIMIT $2`,
+  setSightingZones: `UPDATE sightings s SET zone_id = u.zone_id FROM unnest($1::bigint[], $2::bigint[]) AS u(id, zone_id) WHERE s.id = u.id`,
+  rooms: `SELECT DISTINCT room FROM devices WHERE user_id = $1 AND room IS NOT NULL AND revoked_at IS NULL ORDER BY room`,
+  placeLabels: `SELECT place_labels FROM user_settings WHERE user_id = $1`,
+  setPlaceLabels: `INSERT INTO user_settings (user_id, place_labels) VALUES ($1, $2::json) ON CONFLICT (user_id) DO UPDATE SET place_labels = excluded.place_labels`,
   countSightings: `SELECT count(*) AS n FROM sightings`,
   countSightingsOf: `SELECT count(*) AS n FROM sightings WHERE user_id = $1`,
 
@@ -287,10 +313,13 @@ function sightingColumns(rows: NewSighting[]): unknown[][] {
     col((n) => n.box.w),
     col((n) => n.box.h),
     col((n) => n.seenAt),
+    col((n) => n.zoneId ?? null),
   ];
 }
 
 // ---------------------------------------------------------------------------------------------- store
+
+const itemOf = (r: Row): ItemSummary => ({ label: r.label, count: r.count, latest: placedOf(r) });
 
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -591,6 +620,9 @@ export class PostgresStore implements Store {
           r.moveToFrame ? (r.box?.y ?? null) : null,
           r.moveToFrame ? (r.box?.w ?? null) : null,
           r.moveToFrame ? (r.box?.h ?? null) : null,
+          r.moveToFrame && r.zoneId !== undefined,
+          r.moveToFrame ? (r.zoneId ?? null) : null,
+          r.firstSeenAt ?? null,
         ]);
       return { frame, sightings };
     }, 'this device already uploaded a frame with that idempotency key');
@@ -606,13 +638,16 @@ export class PostgresStore implements Store {
       patch.box?.y ?? null,
       patch.box?.w ?? null,
       patch.box?.h ?? null,
+      false,
+      null,
+      null,
     ]);
   }
   async latestSighting(userId: number, label: string): Promise<SightingInContext | null> {
     const r = await this.one('latest', [userId, label]);
     if (!r) return null;
     const neighbours = (r.neighbours as Row[]).map((n) => ({ label: n.label, score: n.score, box: { x: n.x, y: n.y, w: n.w, h: n.h } }));
-    return { ...sightingOf(r), deviceName: r.device_name, room: r.room ?? null, snapshotAvailable: !!r.snapshot_available, neighbours };
+    return { ...placedOf(r), neighbours };
   }
   async latestSightingsForDevice(deviceId: number, since: number): Promise<Sighting[]> {
     return (await this.rows('latestForDevice', [deviceId, since])).map(sightingOf);
@@ -627,21 +662,67 @@ export class PostgresStore implements Store {
     // a cursor: older than `before`, or at exactly `before` with a smaller id (rows can share a time)
     if (q.before !== undefined && q.beforeId !== undefined) conds.push(`(s.seen_at, s.id) < ($${args.push(q.before)}, $${args.push(q.beforeId)})`);
     else if (q.before !== undefined) conds.push(`s.seen_at < $${args.push(q.before)}`);
-    const sql = `SELECT ${CONTEXT_COLS} FROM sightings s JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+    const sql = `SELECT ${CONTEXT_COLS} FROM sightings s ${CONTEXT_JOINS}
       WHERE ${conds.join(' AND ')} ORDER BY s.seen_at DESC, s.id DESC LIMIT $${args.push(q.limit)}`;
-    return (await this.dyn(sql, args)).map((r) => ({
-      ...sightingOf(r),
-      deviceName: r.device_name as string,
-      room: (r.room ?? null) as string | null,
-      snapshotAvailable: !!r.snapshot_available,
-    }));
+    return (await this.dyn(sql, args)).map(placedOf);
   }
   async listItems(userId: number): Promise<ItemSummary[]> {
-    return (await this.rows('items', [userId])).map((r) => ({
-      label: r.label,
-      count: r.count,
-      latest: { ...sightingOf(r), deviceName: r.device_name, room: r.room ?? null, snapshotAvailable: !!r.snapshot_available },
-    }));
+    return (await this.rows('items', [userId])).map(itemOf);
+  }
+  async itemsInPlace(userId: number, place: { zoneIds?: number[]; room?: string }): Promise<ItemSummary[]> {
+    const zoneIds = place.zoneIds ?? [];
+    if (!zoneIds.length && place.room === undefined) return [];
+    return (await this.rows('itemsInPlace', [userId, zoneIds, place.room ?? null])).map(itemOf);
+  }
+  async listFrameSightings(frameId: number): Promise<PlacedSighting[]> {
+    return (await this.rows('frameSightings', [frameId])).map(placedOf);
+  }
+  async latestFrameWithSnapshot(deviceId: number): Promise<Frame | null> {
+    const r = await this.one('latestFrame', [deviceId]);
+    return r ? frameOf(r) : null;
+  }
+
+  // ---- zones ----
+  async createZone(z: { userId: number; deviceId: number; name: string; points: Array<[number, number]> }): Promise<Zone> {
+    const conflict = `this camera already has a zone named "${z.name}"`;
+    return zoneOf((await this.run('createZone', [z.userId, z.deviceId, z.name, JSON.stringify(z.points), Date.now()], conflict)).rows[0]);
+  }
+  async getZone(id: number): Promise<Zone | null> {
+    const r = await this.one('zone', [id]);
+    return r ? zoneOf(r) : null;
+  }
+  async listZones(userId: number, deviceId?: number): Promise<Zone[]> {
+    const rows = deviceId === undefined ? await this.rows('zonesOf', [userId]) : await this.rows('zonesOfDevice', [userId, deviceId]);
+    return rows.map(zoneOf);
+  }
+  async listZoneNames(): Promise<string[]> {
+    return (await this.rows('zoneNames')).map((r) => r.name);
+  }
+  async updateZone(id: number, patch: { name?: string; points?: Array<[number, number]> }): Promise<Zone | null> {
+    const conflict = `this camera already has a zone named "${patch.name}"`;
+    const r = (await this.run('updateZone', [id, patch.name ?? null, patch.points ? JSON.stringify(patch.points) : null, Date.now()], conflict)).rows[0];
+    return r ? zoneOf(r) : null;
+  }
+  async deleteZone(id: number): Promise<boolean> {
+    return ((await this.run('deleteZone', [id])).rowCount ?? 0) > 0;
+  }
+  async listDeviceBoxes(deviceId: number, limit: number): Promise<Array<{ id: number; box: Box; zoneId: number | null }>> {
+    return (await this.rows('deviceBoxes', [deviceId, limit])).map((r) => ({ id: r.id, box: { x: r.x, y: r.y, w: r.w, h: r.h }, zoneId: r.zone_id ?? null }));
+  }
+  async setSightingZones(updates: Array<{ id: number; zoneId: number | null }>): Promise<void> {
+    if (!updates.length) return;
+    await this.run('setSightingZones', [updates.map((u) => u.id), updates.map((u) => u.zoneId)]);
+  }
+  async listRooms(userId: number): Promise<string[]> {
+    return (await this.rows('rooms', [userId])).map((r) => r.room);
+  }
+
+  // ---- settings ----
+  async getPlaceLabels(userId: number): Promise<string[] | null> {
+    return placeLabelsOf((await this.one('placeLabels', [userId]))?.place_labels);
+  }
+  async setPlaceLabels(userId: number, labels: string[] | null): Promise<void> {
+    await this.run('setPlaceLabels', [userId, labels === null ? null : JSON.stringify(labels)]);
   }
   async countSightings(userId?: number): Promise<number> {
     return (userId === undefined ? await this.one('countSightings') : await this.one('countSightingsOf', [userId]))!.n;

@@ -77,7 +77,7 @@ describe('HTTP API', () => {
     expectError(await bob.client.patch(`/v1/devices/${cam.id}`, { room: 'x' }), 404, 'not_found');
     expectError(await bob.client.del(`/v1/devices/${cam.id}`), 404, 'not_found');
     // ann still sees hers
-    const items = (await ann.client.get('/v1/items')).body.items;
+    const items = (await ann.client.get('/v1/items?all=true')).body.items;
     expect(items.map((i: any) => i.label).sort()).toEqual(['cup', 'dining table']);
   });
 

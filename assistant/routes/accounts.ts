@@ -96,6 +96,7 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         owner = u;
       }
       const { device, token } = await addDevice(store, owner.id, request.body.name, request.body.room ?? null);
+      app.places.invalidate(owner.id); // rooms are places
       return reply.status(201).send({ device: deviceView(device), token, setup_command: setupCommand(request, token) });
     },
   );
@@ -108,6 +109,7 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (current.revokedAt !== null) throw new AppError('conflict', 'this device was revoked: it cannot be changed (add a new one instead)');
       const name = request.body.name === undefined ? undefined : cleanDeviceName(request.body.name);
       const d = await store.updateDevice(request.params.id, { name, room: request.body.room === undefined ? undefined : cleanRoom(request.body.room) });
+      app.places.invalidate(d!.userId); // rooms are places
       return { device: deviceView(d!) };
     },
   );
@@ -115,6 +117,8 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/v1/devices/:id', { preHandler: app.guard.user, schema: { params: Id } }, async (request, reply) => {
     await ownDevice(request, request.params.id);
     await store.revokeDevice(request.params.id, Date.now());
+    const gone = await store.getDevice(request.params.id);
+    if (gone) app.places.invalidate(gone.userId); // rooms are places
     return reply.status(204).send();
   });
 

@@ -19,7 +19,7 @@ import type { Frame } from '../../store/types.js';
 
 export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
 
-export interface FrameRoutesOptions extends Pick<FrameServiceOptions, 'mergeIou' | 'mergeWindowMs' | 'retentionIntervalMs'> {
+export interface FrameRoutesOptions extends Pick<FrameServiceOptions, 'mergeIou' | 'mergeWindowMs' | 'retentionIntervalMs' | 'lateMergeMs'> {
   /** the detector (the caller closes it); null: frames are refused with 503 (the server runs without models) */
   detector: Detector | null;
 }
@@ -44,7 +44,9 @@ function duplicateBody(f: Frame) {
 const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, opts) => {
   const { store, config } = app;
   const { detector } = opts;
-  const frames = detector ? new FrameService({ ...opts, detector, store, config, log: app.log }) : null;
+  const frames = detector
+    ? new FrameService({ ...opts, detector, store, config, log: app.log, zones: (userId, deviceId) => app.places.zonerFor(userId, deviceId) })
+    : null;
   if (frames) {
     const d = frames.detector;
     const off = reportPool('vision', () => ({ queued: d.stats().queued, busy: d.stats().busy })); // metrics
