@@ -8,8 +8,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseWav } from '../assistant/audio/wav.js';
-import { resampleS16le } from '../assistant/audio/pcm.js';
+import { parseWav } from '../protocol/wav.js';
+import { resampleS16le } from '../protocol/pcm.js';
 import { mulberry32 } from './seed.js';
 
 export interface HesitationSpec {

@@ -8,7 +8,7 @@
  * of 320 samples vary by about +-1 dB, so no noise frame reaches it; the weak last consonant of a word
  * usually does). The end of speech is the end of the last voiced frame; the start, the start of the first.
  */
-import { s16leToFloat32, rms, toDbfs } from '../assistant/audio/pcm.js';
+import { s16leToFloat32, rms, toDbfs } from '../protocol/pcm.js';
 
 export const BOUNDS_FRAME_MS = 20;
 export const BOUNDS_MARGIN_DB = 6;

@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { parseWav } from '../assistant/audio/wav.js';
+import { parseWav } from '../protocol/wav.js';
 import { HESITATIONS, haveEspeak, makeHesitation } from './hesitations.js';
 import { mulberry32 } from './seed.js';
 import { sampleValue, stageMeansMs, type BenchServer } from './server.js';

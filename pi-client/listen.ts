@@ -1,6 +1,6 @@
 /**
  * `whereabouts-pi listen`: talks to `GET /v1/listen` (WebSocket) with the shared protocol of
- * assistant/protocol.ts, folding every server event through its pure `reduceConversation`.
+ * protocol/protocol.ts, folding every server event through its pure `reduceConversation`.
  *
  * One question ("turn"): send `start` -> the server says `listening` -> binary s16le audio (held back until
  * `listening`) -> `stop` (button released, Enter, end of speech, end of file; or the server ends the
@@ -33,8 +33,8 @@ import {
   type ReadyEvent,
   type ReplyEvent,
   type ServerEvent,
-} from '../assistant/protocol.js';
-import { splitBuffer } from '../assistant/audio/pcm.js';
+} from '../protocol/protocol.js';
+import { splitBuffer } from '../protocol/pcm.js';
 import type { AudioSink, AudioSource, SinkStream } from './audio.js';
 import { Backoff, Sleeper } from './backoff.js';
 import { GpioButton } from './button.js';

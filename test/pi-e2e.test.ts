@@ -13,7 +13,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, freePort } from './helpers/proc.js';
-import { analyzeSpeech, s16leToFloat32 } from '../dist/assistant/audio/pcm.js';
+import { analyzeSpeech, s16leToFloat32 } from '../dist/protocol/pcm.js';
 import { voskProvider } from '../dist/models/vosk.js';
 import { ASR_MODEL, FIXTURES, REPO_MODELS, SHARED, account, dropImage, fixtures, modelsDir, piConfig, runPi, startPi, tempDir, until } from './fixtures/pi/harness.js';
 

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { loadVosk, type VoskLib, type VoskModelHandle, type VoskRecognizerHandle } from './libvosk.js';
-import { Resampler, float32ToS16le, s16leToFloat32 } from '../audio/pcm.js';
+import { Resampler, float32ToS16le, s16leToFloat32 } from '../../protocol/pcm.js';
 import { UNK, cleanTranscript, grammarJson } from './grammar.js';
 import { MODEL_RATE } from '../../models/vosk-files.js';
 import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';

@@ -1,5 +1,5 @@
 /**
- * `GET /v1/listen` (WebSocket): ask by voice. The wire protocol is assistant/protocol.ts, documented in
+ * `GET /v1/listen` (WebSocket): ask by voice. The wire protocol is protocol/protocol.ts, documented in
  * docs/protocol.md. One connection carries many utterances, one at a time:
  *
  *   client: {"type":"start","sample_rate":16000}, binary s16le mono PCM frames..., {"type":"stop"}
@@ -21,7 +21,7 @@ import type { RawData, WebSocket } from 'ws';
 import { AsrError, type Asr, type AsrProgress, type AsrStream } from '../asr/index.js';
 import type { Answer } from '../answer.js';
 import { liveDialog, type DialogContext } from '../dialog.js';
-import { REPLY_AUDIO_CHUNK_BYTES, parseClientMessage, type ReplyEvent, type ServerEvent } from '../protocol.js';
+import { REPLY_AUDIO_CHUNK_BYTES, parseClientMessage, type ReplyEvent, type ServerEvent } from '../../protocol/protocol.js';
 import type { Principal } from '../plugins/auth.js';
 import { CompletenessClassifier } from '../voice/complete.js';
 import type { VoiceGuard } from '../voice/guard.js';
@@ -362,6 +362,7 @@ class Connection {
               box: a.sighting.box,
               seen_at: a.sighting.seen_at,
               room: a.sighting.room,
+              zone: a.sighting.zone,
               device: a.sighting.device,
               frame_id: a.sighting.frame_id,
             }

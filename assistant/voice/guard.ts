@@ -4,7 +4,7 @@
  * implementation with `app.decorate('voiceGuard', guard)` (or passes `guard` to the listen plugin).
  * Without one, every connection and stream is allowed and nothing is watched.
  */
-import type { ErrorEventCode } from '../protocol.js';
+import type { ErrorEventCode } from '../../protocol/protocol.js';
 import type { Principal } from '../plugins/auth.js';
 
 export interface GuardRefusal {

@@ -31,7 +31,7 @@ import {
   type ReplyEvent,
   type ServerEvent,
   type TranscriptEvent,
-} from '../protocol.js';
+} from '../../protocol/protocol.js';
 
 /** how complete the words heard so far are (voice/complete.ts) */
 export type Completeness =
