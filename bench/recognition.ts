@@ -321,15 +321,18 @@ export async function recognitionBench(o: RecognitionOptions): Promise<Recogniti
   let work: string | null = null;
   let own: BenchServer | null = null;
   let server: BenchServer;
-  let token: string;
-  if (o.server) ({ server, token } = o.server);
+  let tokens: string[];
+  if (o.server) tokens = [o.server.token], ({ server } = o.server);
   else {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-recog-'));
     const visionModel = SETTINGS.find((s) => s.key === 'visionModel')!.def() as string;
     const labels = manifestLabels(visionModel) ?? [];
-    const seed = await seedSqlite({ file: path.join(work, SQLITE_FILE), sightings: 5000, labels, devices: 1 });
-    own = server = await startServer({ dataDir: work, modelsDir: o.modelsDir, extraArgs: [...(o.serverArgs ?? []), '--max-streams', String(Math.max(16, streams))], env: o.env });
-    token = seed.deviceTokens[0];
+    // one device per stream (a device may hold few streams at once); a fresh connection per clip may briefly
+    // overlap the last one's, so the limits leave room
+    const seed = await seedSqlite({ file: path.join(work, SQLITE_FILE), sightings: 5000, labels, devices: streams });
+    const limits = ['--max-streams', String(2 * streams), '--max-streams-per-user', String(2 * streams), '--max-streams-per-device', '2'];
+    own = server = await startServer({ dataDir: work, modelsDir: o.modelsDir, extraArgs: [...limits, ...(o.serverArgs ?? [])], env: o.env });
+    tokens = seed.deviceTokens;
   }
   try {
     const url = server.url.replace(/^http/, 'ws') + '/v1/listen';
@@ -343,9 +346,15 @@ export async function recognitionBench(o: RecognitionOptions): Promise<Recogniti
           const c = clips[next++];
           if (!c) return;
           // a fresh conversation per clip: a clarifying question must not steer the next clip
-          const cl = await Client.open(url, token);
-          const r = await cl.ask(corpus.pcm(c), paced);
-          cl.close();
+          let r: Awaited<ReturnType<Client['ask']>>;
+          for (let attempt = 0; ; attempt++) {
+            const cl = await Client.open(url, tokens[ci % tokens.length]);
+            r = await cl.ask(corpus.pcm(c), paced);
+            cl.close();
+            // the previous connection's stream may not be released yet: try again shortly
+            if (r.error !== 'busy' || attempt >= 5) break;
+            await sleep(200);
+          }
           const s = score(c, r);
           results.push({ id: c.id, split: c.split, category: c.category, voice: c.voice, condition: c.condition, text: c.text, ...r, ...s });
         }

@@ -80,7 +80,9 @@ export function decideHearing(
       continue;
     }
     intent = parseHeard(a.text);
-    if (intent.intent === 'not_a_request') add('none', share, intent, null);
+    // the other kinds of question (places, history, "and my phone?") are answered from the best hypothesis
+    // before this decision; here only item requests count as requests
+    if (intent.intent !== 'find_item' && intent.intent !== 'last_seen') add('none', share, intent, null);
     else if (!intent.item) add('no_item', share, intent, null);
     else
       for (const [item, m, part] of !isPhrase || isPhrase(intent.item) ? [[intent.item, resolve(intent.item), 1] as const] : itemReadings(intent.item, resolve)) {

@@ -1,5 +1,5 @@
 /**
- * What a usable Vosk model folder looks like, checked without loading it (cheap, main-thread safe).
+ * What a usable Vosk model folder and libvosk look like, checked without loading them (cheap, main-thread safe).
  * The small English model (vosk-model-small-en-us-0.15, or the same model from the Maven artifact
  * com.alphacephei:vosk-model-en) has a runtime-grammar graph (HCLr.fst + Gr.fst), which the grammar needs.
  */
@@ -101,4 +101,36 @@ export function fingerprint(modelDir: string, libPath: string): string {
   };
   walk(modelDir, 0);
   return parts.join('|');
+}
+
+/** ELF e_machine per Node arch, and the wheel platform tag that carries libvosk for it */
+export const ARCH: Record<string, { machine: number; wheel: string; wheelTag: RegExp } | undefined> = {
+  x64: { machine: 62, wheel: 'manylinux2010_x86_64', wheelTag: /x86_64/ },
+  arm64: { machine: 183, wheel: 'manylinux2014_aarch64', wheelTag: /aarch64/ },
+  arm: { machine: 40, wheel: 'linux_armv7l', wheelTag: /armv7l/ },
+};
+
+/** where `whereabouts models` installs libvosk */
+export const libvoskFile = (modelsDir: string) => path.join(modelsDir, 'lib', 'libvosk.so');
+
+/** Checks an ELF shared object is built for this CPU. Returns a problem or null. */
+export function checkLib(file: string): string | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return `${file} missing`;
+  }
+  try {
+    const h = Buffer.alloc(20);
+    fs.readSync(fd, h, 0, 20, 0);
+    if (h.readUInt32BE(0) !== 0x7f454c46) return `${file} is not an ELF library`;
+    const want = ARCH[process.arch];
+    const machine = h.readUInt16LE(18);
+    if (want && machine !== want.machine) return `${file} is built for another CPU (ELF machine ${machine}, this is ${process.arch})`;
+    if (fs.fstatSync(fd).size < 1_000_000) return `${file} is truncated`;
+    return null;
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fingerprint } from './modelfiles.js';
+import { createRequire } from 'node:module';
+import { fingerprint, MODEL_RATE } from './vosk-files.js';
 
 export interface ProbeResult {
   ok: boolean;
@@ -82,19 +83,26 @@ function lastError(stderr: string): string {
   return (lines.pop() ?? '').trim().slice(0, 300);
 }
 
-async function main(libPath: string, modelDir: string) {
-  const { loadVosk } = await import('./libvosk.js');
-  const { buildGrammar, grammarJson } = await import('./grammar.js');
+/**
+ * The child's side: its own few libvosk declarations (the server's binding lives with the recogniser in
+ * assistant/asr/, which models/ does not import), every handle checked before use.
+ */
+function main(libPath: string, modelDir: string) {
   try {
-    const lib = loadVosk(libPath);
-    lib.setLogLevel(-1);
-    const model = lib.modelNew(modelDir);
-    const words = ['where', 'is', 'my', 'cup'].filter((w) => lib.findWord(model, w) >= 0).length;
-    const rec = lib.recognizerNewGrm(model, 16000, grammarJson(buildGrammar(['cup', 'phone'])));
-    lib.acceptWaveform(rec, new Uint8Array(16000));
-    lib.finalResult(rec);
-    lib.recognizerFree(rec);
-    lib.modelFree(model);
+    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    const lib = koffi.load(libPath);
+    lib.func('void vosk_set_log_level(int)')(-1);
+    const model = lib.func('void *vosk_model_new(const char *path)')(modelDir);
+    if (!model) throw new Error(`Vosk could not load the speech model in ${modelDir} (missing or corrupt files)`);
+    const findWord = lib.func('int vosk_model_find_word(void *model, const char *word)');
+    const words = ['where', 'is', 'my', 'cup'].filter((w) => (findWord(model, w) as number) >= 0).length;
+    const rec = lib.func('void *vosk_recognizer_new_grm(void *model, float sample_rate, const char *grammar)')(model, MODEL_RATE, '["where is my cup", "where is my phone", "[unk]"]');
+    if (!rec) throw new Error('vosk_recognizer_new_grm returned NULL (does the model support runtime grammars?)');
+    const silence = new Uint8Array(MODEL_RATE);
+    lib.func('int vosk_recognizer_accept_waveform(void *rec, const uint8_t *data, int length)')(rec, silence, silence.length);
+    lib.func('const char *vosk_recognizer_final_result(void *rec)')(rec);
+    lib.func('void vosk_recognizer_free(void *rec)')(rec);
+    lib.func('void vosk_model_free(void *model)')(model);
     if (words < 4) throw new Error('the model does not know basic English words (not an English model?)');
     process.stdout.write(JSON.stringify({ ok: true }) + '\n');
   } catch (e) {
@@ -104,5 +112,5 @@ async function main(libPath: string, modelDir: string) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  void main(process.argv[2] ?? '', process.argv[3] ?? '');
+  main(process.argv[2] ?? '', process.argv[3] ?? '');
 }
