@@ -43,6 +43,8 @@ export interface Config {
   maxStreamsPerDevice: number;
   /** concurrent voice streams one user (all their devices and sessions) may hold */
   maxStreamsPerUser: number;
+  /** open voice connections one device may hold */
+  maxVoiceConnectionsPerDevice: number;
   /** a started utterance with no audio for this long ends the voice connection, seconds */
   utteranceIdleSeconds: number;
   /** open voice sockets re-check their device token / session at least this often, seconds */
@@ -125,6 +127,7 @@ export const SETTINGS: Setting[] = [
   S('maxStreams', 'number', () => 16, 'concurrent voice streams before "busy"'),
   S('maxStreamsPerDevice', 'number', () => 2, 'concurrent voice streams one device may hold'),
   S('maxStreamsPerUser', 'number', () => 8, 'concurrent voice streams one user may hold (all devices and browsers)'),
+  S('maxVoiceConnectionsPerDevice', 'number', () => 8, 'open voice connections one device may hold'),
   S('utteranceIdleSeconds', 'number', () => 5, 'a started utterance with no audio for this long ends the voice connection'),
   S('voiceRecheckSeconds', 'number', () => 5, 'open voice sockets re-check their credentials at least this often'),
   S('maxUtteranceSeconds', 'number', () => 15, 'longest utterance, seconds'),

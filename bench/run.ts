@@ -253,7 +253,9 @@ async function main(): Promise<number> {
       const nodeArgs = args.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', args.cpuProf] : [];
       if (args.cpuProf) fs.mkdirSync(args.cpuProf, { recursive: true });
       try {
-        server = await startServer({ dataDir, modelsDir: args.modelsDir, database: args.database, nodeArgs, env: args.env, extraArgs: args.serverArgs });
+        // the bench's one household drives every stream: its share limits are lifted so capacity is what is measured
+        const shares = ['--max-streams-per-device', '64', '--max-streams-per-user', '64', '--max-voice-connections-per-device', '64'];
+        server = await startServer({ dataDir, modelsDir: args.modelsDir, database: args.database, nodeArgs, env: args.env, extraArgs: [...shares, ...args.serverArgs] });
       } catch (e) {
         const onlyText = !args.only.has('frames') && !args.only.has('voice');
         if (!onlyText) throw e;

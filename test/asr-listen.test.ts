@@ -150,6 +150,7 @@ beforeAll(async () => {
     // these tests drive many streams through one device token (the voice guard's shares are tested in voice-guard.test.ts)
     maxStreamsPerDevice: MAX_STREAMS,
     maxStreamsPerUser: MAX_STREAMS,
+    maxVoiceConnectionsPerDevice: 1000,
     maxUtteranceSeconds: 15,
   });
   // the app owns no models here (no detector); the recogniser is made from the default model's vocabulary

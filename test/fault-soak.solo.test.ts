@@ -91,7 +91,7 @@ describe('fault and soak', () => {
     s = await startServer({
       dataDir,
       modelsDir: MODELS_DIR,
-      extraArgs: ['--body-idle-seconds', '1', '--utterance-idle-seconds', '1', '--voice-recheck-seconds', '1', '--max-streams-per-device', '2', '--max-streams-per-user', '12'],
+      extraArgs: ['--body-idle-seconds', '1', '--utterance-idle-seconds', '1', '--voice-recheck-seconds', '1', '--max-streams-per-device', '2', '--max-streams-per-user', '12', '--max-voice-connections-per-device', '30'],
     });
     // one real frame first, so the detector's first-use memory counts as idle
     const small = await (await import('sharp')).default(Buffer.alloc(640 * 480 * 3, 90), { raw: { width: 640, height: 480, channels: 3 } }).jpeg().toBuffer();
