@@ -53,7 +53,7 @@ describe('whereabouts CLI', () => {
     }
   });
 
-  it('prints one clear line and exits non-zero on errors', async () => {
+  it('prints one clear line and exits non-zero on errors', { timeout: 240_000 }, async () => {
     const cases: Array<[string[], string | undefined, RegExp]> = [
       [['user', 'add', 'ann', ...D], 'x\n', /already exists/],
       [['user', 'add', 'cat', ...D], 'short\n', /at least 8 characters/],
