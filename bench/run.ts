@@ -234,6 +234,7 @@ async function main(): Promise<number> {
         try {
           const rows = await textBench(server, {
             token: tokens[0],
+            labels,
             seconds,
             connections: args.connections,
             wavConnections: 8,
@@ -395,10 +396,11 @@ export function report(r: Results): string {
   else
     out.push(
       table(
-        ['reply', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'nlp ms', 'lookup ms', 'tts ms', 'server CPU', 'peak RSS MiB', 'loader'],
+        ['reply', 'connections', 'questions (distinct sent)', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'nlp ms', 'lookup ms', 'tts ms', 'server CPU', 'peak RSS MiB', 'loader'],
         r.text.rows.map((t) => [
           t.kind === 'wav' ? 'spoken (WAV)' : 'JSON',
           t.connections,
+          `${t.questions.toLocaleString('en-US')} (${(t.load.distinct ?? 0).toLocaleString('en-US')})`,
           fmt(t.load.rps, 0),
           ms(t.load.p50),
           ms(t.load.p99),
