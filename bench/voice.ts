@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { parseWav } from '../assistant/audio/wav.js';
+import { parseWav } from '../protocol/wav.js';
 import { mulberry32 } from './seed.js';
 import { sampleValue, stageMeansMs, type BenchServer } from './server.js';
 import { REPO, log, sleep, summarize, type Summary } from './util.js';

@@ -24,6 +24,8 @@ export interface ManifestModel {
   file: string;
   /** official download */
   url: string;
+  /** a copy kept in the repository, relative to the manifest's folder (installed without any network access) */
+  bundled?: string;
   /** accepted sha256 digests (lower-case hex) */
   sha256: string[];
   /** size of the official download, bytes */
@@ -105,6 +107,8 @@ export function validateManifest(raw: unknown, where = 'manifest'): Manifest {
     if (typeof e.kind !== 'string') bad('kind missing');
     if (typeof e.file !== 'string' || e.file === '' || path.basename(e.file) !== e.file) bad('file must be a plain file name');
     if (typeof e.url !== 'string' || !/^https?:\/\//.test(e.url)) bad('url must be http(s)');
+    if (e.bundled !== undefined && (typeof e.bundled !== 'string' || !/^[\w.-]+(\/[\w.-]+)*$/.test(e.bundled) || e.bundled.split('/').includes('..')))
+      bad('bundled must be a relative path inside the models folder');
     if (!Array.isArray(e.sha256) || e.sha256.length === 0 || !e.sha256.every((h) => typeof h === 'string' && SHA256.test(h))) bad('sha256 must be a non-empty list of lower-case hex digests');
     if (!Number.isInteger(e.bytes) || e.bytes <= 0) bad('bytes must be a positive integer');
     if (typeof e.licence !== 'string' || e.licence === '') bad('licence missing');

@@ -125,8 +125,10 @@ async function ensure(p: ModelProvider, config: ModelsOptions, o: Options, out: 
   await fsp.mkdir(config.modelsDir, { recursive: true });
   await fsp.mkdir(path.dirname(target), { recursive: true });
 
-  if (o.from) {
-    const src = await locate(o.from, a, target);
+  // --from first, then the copy kept in the repository; the network only when neither has it
+  for (const from of [o.from, a.bundled ?? null]) {
+    if (!from) continue;
+    const src = await locate(from, a, target);
     if (src) {
       const got = await sha256File(src);
       if (!a.sha256.includes(got)) {
@@ -140,9 +142,9 @@ async function ensure(p: ModelProvider, config: ModelsOptions, o: Options, out: 
       } finally {
         await fsp.rm(tmp, { force: true });
       }
-      return verified(`copied: ${title} from ${src} to ${target}`);
+      return verified(`${from === o.from ? 'copied' : 'installed'}: ${title} from ${src} to ${target}`);
     }
-    out(`note: ${o.from} has no ${a.fileName}${o.offline ? '' : '; downloading it instead'}`);
+    if (from === o.from) out(`note: ${o.from} has no ${a.fileName}${o.offline ? '' : '; looking elsewhere'}`);
   }
   if (o.offline) {
     out(`missing: ${title}: ${problem}; not downloading (--offline)`);

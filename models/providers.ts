@@ -9,8 +9,9 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { sha256File } from './download.js';
 import { ModelError } from './errors.js';
-import { findModel, isModelPath, loadManifest, resolveVisionModel, type ManifestModel } from './manifest.js';
+import { findModel, isModelPath, loadManifest, manifestPath, resolveVisionModel, type ManifestModel } from './manifest.js';
 import { voskProvider } from './vosk.js';
+import { voiceProvider } from './piper.js';
 
 /** The settings the models need (a subset of the server's configuration). */
 export interface ModelsOptions {
@@ -22,6 +23,10 @@ export interface ModelsOptions {
   asrEngine: string;
   /** start without models: nothing is needed */
   noModels: boolean;
+  /** 'piper' (the default when absent) needs a voice; 'flite', 'espeak-ng', 'none' do not */
+  ttsEngine?: string;
+  /** a Piper voice file of the user's own (checked only); empty: the manifest voice */
+  voice?: string;
 }
 
 /** A downloadable file. */
@@ -33,6 +38,8 @@ export interface ModelArtifact {
   sha256: string[];
   /** expected size, for the progress bar */
   bytes?: number;
+  /** a verified copy kept in the repository (absolute path): installed from there first, with no network */
+  bundled?: string;
 }
 
 /** One model the product may need. */
@@ -103,7 +110,7 @@ export const detectionModelProvider: ModelProvider = {
   artifact(config) {
     if (isModelPath(config.visionModel)) return null;
     const e = manifestEntry(config);
-    return { url: e.url, fileName: e.file, sha256: e.sha256, bytes: e.bytes };
+    return { url: e.url, fileName: e.file, sha256: e.sha256, bytes: e.bytes, bundled: e.bundled ? path.join(path.dirname(manifestPath()), e.bundled) : undefined };
   },
   async check(config) {
     if (isModelPath(config.visionModel)) {
@@ -135,4 +142,4 @@ export const speechModelProvider: ModelProvider = {
   },
 };
 
-export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider, speechModelProvider];
+export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider, speechModelProvider, voiceProvider];

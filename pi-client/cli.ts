@@ -3,7 +3,7 @@
  * 3 token refused).
  */
 import { parseArgs } from 'node:util';
-import { FileSink, FileSource, ArecordSource, NullSink, SpeakerSink, type AudioSink, type AudioSource } from './audio.js';
+import { FileSink, FileSource, ArecordSource, NullSink, defaultSpeaker, type AudioSink, type AudioSource } from './audio.js';
 import { runCamera } from './camera.js';
 import { configPath, loadConfig, type PiConfig } from './config.js';
 import { PiError, UsageError, EXIT_USAGE } from './errors.js';
@@ -119,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
         const configured = config.listen.mode;
         mode = picked[0] ?? (configured !== 'auto' ? configured : config.button ? 'button' : process.stdin.isTTY ? 'enter' : 'vad');
       }
-      const sink: AudioSink = v['no-audio'] ? new NullSink() : v.output ? new FileSink(String(v.output)) : new SpeakerSink(config.speaker.device);
+      const sink: AudioSink = v['no-audio'] ? new NullSink() : v.output ? new FileSink(String(v.output)) : defaultSpeaker(config.speaker.device, 'auto', log);
       const ui = new Ui({ json: !!v.json, partials: !!v.partials, out: process.stdout });
       return runListen({ config, log, ui, source, sink, mode, once: !!v.once || !!v.input, audio: !v['no-audio'] && config.listen.audio });
     }

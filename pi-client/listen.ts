@@ -27,8 +27,8 @@ import {
   type ReadyEvent,
   type ReplyEvent,
   type ServerEvent,
-} from '../assistant/protocol.js';
-import { splitBuffer } from '../assistant/audio/pcm.js';
+} from '../protocol/protocol.js';
+import { splitBuffer } from '../protocol/pcm.js';
 import type { AudioSink, AudioSource, SinkStream } from './audio.js';
 import { Backoff, Sleeper } from './backoff.js';
 import { GpioButton } from './button.js';

@@ -80,8 +80,10 @@ export async function checkHardware(c: PiConfig, say: Say): Promise<void> {
   // resolved, never loaded: loading `speaker` opens ALSA's default device, and aborts the process without one
   say(
     speakerPackageInstalled()
-      ? 'speaker package: installed'
-      : 'speaker package: not installed, so replies cannot be played (sudo apt install libasound2-dev build-essential; then npm install speaker)',
+      ? 'playback: through the speaker package'
+      : which('aplay')
+        ? 'playback: through aplay (the optional speaker package is not installed; nothing is missing)'
+        : 'playback: neither aplay nor the speaker package is installed, so replies cannot be played (sudo apt install alsa-utils)',
   );
 
   if (c.camera.watchDir) say(`camera: uploads the images that appear in ${c.camera.watchDir}`);

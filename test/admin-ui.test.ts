@@ -17,11 +17,11 @@ const ANN_PW2 = 'ann-password-2';
 const manifest = JSON.parse(fs.readFileSync(path.join(REPO, 'models', 'manifest.json'), 'utf8')) as { models: Array<{ name: string; labels?: string[] }> };
 const COCO = manifest.models.find((m) => m.name === 'yolox_nano')!.labels!;
 
-/** a server with the real detector (copied from ../shared into a temp models folder) and the text path */
+/** a server with the real detector (the repository's copy, in a temp models folder) and the text path */
 async function startServer(): Promise<TestServer> {
   const labels = [...COCO, XSS];
   const modelsDir = tempDir('wa-models-');
-  fs.copyFileSync(path.join(SHARED, 'models', 'yolox_nano.onnx'), path.join(modelsDir, 'yolox_nano.onnx'));
+  fs.copyFileSync(path.join(REPO, 'models', 'vendor', 'yolox_nano.onnx'), path.join(modelsDir, 'yolox_nano.onnx'));
   return startTestServer({ noModels: false, asrEngine: 'none', modelsDir, visionWorkers: 1 }, { labels });
 }
 

@@ -12,13 +12,13 @@ import { buildApp } from '../dist/assistant/app.js';
 import { loadConfig } from '../dist/assistant/config.js';
 import { addDevice, addUser } from '../dist/assistant/accounts.js';
 import { Client } from './helpers/server.js';
-import { REPO, SHARED, tempDir } from './helpers/tmp.js';
+import { REPO, SHARED, YOLOX_FILE, tempDir } from './helpers/tmp.js';
 import { CHROMIUM, DESKTOP, logIn, shoot } from './helpers/browser.js';
 import { describeWhenReady, missingPaths } from './helpers/needs.js';
 
 const MODELS = path.join(REPO, 'models', 'files');
 const ASR_MODEL = 'vosk-model-small-en-us-0.15';
-const YOLOX = path.join(SHARED, 'models', 'yolox_nano.onnx');
+const YOLOX = YOLOX_FILE;
 const WAV = path.join(REPO, 'audio-fixtures', 'wav', 'where-is-my-cup.en-us.s150.wav');
 const missing = missingPaths({ Chromium: CHROMIUM, 'the speech model': path.join(MODELS, ASR_MODEL), libvosk: path.join(MODELS, 'lib'), 'the speech fixture': WAV, 'the detector': YOLOX });
 
@@ -28,7 +28,7 @@ describeWhenReady('admin page: hold to talk (Chromium fake microphone)', missing
   let browser: Browser;
 
   beforeAll(async () => {
-    // a models folder with the detector from ../shared and the installed speech files
+    // a models folder with the detector kept in the repository and the installed speech files
     const modelsDir = tempDir('wa-voice-models-');
     fs.copyFileSync(YOLOX, path.join(modelsDir, 'yolox_nano.onnx'));
     fs.symlinkSync(path.join(MODELS, ASR_MODEL), path.join(modelsDir, ASR_MODEL));

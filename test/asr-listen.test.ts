@@ -12,8 +12,8 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, manifestLabels } from '../dist/assistant/app.js';
 import { loadConfig } from '../dist/assistant/config.js';
 import { addDevice, addUser } from '../dist/assistant/accounts.js';
-import { parseWav } from '../dist/assistant/audio/wav.js';
-import { analyzeSpeech, s16leToFloat32 } from '../dist/assistant/audio/pcm.js';
+import { parseWav } from '../dist/protocol/wav.js';
+import { analyzeSpeech, s16leToFloat32 } from '../dist/protocol/pcm.js';
 import { createAsr, type Asr } from '../dist/assistant/asr/index.js';
 import { buildVocabulary } from '../dist/nlp/vocabulary.js';
 import { voskProvider } from '../dist/models/vosk.js';
@@ -157,6 +157,9 @@ beforeAll(async () => {
     asrModel: ASR_MODEL,
     asrWorkers: 2,
     maxStreams: MAX_STREAMS,
+    // these tests drive many streams through one device token (the voice guard's shares are tested in voice-guard.test.ts)
+    maxStreamsPerDevice: MAX_STREAMS,
+    maxStreamsPerUser: MAX_STREAMS,
     maxUtteranceSeconds: 15,
   });
   // the app owns no models here (no detector); the recogniser is made from the default model's vocabulary

@@ -145,7 +145,7 @@ describeWhenReady('scale-out on PostgreSQL', pgMissing, () => {
       const V = await serve(['--database', db, '--data-dir', dataDir, '--models-dir', MODELS_DIR, '--log-level', 'warn', '--time-zone', 'UTC', '--vision-workers', '1', '--asr-workers', '1']);
       instances.push(V);
       try {
-        const { parseWav } = await import('../dist/assistant/audio/wav.js');
+        const { parseWav } = await import('../dist/protocol/wav.js');
         const wav = parseWav(fs.readFileSync(VOICE_FIXTURE));
         const ws = new WebSocket(V.url.replace(/^http/, 'ws') + '/v1/listen', { headers: { authorization: `Bearer ${deviceToken}` } });
         const events: any[] = [];

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serve, freePort } from './helpers/proc.js';
-import { analyzeSpeech, s16leToFloat32 } from '../dist/assistant/audio/pcm.js';
+import { analyzeSpeech, s16leToFloat32 } from '../dist/protocol/pcm.js';
 import { readAudioFile } from '../dist/pi-client/audio.js';
 import { GpioButton } from '../dist/pi-client/button.js';
 import { which } from '../dist/pi-client/system.js';

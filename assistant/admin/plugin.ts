@@ -22,6 +22,7 @@ import { addFirstAdmin } from '../accounts.js';
 import { AppError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { html, shell, type Html, type ShellUser } from './html.js';
+import { sameOrigin } from '../plugins/auth.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SETUP_COOKIE = 'wa_setup';
@@ -67,8 +68,9 @@ function collectAssets(): Map<string, Asset> {
   const clientDir = path.join(HERE, 'client');
   if (fs.existsSync(clientDir))
     for (const f of fs.readdirSync(clientDir)) if (f.endsWith('.js')) files.set(`admin/client/${f}`, path.join(clientDir, f));
-  // the shared protocol module: client/*.js import it as ../../protocol.js
-  files.set('protocol.js', path.join(HERE, '..', 'protocol.js'));
+  // the shared protocol package (protocol/ beside assistant/ in dist): client/*.js import it as
+  // ../../../protocol/protocol.js, i.e. /protocol/protocol.js (served by the route below)
+  files.set('protocol/protocol.js', path.join(HERE, '..', '..', 'protocol', 'protocol.js'));
   const staticDir = path.join(PACKAGE_ROOT, 'assistant', 'admin', 'static');
   if (fs.existsSync(staticDir)) for (const f of fs.readdirSync(staticDir)) if (TYPES[path.extname(f)]) files.set(`admin/${f}`, path.join(staticDir, f));
   const out = new Map<string, Asset>();
@@ -217,9 +219,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
     const run = setupLock.then(async () => {
       if ((await store.listUsers()).length > 0) return alreadySetUp(reply);
       const cookieToken = request.cookies[SETUP_COOKIE];
-      const origin = request.headers.origin;
-      const originOk = !origin || origin === `${request.protocol}://${request.host}`;
-      if (!cookieToken || !sameToken(cookieToken, request.body._csrf) || !originOk)
+      if (!cookieToken || !sameToken(cookieToken, request.body._csrf) || !sameOrigin(request))
         return setupForm(reply, request, { status: 403, error: 'The form expired or came from another site. Please try again.', name: request.body.name });
       const name = request.body.name.trim();
       if (request.body.password !== request.body.confirm) return setupForm(reply, request, { status: 400, error: 'The two passwords differ.', name });
@@ -245,8 +245,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
     '/login',
     { schema: { body: Type.Object({ name: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: true }) } },
     async (request, reply) => {
-      const origin = request.headers.origin;
-      if (origin && origin !== `${request.protocol}://${request.host}`) throw new AppError('forbidden', 'cross-site login refused');
+      if (!sameOrigin(request)) throw new AppError('forbidden', 'cross-site login refused');
       const r = await app.inject({
         method: 'POST',
         url: '/v1/session',
@@ -291,13 +290,17 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   // ---- static files ----
-  app.get('/assets/*', { schema: { params: Type.Object({ '*': Type.String({ maxLength: 200 }) }) } }, async (request, reply) => {
-    const a = assets.get(request.params['*']);
+  const assetSchema = { schema: { params: Type.Object({ '*': Type.String({ maxLength: 200 }) }) } };
+  const sendAsset = (key: string, request: FastifyRequest, reply: FastifyReply) => {
+    const a = assets.get(key);
     if (!a) throw new AppError('not_found', 'no such file');
     reply.header('cache-control', 'no-cache').header('etag', a.etag);
     if (request.headers['if-none-match'] === a.etag) return reply.status(304).send();
     return reply.type(a.type).send(a.body);
-  });
+  };
+  app.get('/assets/*', assetSchema, async (request, reply) => sendAsset(request.params['*'], request, reply));
+  // the protocol package, where the page's modules import it from
+  app.get('/protocol/*', assetSchema, async (request, reply) => sendAsset(`protocol/${request.params['*']}`, request, reply));
   app.get('/favicon.ico', async (_request, reply) => reply.redirect('/assets/admin/icon.svg', 301));
 };
 

@@ -11,6 +11,8 @@ export interface WorkerInit {
   minConfidence: number;
   /** the audio slice one stream decodes before the worker turns to the next (ms of 16 kHz audio) */
   sliceMs: number;
+  /** the Silero VAD model file (asr/vad.ts); null: no voice-activity detection */
+  vadModel: string | null;
 }
 
 export type ToWorker =
@@ -31,12 +33,16 @@ export interface WordInfo {
 }
 
 export type FromWorker =
-  | { type: 'ready'; dropped: { phrase: string; word: string }[]; loadMs: number }
+  | { type: 'ready'; dropped: { phrase: string; word: string }[]; loadMs: number; vad: boolean; vadProblem: string | null }
   | { type: 'fatal'; message: string }
   | { type: 'grammar'; dropped: { phrase: string; word: string }[]; size: number }
   | { type: 'partial'; id: number; text: string }
   | { type: 'endpoint'; id: number; text: string; raw: string; words: WordInfo[] }
-  | { type: 'progress'; id: number; bytes: number }
+  /**
+   * a slice was decoded: `bytes` of input consumed; `text` the words so far (segments + partial);
+   * `silenceMs` the VAD's quiet time at the decoded position (null: no VAD); `speech` the VAD heard speech
+   */
+  | { type: 'progress'; id: number; bytes: number; text: string; silenceMs: number | null; speech: boolean }
   | {
       type: 'final';
       id: number;

@@ -6,10 +6,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { loadVosk, type VoskLib, type VoskModelHandle, type VoskRecognizerHandle } from './libvosk.js';
-import { Resampler, float32ToS16le, s16leToFloat32 } from '../audio/pcm.js';
+import { Resampler, float32ToS16le, s16leToFloat32 } from '../../protocol/pcm.js';
 import { UNK, cleanTranscript, grammarJson } from './grammar.js';
 import { MODEL_RATE } from '../../models/vosk-files.js';
 import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
+import { SileroVad, type VadStream } from './vad.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -29,6 +30,9 @@ interface Stream {
   rawSegments: string[];
   words: WordInfo[];
   lastPartial: string;
+  /** the words so far: final segments and the current partial */
+  heard: string;
+  vad: VadStream | null;
   inBytes: number;
   cpuMs: number;
 }
@@ -36,10 +40,12 @@ interface Stream {
 let lib: VoskLib;
 let model: VoskModelHandle;
 let grammar: string | null = null;
+let vad: SileroVad | null = null;
 const streams = new Map<number, Stream>();
 let order: number[] = [];
 let cursor = 0;
 let scheduled = false;
+let pumping = false;
 
 function filterGrammar(sentences: string[] | null): { json: string | null; dropped: { phrase: string; word: string }[]; size: number } {
   if (!sentences) return { json: null, dropped: [], size: 0 };
@@ -121,6 +127,8 @@ function open(id: number, rate: number) {
       rawSegments: [],
       words: [],
       lastPartial: '',
+      heard: '',
+      vad: vad ? vad.stream() : null,
       inBytes: 0,
       cpuMs: 0,
     });
@@ -131,7 +139,7 @@ function open(id: number, rate: number) {
 }
 
 function schedule() {
-  if (scheduled) return;
+  if (scheduled || pumping) return;
   scheduled = true;
   setImmediate(pump);
 }
@@ -187,10 +195,12 @@ function decode(s: Stream, pcm16k: Uint8Array) {
       s.rawSegments.push(res.raw);
       s.words.push(...res.words);
     }
+    s.heard = s.segments.filter(Boolean).join(' ');
     post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words });
   } else {
     const p = partialText(lib.partialResult(s.rec));
     const full = [...s.segments, p].filter(Boolean).join(' ');
+    s.heard = full;
     if (p && full !== s.lastPartial) {
       s.lastPartial = full;
       post({ type: 'partial', id: s.id, text: full });
@@ -203,15 +213,19 @@ function toModelRate(s: Stream, bytes: Uint8Array): Uint8Array {
   return float32ToS16le(s.resampler.process(s16leToFloat32(bytes)));
 }
 
-function slice(s: Stream) {
+async function slice(s: Stream) {
   const t0 = performance.now();
   const max = Math.max(2, Math.round((s.rate * init.sliceMs) / 1000) * 2);
   const bytes = take(s, max);
   s.queued -= bytes.byteLength;
   s.inBytes += bytes.byteLength;
   if (bytes.byteLength) {
-    decode(s, toModelRate(s, bytes));
-    post({ type: 'progress', id: s.id, bytes: bytes.byteLength });
+    const pcm = toModelRate(s, bytes);
+    decode(s, pcm);
+    // the VAD judges the same 16 kHz audio, so its quiet time is measured where the words end
+    if (s.vad) await s.vad.feed(s16leToFloat32(pcm));
+    if (!streams.has(s.id)) return; // aborted meanwhile
+    post({ type: 'progress', id: s.id, bytes: bytes.byteLength, text: s.heard, silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true });
   }
   s.cpuMs += performance.now() - t0;
 }
@@ -228,8 +242,24 @@ function finalize(s: Stream) {
   post({ type: 'final', id: s.id, text, raw, words, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs });
 }
 
-function pump() {
+async function pump() {
   scheduled = false;
+  if (pumping) return;
+  pumping = true;
+  try {
+    await pumpRound();
+  } finally {
+    pumping = false;
+  }
+  for (const s of streams.values()) {
+    if (s.queued > 0 || s.finishing) {
+      schedule();
+      break;
+    }
+  }
+}
+
+async function pumpRound() {
   const deadline = performance.now() + 40;
   // one round: a slice for each stream with work, starting after the last one served
   const ids = order.slice(cursor).concat(order.slice(0, cursor));
@@ -238,7 +268,8 @@ function pump() {
     const s = streams.get(id);
     if (!s) continue;
     try {
-      if (s.queued > 0 || s.carry >= 0) slice(s);
+      if (s.queued > 0 || s.carry >= 0) await slice(s);
+      if (!streams.has(id)) continue;
       if (s.finishing && s.queued <= 0) finalize(s);
     } catch (e) {
       free(s);
@@ -248,12 +279,6 @@ function pump() {
     if (performance.now() > deadline) break;
   }
   cursor = order.length ? (cursor + Math.max(1, served)) % order.length : 0;
-  for (const s of streams.values()) {
-    if (s.queued > 0 || s.finishing) {
-      schedule();
-      break;
-    }
-  }
 }
 
 function onMessage(m: ToWorker) {
@@ -305,15 +330,23 @@ function onMessage(m: ToWorker) {
   }
 }
 
-try {
+async function main() {
   const t0 = performance.now();
   lib = loadVosk(init.libPath);
   lib.setLogLevel(init.logLevel);
   model = lib.modelNew(init.modelDir);
   const g = filterGrammar(init.grammar);
   grammar = g.json;
+  let vadProblem: string | null = null;
+  if (init.vadModel) {
+    try {
+      vad = await SileroVad.load(init.vadModel);
+    } catch (e) {
+      vadProblem = (e as Error).message;
+    }
+  }
   port.on('message', onMessage);
-  post({ type: 'ready', dropped: g.dropped, loadMs: Math.round(performance.now() - t0) });
-} catch (e) {
-  post({ type: 'fatal', message: (e as Error).message });
+  post({ type: 'ready', dropped: g.dropped, loadMs: Math.round(performance.now() - t0), vad: !!vad, vadProblem });
 }
+
+main().catch((e) => post({ type: 'fatal', message: (e as Error).message }));

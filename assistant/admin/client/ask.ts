@@ -4,7 +4,7 @@ import { alertBox, busy, h, icon, replace, snapshot, timeEl, type Child } from '
 import { timingsView } from './questions.js';
 import { Talker, talkSupported } from './talk.js';
 import type { PageContext } from './app.js';
-import type { ConversationState, ReplyEvent } from '../../protocol.js';
+import type { ConversationState, ReplyEvent } from '../../../protocol/protocol.js';
 
 export async function renderAsk(ctx: PageContext): Promise<void> {
   const input = h('input', { id: 'ask-text', name: 'text', type: 'text', required: true, maxlength: '1000', autocomplete: 'off', placeholder: 'where is my cup?', enterkeyhint: 'send' });

@@ -26,6 +26,14 @@ export interface StartMessage {
 export interface StopMessage {
   type: 'stop';
 }
+/**
+ * Stop the current utterance or reply now (barge-in): the server stops the reply audio (or drops the
+ * utterance being heard) and answers `done` with reason `cancelled`. A new `start` while the reply plays
+ * does the same and starts listening.
+ */
+export interface CancelMessage {
+  type: 'cancel';
+}
 /** vosk-server compatibility: `{"config":{"sample_rate":16000}}` is a start */
 export interface VoskConfigMessage {
   config: { sample_rate: number };
@@ -34,11 +42,11 @@ export interface VoskConfigMessage {
 export interface VoskEofMessage {
   eof: 1;
 }
-export type ClientMessage = StartMessage | StopMessage | VoskConfigMessage | VoskEofMessage;
+export type ClientMessage = StartMessage | StopMessage | CancelMessage | VoskConfigMessage | VoskEofMessage;
 
 // ---- server -> client -------------------------------------------------------------------------------
 
-export type ErrorEventCode = 'bad_message' | 'bad_audio' | 'unauthorized' | 'too_long' | 'busy' | 'internal' | 'unavailable';
+export type ErrorEventCode = 'bad_message' | 'bad_audio' | 'unauthorized' | 'too_long' | 'busy' | 'internal' | 'unavailable' | 'timeout';
 
 export interface ReadyEvent {
   type: 'ready';
@@ -49,6 +57,8 @@ export interface ReadyEvent {
 export interface ListeningEvent {
   type: 'listening';
   sample_rate: number;
+  /** the server listens again by itself after a reply that asked a question: keep streaming audio */
+  follow_up?: boolean;
 }
 export interface PartialEvent {
   type: 'partial';
@@ -66,6 +76,8 @@ export interface SightingView {
   box: [number, number, number, number];
   seen_at: string;
   room: string | null;
+  /** the camera zone it was in ("kitchen counter"), when the camera has zones */
+  zone?: string | null;
   device: string;
   frame_id: number | null;
 }
@@ -78,6 +90,8 @@ export interface ReplyEvent {
   label: string | null;
   sighting: SightingView | null;
   timings: { asr_ms: number; nlp_ms: number; lookup_ms: number; tts_ms: number };
+  /** the reply asks a question: the server listens again after `done` without another `start` */
+  follow_up?: boolean;
 }
 export interface AudioEvent {
   type: 'audio';
@@ -87,6 +101,13 @@ export interface AudioEvent {
 }
 export interface DoneEvent {
   type: 'done';
+  /**
+   * absent: the reply is complete. `cancelled`: the client's cancel (or a new start) stopped it.
+   * `no_speech`: the server listened for an answer to its question and nobody spoke.
+   */
+  reason?: 'cancelled' | 'no_speech';
+  /** the reply asked a question: a `listening` event follows and the server waits for the answer */
+  follow_up?: boolean;
 }
 export interface ErrorEvent {
   type: 'error';
@@ -167,6 +188,7 @@ export function parseClientMessage(raw: string): ClientMessage | null {
   const o = m as Record<string, unknown>;
   if (o.type === 'start' && typeof o.sample_rate === 'number') return o as unknown as StartMessage;
   if (o.type === 'stop') return { type: 'stop' };
+  if (o.type === 'cancel') return { type: 'cancel' };
   if (o.config && typeof o.config === 'object' && typeof (o.config as Record<string, unknown>).sample_rate === 'number')
     return o as unknown as VoskConfigMessage;
   if (o.eof === 1 || o.eof === true) return { eof: 1 };

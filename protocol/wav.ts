@@ -9,15 +9,19 @@
  *   decodeWav(buf, { sampleRate? })               parseWav + downmix to mono Float32 (+ optional resampling)
  *
  * Malformed input throws WavError (code 'bad_request'); a well-formed WAV in another encoding (float, A-law,
- * 8/24/32-bit, ...) throws WavError (code 'unsupported_media_type'). Both are AppErrors.
+ * 8/24/32-bit, ...) throws WavError (code 'unsupported_media_type'). A WavError carries the HTTP status
+ * that fits (400 / 415), so the server's error handler answers it like its own errors.
  */
-import { AppError } from '../errors.js';
 import { resample, s16leToFloat32 } from './pcm.js';
 
-export class WavError extends AppError {
+export class WavError extends Error {
+  readonly code: 'bad_request' | 'unsupported_media_type';
+  readonly statusCode: number;
   constructor(code: 'bad_request' | 'unsupported_media_type', message: string) {
-    super(code, message);
+    super(message);
     this.name = 'WavError';
+    this.code = code;
+    this.statusCode = code === 'bad_request' ? 400 : 415;
   }
 }
 
