@@ -137,7 +137,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
 
   let speech = opts.speech;
   if (speech === undefined) {
-    const s = await createSpeech(config);
+    const s = await createSpeech(config, { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m) });
     if (s) app.addHook('onClose', async () => s.close());
     speech = s;
   }

@@ -60,8 +60,16 @@ export interface Config {
   voiceHesitationMs: number;
   /** after a reply that asks a question: how long the server listens for the answer, seconds */
   voiceFollowUpSeconds: number;
-  /** 'flite' (default) or 'espeak-ng' */
+  /** 'piper' (default; falls back to flite without a voice), 'flite', 'espeak-ng' or 'none' */
   ttsEngine: string;
+  /** Piper voice: a path to a .onnx voice (its .onnx.json beside it); empty = the installed default voice */
+  voice: string;
+  /** speaking rate, 0.5..2 (1 = the voice's own; Piper's length scale is divided by it) */
+  voiceRate: number;
+  /** loudness of spoken replies, 0..2 (1 = normal) */
+  voiceVolume: number;
+  /** onnxruntime threads for the Piper voice */
+  ttsThreads: number;
   /** time zone for spoken times ("yesterday at 6 pm"); default: the machine's */
   timeZone: string;
   sessionDays: number;
@@ -123,7 +131,11 @@ export const SETTINGS: Setting[] = [
   S('voiceEndSilenceMs', 'number', () => 200, 'hands-free: quiet (Silero VAD) after a complete question before the answer starts, ms'),
   S('voiceHesitationMs', 'number', () => 2000, 'hands-free: quiet after an unfinished question ("where is my ... um") before it ends anyway, ms'),
   S('voiceFollowUpSeconds', 'number', () => 6, 'after a reply that asks a question: how long to listen for the answer, seconds'),
-  S('ttsEngine', 'string', () => 'flite', 'speech synthesiser: flite, espeak-ng or none'),
+  S('ttsEngine', 'string', () => 'piper', 'speech synthesiser: piper (falls back to flite without a voice), flite, espeak-ng or none'),
+  S('voice', 'string', () => '', 'Piper voice .onnx file (its .onnx.json beside it); empty: the one `whereabouts models` installs'),
+  S('voiceRate', 'number', () => 1, 'speaking rate 0.5..2 (Piper: length scale divided by it)'),
+  S('voiceVolume', 'number', () => 1, 'loudness of spoken replies 0..2'),
+  S('ttsThreads', 'number', () => Math.min(2, os.availableParallelism()), 'onnxruntime threads for the Piper voice'),
   S('timeZone', 'string', () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', 'time zone for spoken times'),
   S('sessionDays', 'number', () => 30, 'login session lifetime, days'),
   S('loginAttempts', 'number', () => 10, 'failed logins per user and address in 15 minutes before 429'),

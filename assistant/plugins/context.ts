@@ -11,9 +11,9 @@ import type { PlaceBook } from '../places.js';
 /** spoken replies (registered when a speech synthesiser is loaded) */
 export interface SpeechService {
   /** s16le mono chunks of at most 8 KiB, as soon as synthesis yields them */
-  stream(text: string): AsyncIterable<Buffer>;
-  /** the whole reply as a WAV file */
-  wav(text: string): Promise<Buffer>;
+  stream(text: string, opts?: { sampleRate?: number }): AsyncIterable<Buffer>;
+  /** the whole reply as a WAV file (at opts.sampleRate, default sampleRate) */
+  wav(text: string, opts?: { sampleRate?: number }): Promise<Buffer>;
   readonly sampleRate: number;
 }
 

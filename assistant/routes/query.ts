@@ -33,6 +33,8 @@ export const ConversationContext = Type.Object(
 type WireContext = Static<typeof ConversationContext>;
 
 export const QueryBody = Type.Object({ text: Type.String({ maxLength: 1000 }) }, { additionalProperties: false });
+/** the sample rate a spoken reply should have (default: the synthesiser's, 16000) */
+const SampleRate = Type.Optional(Type.Integer({ minimum: 8000, maximum: 48000, description: 'sample rate of the WAV, Hz (default 16000)' }));
 const AskBody = Type.Object({ text: Type.String({ maxLength: 1000 }), context: Type.Optional(Type.Union([ConversationContext, Type.Null()])) }, { additionalProperties: false });
 
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -102,7 +104,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/query',
     {
       preHandler: app.guard.any,
-      schema: { body: AskBody, querystring: Type.Object({ audio: Type.Optional(Type.String()) }), response: { 200: AnswerBody } },
+      schema: { body: AskBody, querystring: Type.Object({ audio: Type.Optional(Type.String()), sample_rate: SampleRate }), response: { 200: AnswerBody } },
     },
     async (request, reply) => {
       const p = request.principal!;
@@ -113,7 +115,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       let wav: Buffer | null = null;
       if (speak) {
         const t = performance.now();
-        wav = await app.speech!.wav(a.reply);
+        wav = await app.speech!.wav(a.reply, { sampleRate: request.query.sample_rate });
         ttsMs = Math.round((performance.now() - t) * 100) / 100;
       }
       const timings = { ...a.timings, ...(speak ? { tts_ms: ttsMs } : {}) };
@@ -145,9 +147,9 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   // speaks a text (an answer already shown) without asking again
-  app.post('/v1/speak', { preHandler: app.guard.any, schema: { body: QueryBody } }, async (request, reply) => {
+  app.post('/v1/speak', { preHandler: app.guard.any, schema: { body: QueryBody, querystring: Type.Object({ sample_rate: SampleRate }) } }, async (request, reply) => {
     if (!app.speech) throw new AppError('not_acceptable', 'spoken replies are not available: the speech synthesiser is not loaded');
-    return reply.type('audio/wav').send(await app.speech.wav(request.body.text));
+    return reply.type('audio/wav').send(await app.speech.wav(request.body.text, { sampleRate: request.query.sample_rate }));
   });
 };
 
