@@ -9,6 +9,7 @@ import type { Store } from '../store/types.js';
 import { AppError } from './errors.js';
 import { addDevice, addUser, changePassword, removeUser } from './accounts.js';
 import { startServer } from './server.js';
+import { printable } from './names.js';
 
 const USAGE = `usage: whereabouts <command> [options]
 
@@ -141,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
           case 'list': {
             const users = await store.listUsers();
             if (!users.length) console.log('no users yet: add one with `whereabouts user add NAME --admin`');
-            for (const u of users) console.log(`${String(u.id).padStart(4)}  ${u.name}${u.isAdmin ? '  (admin)' : ''}`);
+            for (const u of users) console.log(`${String(u.id).padStart(4)}  ${printable(u.name)}${u.isAdmin ? '  (admin)' : ''}`);
             return 0;
           }
           case 'remove': {
@@ -174,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
             if (!a || !b) throw new UsageError('usage: whereabouts device add USER NAME [--room ROOM]');
             const u = await userByName(store, a);
             const { device, token } = await addDevice(store, u.id, b, typeof mine.room === 'string' ? mine.room : null);
-            console.error(`added device ${device.name} (id ${device.id}) for ${u.name}${device.room ? ` in the ${device.room}` : ''}; its token is shown only now:`);
+            console.error(`added device ${printable(device.name)} (id ${device.id}) for ${u.name}${device.room ? ` in the ${device.room}` : ''}; its token is shown only now:`);
             console.log(token);
             return 0;
           }
@@ -186,7 +187,8 @@ export async function main(argv: string[]): Promise<number> {
             if (!devices.length) console.log('no devices');
             for (const d of devices)
               console.log(
-                `${String(d.id).padStart(4)}  ${users.get(d.userId) ?? '?'}  ${d.name}${d.room ? `  [${d.room}]` : ''}` +
+                // names stored before control characters were refused are shown escaped, never raw
+                `${String(d.id).padStart(4)}  ${printable(users.get(d.userId) ?? '?')}  ${printable(d.name)}${d.room ? `  [${printable(d.room)}]` : ''}` +
                   `${d.revokedAt ? '  revoked' : ''}  last seen ${d.lastSeenAt ? new Date(d.lastSeenAt).toISOString() : 'never'}`,
               );
             return 0;

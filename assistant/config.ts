@@ -39,6 +39,20 @@ export interface Config {
   asrWorkers: number;
   /** concurrent voice streams before `busy` */
   maxStreams: number;
+  /** concurrent voice streams one device may hold */
+  maxStreamsPerDevice: number;
+  /** concurrent voice streams one user (all their devices and sessions) may hold */
+  maxStreamsPerUser: number;
+  /** a started utterance with no audio for this long ends the voice connection, seconds */
+  utteranceIdleSeconds: number;
+  /** open voice sockets re-check their device token / session at least this often, seconds */
+  voiceRecheckSeconds: number;
+  /** request body bytes in flight at once before new uploads get 503 busy (0: no limit) */
+  bodyBudget: number;
+  /** longest time to receive one whole request, seconds (slow clients are cut off) */
+  requestTimeout: number;
+  /** a request body with no new byte for this long is cut off, seconds */
+  bodyIdleSeconds: number;
   maxUtteranceSeconds: number;
   /** hands-free: quiet after a complete question before the server ends the utterance, ms */
   voiceEndSilenceMs: number;
@@ -46,14 +60,22 @@ export interface Config {
   voiceHesitationMs: number;
   /** after a reply that asks a question: how long the server listens for the answer, seconds */
   voiceFollowUpSeconds: number;
-  /** 'flite' (default) or 'espeak-ng' */
+  /** 'piper' (default; falls back to flite without a voice), 'flite', 'espeak-ng' or 'none' */
   ttsEngine: string;
+  /** Piper voice: a path to a .onnx voice (its .onnx.json beside it); empty = the installed default voice */
+  voice: string;
+  /** speaking rate, 0.5..2 (1 = the voice's own; Piper's length scale is divided by it) */
+  voiceRate: number;
+  /** loudness of spoken replies, 0..2 (1 = normal) */
+  voiceVolume: number;
+  /** onnxruntime threads for the Piper voice */
+  ttsThreads: number;
   /** time zone for spoken times ("yesterday at 6 pm"); default: the machine's */
   timeZone: string;
   sessionDays: number;
   /** failed logins per username+address in 15 minutes before 429 */
   loginAttempts: number;
-  /** which proxies may set X-Forwarded-For/-Proto: 'loopback' (default), 'false', 'true', or addresses/CIDRs */
+  /** which proxies may set X-Forwarded-For/-Proto: 'false' (default: none), 'loopback', 'true', or addresses/CIDRs */
   trustProxy: string;
   /** mark cookies Secure (set when served behind https) */
   secureCookies: boolean;
@@ -94,19 +116,30 @@ export const SETTINGS: Setting[] = [
   S('retentionFrames', 'number', () => 5000, 'keep at most this many snapshots per user (0: no limit)'),
   S('bodyLimit', 'number', () => 64 * 1024, 'largest JSON body, bytes'),
   S('frameBodyLimit', 'number', () => 20 * 1024 * 1024, 'largest image upload, bytes'),
+  S('bodyBudget', 'number', () => 64 * 1024 * 1024, 'request body bytes in flight at once before uploads get 503 busy (0: no limit)'),
+  S('requestTimeout', 'number', () => 120, 'longest time to receive one whole request, seconds'),
+  S('bodyIdleSeconds', 'number', () => 10, 'a request body with no new byte for this long (or under 1 KiB/s after that long) is cut off, seconds'),
   S('asrModel', 'string', () => 'vosk-model-small-en-us-0.15', 'speech model folder inside the models folder'),
   S('asrEngine', 'string', () => 'vosk', 'speech recogniser: vosk, or none for no voice'),
   S('asrWorkers', 'number', () => 1, 'speech recogniser worker threads (each holds the model, ~130 MB; one keeps up with ~16 streams)'),
   S('maxStreams', 'number', () => 16, 'concurrent voice streams before "busy"'),
+  S('maxStreamsPerDevice', 'number', () => 2, 'concurrent voice streams one device may hold'),
+  S('maxStreamsPerUser', 'number', () => 8, 'concurrent voice streams one user may hold (all devices and browsers)'),
+  S('utteranceIdleSeconds', 'number', () => 5, 'a started utterance with no audio for this long ends the voice connection'),
+  S('voiceRecheckSeconds', 'number', () => 5, 'open voice sockets re-check their credentials at least this often'),
   S('maxUtteranceSeconds', 'number', () => 15, 'longest utterance, seconds'),
   S('voiceEndSilenceMs', 'number', () => 200, 'hands-free: quiet (Silero VAD) after a complete question before the answer starts, ms'),
   S('voiceHesitationMs', 'number', () => 2000, 'hands-free: quiet after an unfinished question ("where is my ... um") before it ends anyway, ms'),
   S('voiceFollowUpSeconds', 'number', () => 6, 'after a reply that asks a question: how long to listen for the answer, seconds'),
-  S('ttsEngine', 'string', () => 'flite', 'speech synthesiser: flite, espeak-ng or none'),
+  S('ttsEngine', 'string', () => 'piper', 'speech synthesiser: piper (falls back to flite without a voice), flite, espeak-ng or none'),
+  S('voice', 'string', () => '', 'Piper voice .onnx file (its .onnx.json beside it); empty: the one `whereabouts models` installs'),
+  S('voiceRate', 'number', () => 1, 'speaking rate 0.5..2 (Piper: length scale divided by it)'),
+  S('voiceVolume', 'number', () => 1, 'loudness of spoken replies 0..2'),
+  S('ttsThreads', 'number', () => Math.min(2, os.availableParallelism()), 'onnxruntime threads for the Piper voice'),
   S('timeZone', 'string', () => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', 'time zone for spoken times'),
   S('sessionDays', 'number', () => 30, 'login session lifetime, days'),
   S('loginAttempts', 'number', () => 10, 'failed logins per user and address in 15 minutes before 429'),
-  S('trustProxy', 'string', () => 'loopback', 'proxies trusted for X-Forwarded-For: loopback, false, true, or comma-separated addresses/CIDRs'),
+  S('trustProxy', 'string', () => 'false', 'proxies trusted for X-Forwarded-For/-Proto: false (none), loopback, true, or comma-separated addresses/CIDRs'),
   S('secureCookies', 'boolean', () => false, 'mark cookies Secure (behind https)'),
   S('metricsToken', 'string', () => '', 'bearer token for /metrics (otherwise an admin session)'),
   S('mallocArenas', 'number', () => 2, 'glibc malloc arenas (0: glibc default); fewer keep memory flat'),

@@ -2,10 +2,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.js';
 import { buildApp } from './app.js';
-import { capMallocArenas } from './malloc.js';
+import { capMallocArenas, fixMmapThreshold } from './malloc.js';
 
 export async function startServer(config: Config): Promise<FastifyInstance> {
   capMallocArenas(config.mallocArenas); // before any worker thread starts
+  fixMmapThreshold(); // large buffers (request bodies, images) in their own mappings, unmapped when freed
   const app = await buildApp(config);
   let closing = false;
   const stop = (signal: string) => {

@@ -1,13 +1,15 @@
 /** How store records look on the wire: ISO times, snake_case, boxes as [x, y, w, h]. */
-import type { Device, Sighting, User, QueryLogEntry } from '../store/types.js';
+import type { Device, Sighting, User, QueryLogEntry, Zone } from '../store/types.js';
 import type { SightingView } from '../protocol/protocol.js';
 
 export const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
 
-export function sightingView(s: Sighting & { deviceName: string; room: string | null; snapshotAvailable?: boolean }): SightingView & {
+export function sightingView(s: Sighting & { deviceName: string; room: string | null; zoneName?: string | null; snapshotAvailable?: boolean }): SightingView & {
   id: number;
   first_seen_at: string;
   snapshot_url: string | null;
+  zone: string | null;
+  zone_id: number | null;
 } {
   return {
     id: s.id,
@@ -17,6 +19,8 @@ export function sightingView(s: Sighting & { deviceName: string; room: string | 
     seen_at: iso(s.seenAt)!,
     first_seen_at: iso(s.firstSeenAt)!,
     room: s.room,
+    zone: s.zoneName ?? null,
+    zone_id: s.zoneId ?? null,
     device: s.deviceName,
     frame_id: s.frameId,
     snapshot_url: s.snapshotAvailable && s.frameId != null ? `/v1/frames/${s.frameId}/snapshot` : null,
@@ -54,5 +58,16 @@ export function queryView(q: QueryLogEntry) {
     label: q.label,
     timings: q.timings,
     created_at: iso(q.createdAt),
+  };
+}
+
+export function zoneView(z: Zone) {
+  return {
+    id: z.id,
+    device_id: z.deviceId,
+    name: z.name,
+    points: z.points,
+    created_at: iso(z.createdAt),
+    updated_at: iso(z.updatedAt),
   };
 }

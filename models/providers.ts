@@ -11,6 +11,7 @@ import { sha256File } from './download.js';
 import { ModelError } from './errors.js';
 import { findModel, isModelPath, loadManifest, manifestPath, resolveVisionModel, type ManifestModel } from './manifest.js';
 import { voskProvider } from './vosk.js';
+import { voiceProvider } from './piper.js';
 
 /** The settings the models need (a subset of the server's configuration). */
 export interface ModelsOptions {
@@ -22,6 +23,10 @@ export interface ModelsOptions {
   asrEngine: string;
   /** start without models: nothing is needed */
   noModels: boolean;
+  /** 'piper' (the default when absent) needs a voice; 'flite', 'espeak-ng', 'none' do not */
+  ttsEngine?: string;
+  /** a Piper voice file of the user's own (checked only); empty: the manifest voice */
+  voice?: string;
 }
 
 /** A downloadable file. */
@@ -137,4 +142,4 @@ export const speechModelProvider: ModelProvider = {
   },
 };
 
-export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider, speechModelProvider];
+export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider, speechModelProvider, voiceProvider];

@@ -11,6 +11,7 @@
 import nlp from 'compromise';
 import { lexiconTags } from './inflect.js';
 import type { Intent, IntentName } from './types.js';
+import { parseNextQuestion } from './questions.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // normalisation
@@ -270,7 +271,11 @@ function indexOfRun(haystack: string[], needle: string[]): number {
 const NOT_A_REQUEST: Intent = Object.freeze({ intent: 'not_a_request', item: null }) as Intent;
 
 function parseUncached(text: string): Intent {
-  const s = stripWrappers(normalise(text).join(' '));
+  const tokens = normalise(text).join(' ');
+  // the questions that come next ("what's on the desk?", "and my phone?"): nlp/questions.ts
+  const next = parseNextQuestion(tokens, stripWrappers, cleanItem);
+  if (next) return next;
+  const s = stripWrappers(tokens);
   if (!s) return NOT_A_REQUEST;
   for (const [pattern, intent] of FRAMES) {
     const m = pattern.exec(s);
@@ -303,7 +308,7 @@ export function parseRequest(text: string): Intent {
     if (cache.size >= CACHE_MAX) cache.clear();
     cache.set(t, r);
   }
-  return { intent: r.intent, item: r.item };
+  return { ...r };
 }
 
 /**

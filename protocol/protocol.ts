@@ -76,6 +76,8 @@ export interface SightingView {
   box: [number, number, number, number];
   seen_at: string;
   room: string | null;
+  /** the camera zone it was in ("kitchen counter"), when the camera has zones */
+  zone?: string | null;
   device: string;
   frame_id: number | null;
 }

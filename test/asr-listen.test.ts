@@ -147,6 +147,9 @@ beforeAll(async () => {
     asrModel: ASR_MODEL,
     asrWorkers: 2,
     maxStreams: MAX_STREAMS,
+    // these tests drive many streams through one device token (the voice guard's shares are tested in voice-guard.test.ts)
+    maxStreamsPerDevice: MAX_STREAMS,
+    maxStreamsPerUser: MAX_STREAMS,
     maxUtteranceSeconds: 15,
   });
   // the app owns no models here (no detector); the recogniser is made from the default model's vocabulary

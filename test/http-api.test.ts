@@ -77,7 +77,7 @@ describe('HTTP API', () => {
     expectError(await bob.client.patch(`/v1/devices/${cam.id}`, { room: 'x' }), 404, 'not_found');
     expectError(await bob.client.del(`/v1/devices/${cam.id}`), 404, 'not_found');
     // ann still sees hers
-    const items = (await ann.client.get('/v1/items')).body.items;
+    const items = (await ann.client.get('/v1/items?all=true')).body.items;
     expect(items.map((i: any) => i.label).sort()).toEqual(['cup', 'dining table']);
   });
 
@@ -180,13 +180,18 @@ describe('HTTP API', () => {
     expect(who.body.device.name).toBe('kitchen cam');
   });
 
-  it('logout and password change end the other sessions', async () => {
+  it('logout ends this session; logout everywhere and password change end the other sessions', async () => {
     const a = s.client();
     const b = s.client();
     await a.login('bob', bob.password);
     await b.login('bob', bob.password);
     expect((await b.get('/v1/session')).status).toBe(200);
+    // this browser only: the other tab keeps working
     expect((await a.del('/v1/session')).status).toBe(204);
+    expectError(await a.get('/v1/session'), 401, 'unauthorized');
+    expect((await b.get('/v1/session')).status).toBe(200);
+    await a.login('bob', bob.password);
+    expect((await a.del('/v1/session?everywhere=true')).status).toBe(204);
     expectError(await b.get('/v1/session'), 401, 'unauthorized');
     expectError(await a.get('/v1/session'), 401, 'unauthorized');
     await a.login('bob', bob.password);

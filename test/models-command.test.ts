@@ -40,7 +40,7 @@ const detectorWithoutCopy: ModelProvider = {
 
 async function run(args: string[], over: Record<string, unknown> = {}, io: { providers?: ModelProvider[]; tty?: boolean } = {}) {
   const modelsDir = (over.modelsDir as string) ?? tempDir();
-  const config = loadConfig([], {}, { modelsDir, asrEngine: 'none', ...over }); // the detection model's provider only
+  const config = loadConfig([], {}, { modelsDir, asrEngine: 'none', ttsEngine: 'none', ...over }); // the detection model's provider only
   const lines: string[] = [];
   const err = sink();
   err.stream.isTTY = io.tty;

@@ -22,6 +22,7 @@ import { addFirstAdmin } from '../accounts.js';
 import { AppError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { html, shell, type Html, type ShellUser } from './html.js';
+import { sameOrigin } from '../plugins/auth.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SETUP_COOKIE = 'wa_setup';
@@ -218,9 +219,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
     const run = setupLock.then(async () => {
       if ((await store.listUsers()).length > 0) return alreadySetUp(reply);
       const cookieToken = request.cookies[SETUP_COOKIE];
-      const origin = request.headers.origin;
-      const originOk = !origin || origin === `${request.protocol}://${request.host}`;
-      if (!cookieToken || !sameToken(cookieToken, request.body._csrf) || !originOk)
+      if (!cookieToken || !sameToken(cookieToken, request.body._csrf) || !sameOrigin(request))
         return setupForm(reply, request, { status: 403, error: 'The form expired or came from another site. Please try again.', name: request.body.name });
       const name = request.body.name.trim();
       if (request.body.password !== request.body.confirm) return setupForm(reply, request, { status: 400, error: 'The two passwords differ.', name });
@@ -246,8 +245,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
     '/login',
     { schema: { body: Type.Object({ name: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: true }) } },
     async (request, reply) => {
-      const origin = request.headers.origin;
-      if (origin && origin !== `${request.protocol}://${request.host}`) throw new AppError('forbidden', 'cross-site login refused');
+      if (!sameOrigin(request)) throw new AppError('forbidden', 'cross-site login refused');
       const r = await app.inject({
         method: 'POST',
         url: '/v1/session',

@@ -56,10 +56,44 @@ export const REQUEST_PHRASES: readonly string[] = [
   'what about the',
   'is there a',
   'is there any',
+  // the questions that come next (nlp/questions.ts): history, show me, follow-ups
+  'where has my',
+  'where have my',
+  'where has the',
+  'where did my',
+  'when did you last see',
+  'show me my',
+  'show me the',
+  'can you show me my',
+  'show me a picture of my',
+  'let me see my',
+  'and my',
+  'and the',
+  'how about my',
+];
+
+/**
+ * Questions about a place (a zone or a room): "what's on the kitchen counter", "what's in the kitchen". Each is
+ * followed by a place name (GrammarOptions.places: the zones drawn on the cameras and the rooms).
+ */
+export const PLACE_REQUEST_PHRASES: readonly string[] = [
+  "what's on the",
+  "what's in the",
+  'what is on the',
+  'what is in the',
+  'what is there on the',
+  'is there anything on the',
+  'is there anything in the',
+  'anything on the',
+  'what do you see on the',
+  'what do you see in the',
+  'and on the',
+  'and in the',
+  'what about the',
 ];
 
 /** Endings after the item ("where is my cup please", "when was my cup last seen"). */
-export const REQUEST_ENDINGS: readonly string[] = ['please', 'last seen', 'now', 'again', 'today'];
+export const REQUEST_ENDINGS: readonly string[] = ['please', 'last seen', 'now', 'again', 'today', 'been', 'been today', 'go today', 'been yesterday', 'moved today'];
 
 /**
  * Everyday things people lose that a detector may not know (keys, wallet, ...). They are in the grammar so
@@ -160,6 +194,8 @@ export interface GrammarOptions {
   personalItems?: boolean;
   /** spellings to keep when two phrases sound the same ("cell phone" vs "cellphone"): the detector's labels */
   preferred?: readonly string[];
+  /** place names (camera zones, rooms) for "what's on the kitchen counter" */
+  places?: readonly string[];
 }
 
 /** The item phrases, normalised and de-duplicated, in input order. */
@@ -221,6 +257,13 @@ export function buildGrammar(phrases: readonly string[], opts: GrammarOptions = 
     .filter(usable)
     .forEach((e, i) => out.push(`${fill[i % fill.length]} ${e}`));
   for (const it of items) out.push(`my ${it}`, `my ${it}`, `the ${it}`, it);
+  // places: every place question with some place, and each place after "the" and alone
+  const places = itemPhrases(opts.places ?? []).filter(usable);
+  if (places.length) {
+    const placeRequests = PLACE_REQUEST_PHRASES.map(normalizePhrase).filter(usable);
+    for (let k = 0; k < REQUEST_WEIGHT; k++) placeRequests.forEach((r, i) => out.push(`${r} ${places[(i * REQUEST_WEIGHT + k) % places.length]}`));
+    for (const p of places) out.push(`the ${p}`, `the ${p}`, p);
+  }
   const unkWeight = Math.max(0, Math.round(opts.unkWeight ?? 5));
   for (let i = 0; i < unkWeight; i++) out.push(`my ${UNK}`, `my ${UNK}`, `the ${UNK}`);
   for (const f of FILLERS) {

@@ -100,9 +100,10 @@ export interface Asr {
   open(sampleRate: number): AsrStream;
   /**
    * rebuilds the grammar (new streams use it; open ones keep theirs). `preferred`: spellings to keep when two
-   * phrases sound the same ("cell phone" / "cellphone"), normally the detector's labels.
+   * phrases sound the same ("cell phone" / "cellphone"), normally the detector's labels. `places`: zone and room
+   * names for place questions (kept from the last call when left out).
    */
-  setPhrases(phrases: readonly string[], preferred?: readonly string[]): void;
+  setPhrases(phrases: readonly string[], preferred?: readonly string[], places?: readonly string[]): void;
   /** the current grammar phrase list (before the vocabulary check in the workers) */
   grammar(): readonly string[];
   stats(): AsrStats;
@@ -272,9 +273,12 @@ class AsrImpl implements Asr {
     this.pool.detach(s.slot, s.id);
   }
 
-  setPhrases(phrases: readonly string[], preferred?: readonly string[]): void {
+  private places: readonly string[] = [];
+
+  setPhrases(phrases: readonly string[], preferred?: readonly string[], places?: readonly string[]): void {
     if (this.dictation) return;
-    this.phrases = buildGrammar(phrases, { preferred });
+    if (places) this.places = [...places];
+    this.phrases = buildGrammar(phrases, { preferred, places: this.places });
     this.pool.setGrammar(this.phrases);
   }
 

@@ -2,7 +2,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import { addDevice, addUser, changePassword, cleanRoom, removeUser, setAdmin } from '../accounts.js';
+import { addDevice, addUser, changePassword, cleanDeviceName, cleanRoom, removeUser, setAdmin } from '../accounts.js';
 import { deviceView, queryView, userView } from '../views.js';
 import type { Device } from '../../store/types.js';
 
@@ -96,6 +96,7 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         owner = u;
       }
       const { device, token } = await addDevice(store, owner.id, request.body.name, request.body.room ?? null);
+      app.places.invalidate(owner.id); // rooms are places
       return reply.status(201).send({ device: deviceView(device), token, setup_command: setupCommand(request, token) });
     },
   );
@@ -104,10 +105,11 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/devices/:id',
     { preHandler: app.guard.user, schema: { params: Id, body: Type.Object({ name: Type.Optional(Name), room: Type.Optional(Room) }, { additionalProperties: false }) } },
     async (request) => {
-      await ownDevice(request, request.params.id);
-      const name = request.body.name?.trim();
-      if (name === '') throw new AppError('validation', 'the device needs a name');
+      const current = await ownDevice(request, request.params.id);
+      if (current.revokedAt !== null) throw new AppError('conflict', 'this device was revoked: it cannot be changed (add a new one instead)');
+      const name = request.body.name === undefined ? undefined : cleanDeviceName(request.body.name);
       const d = await store.updateDevice(request.params.id, { name, room: request.body.room === undefined ? undefined : cleanRoom(request.body.room) });
+      app.places.invalidate(d!.userId); // rooms are places
       return { device: deviceView(d!) };
     },
   );
@@ -115,6 +117,8 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/v1/devices/:id', { preHandler: app.guard.user, schema: { params: Id } }, async (request, reply) => {
     await ownDevice(request, request.params.id);
     await store.revokeDevice(request.params.id, Date.now());
+    const gone = await store.getDevice(request.params.id);
+    if (gone) app.places.invalidate(gone.userId); // rooms are places
     return reply.status(204).send();
   });
 

@@ -19,7 +19,7 @@ import type { Frame } from '../../store/types.js';
 
 export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
 
-export interface FrameRoutesOptions extends Pick<FrameServiceOptions, 'mergeIou' | 'mergeWindowMs' | 'retentionIntervalMs'> {
+export interface FrameRoutesOptions extends Pick<FrameServiceOptions, 'mergeIou' | 'mergeWindowMs' | 'retentionIntervalMs' | 'lateMergeMs'> {
   /** the detector (the caller closes it); null: frames are refused with 503 (the server runs without models) */
   detector: Detector | null;
 }
@@ -44,7 +44,9 @@ function duplicateBody(f: Frame) {
 const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, opts) => {
   const { store, config } = app;
   const { detector } = opts;
-  const frames = detector ? new FrameService({ ...opts, detector, store, config, log: app.log }) : null;
+  const frames = detector
+    ? new FrameService({ ...opts, detector, store, config, log: app.log, zones: (userId, deviceId) => app.places.zonerFor(userId, deviceId) })
+    : null;
   if (frames) {
     const d = frames.detector;
     const off = reportPool('vision', () => ({ queued: d.stats().queued, busy: d.stats().busy })); // metrics
@@ -62,15 +64,22 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
     if (request.isMultipart()) {
       let image: Buffer | undefined;
       let capturedAt: string | undefined;
-      for await (const part of request.parts()) {
-        if (part.type === 'file') {
-          const t = part.mimetype.toLowerCase();
-          if (!IMAGE_TYPES.includes(t) && t !== 'application/octet-stream') {
-            part.file.resume();
-            throw new AppError('unsupported_media_type', `the file must be ${IMAGE_TYPES.join(', ')}, not ${t}`);
-          }
-          image = await part.toBuffer();
-        } else if (part.fieldname === 'captured_at') capturedAt = String(part.value);
+      try {
+        for await (const part of request.parts()) {
+          if (part.type === 'file') {
+            const t = part.mimetype.toLowerCase();
+            if (!IMAGE_TYPES.includes(t) && t !== 'application/octet-stream') {
+              part.file.resume();
+              throw new AppError('unsupported_media_type', `the file must be ${IMAGE_TYPES.join(', ')}, not ${t}`);
+            }
+            image = await part.toBuffer();
+          } else if (part.fieldname === 'captured_at') capturedAt = String(part.value);
+        }
+      } catch (e) {
+        // a broken or over-long form (too many fields, no boundary, cut off) is the client's mistake, not a 500
+        const status = (e as { statusCode?: number }).statusCode;
+        if (e instanceof AppError || (status !== undefined && status >= 400 && status < 500)) throw e;
+        throw new AppError('bad_request', `the multipart form cannot be read (${(e as Error).message}): send one image file and at most a captured_at field`, { cause: e });
       }
       if (!image || image.length === 0) throw new AppError('bad_request', 'the form has no image file (send it as a file field, e.g. curl -F image=@photo.jpg)');
       return { image, capturedAt };

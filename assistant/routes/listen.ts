@@ -362,6 +362,7 @@ class Connection {
               box: a.sighting.box,
               seen_at: a.sighting.seen_at,
               room: a.sighting.room,
+              zone: a.sighting.zone,
               device: a.sighting.device,
               frame_id: a.sighting.frame_id,
             }

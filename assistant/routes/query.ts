@@ -1,9 +1,95 @@
 /** `POST /v1/query`: ask in text; the answer comes back as JSON, or spoken as a WAV. */
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type FastifyPluginAsyncTypebox, type Static, type TSchema } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors.js';
 import { recordQuery } from '../metrics.js'; // metrics
+import type { DialogContext } from '../dialog.js';
+import { SightingViewSchema } from './zones.js';
+
+/**
+ * The conversation so far, as the previous answer returned it: send it back with the next question to continue
+ * ("and my phone?"). Only steers how the next text is understood; every lookup is still the caller's own.
+ */
+export const ConversationContext = Type.Object(
+  {
+    last_item: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+    last_label: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+    last_intent: Type.Optional(
+      Type.Union([
+        Type.Literal('find_item'), Type.Literal('last_seen'), Type.Literal('item_history'), Type.Literal('show_item'), Type.Literal('place_items'), Type.Null(),
+      ]),
+    ),
+    last_place: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+    pending: Type.Optional(
+      Type.Union([
+        Type.Null(),
+        Type.Object({ kind: Type.String({ maxLength: 20 }), item: Type.Optional(Type.String({ maxLength: 200 })), label: Type.Optional(Type.String({ maxLength: 200 })) }),
+      ]),
+    ),
+    /** when the conversation last moved (ISO 8601); a context older than two minutes is ignored */
+    at: Type.String({ maxLength: 40 }),
+  },
+  { additionalProperties: false },
+);
+type WireContext = Static<typeof ConversationContext>;
 
 export const QueryBody = Type.Object({ text: Type.String({ maxLength: 1000 }) }, { additionalProperties: false });
+/** the sample rate a spoken reply should have (default: the synthesiser's, 16000) */
+const SampleRate = Type.Optional(Type.Integer({ minimum: 8000, maximum: 48000, description: 'sample rate of the WAV, Hz (default 16000)' }));
+const AskBody = Type.Object({ text: Type.String({ maxLength: 1000 }), context: Type.Optional(Type.Union([ConversationContext, Type.Null()])) }, { additionalProperties: false });
+
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+const AnswerSighting = Type.Object({
+  id: Type.Integer(),
+  label: Type.String(),
+  score: Type.Number(),
+  box: Type.Array(Type.Number()),
+  seen_at: Type.String(),
+  first_seen_at: Type.String(),
+  room: Nullable(Type.String()),
+  zone: Nullable(Type.String()),
+  zone_id: Nullable(Type.Integer()),
+  device: Type.String(),
+  frame_id: Nullable(Type.Integer()),
+  snapshot_url: Nullable(Type.String()),
+});
+export const AnswerBody = Type.Object({
+  reply: Type.String(),
+  intent: Type.String(),
+  outcome: Type.String(),
+  item: Nullable(Type.String()),
+  label: Nullable(Type.String()),
+  sighting: Nullable(AnswerSighting),
+  timings: Type.Record(Type.String(), Type.Number()),
+  context: ConversationContext,
+  follow_up: Type.Boolean(),
+  show_url: Type.Optional(Nullable(Type.String())),
+  place: Type.Optional(Nullable(Type.String())),
+  items: Type.Optional(Type.Array(Type.Object({ label: Type.String(), sighting: SightingViewSchema }))),
+  history: Type.Optional(
+    Type.Array(Type.Object({ zone: Nullable(Type.String()), room: Nullable(Type.String()), device: Type.String(), from: Type.String(), to: Type.String() })),
+  ),
+});
+
+export function contextToWire(d: DialogContext): WireContext {
+  return {
+    last_item: d.lastItem,
+    last_label: d.lastLabel,
+    last_intent: d.lastIntent ?? null,
+    last_place: d.lastPlace ?? null,
+    pending: d.pending ? { ...d.pending } : null,
+    at: new Date(d.at).toISOString(),
+  };
+}
+
+export function contextFromWire(w: WireContext | null | undefined): DialogContext | null {
+  if (!w) return null;
+  const at = Date.parse(w.at);
+  if (!Number.isFinite(at)) throw new AppError('validation', 'context.at must be an ISO 8601 time');
+  const p = w.pending;
+  const pending: DialogContext['pending'] =
+    p && p.kind === 'confirm' && p.item && p.label ? { kind: 'confirm', item: p.item, label: p.label } : p && p.kind === 'which' ? { kind: 'which' } : null;
+  return { lastItem: w.last_item ?? null, lastLabel: w.last_label ?? null, lastIntent: w.last_intent ?? null, lastPlace: w.last_place ?? null, pending, at };
+}
 
 function wantsWav(accept: string | undefined, audio: string | undefined): boolean {
   if (audio !== undefined) {
@@ -18,18 +104,18 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/query',
     {
       preHandler: app.guard.any,
-      schema: { body: QueryBody, querystring: Type.Object({ audio: Type.Optional(Type.String()) }) },
+      schema: { body: AskBody, querystring: Type.Object({ audio: Type.Optional(Type.String()), sample_rate: SampleRate }), response: { 200: AnswerBody } },
     },
     async (request, reply) => {
       const p = request.principal!;
       const speak = wantsWav(request.headers.accept, request.query.audio);
       if (speak && !app.speech) throw new AppError('not_acceptable', 'spoken replies are not available: the speech synthesiser is not loaded');
-      const a = await app.answerer.answer(p.user.id, request.body.text);
+      const a = await app.answerer.answer(p.user.id, request.body.text, { dialog: contextFromWire(request.body.context) });
       let ttsMs = 0;
       let wav: Buffer | null = null;
       if (speak) {
         const t = performance.now();
-        wav = await app.speech!.wav(a.reply);
+        wav = await app.speech!.wav(a.reply, { sampleRate: request.query.sample_rate });
         ttsMs = Math.round((performance.now() - t) * 100) / 100;
       }
       const timings = { ...a.timings, ...(speak ? { tts_ms: ttsMs } : {}) };
@@ -40,16 +126,30 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return reply
           .type('audio/wav')
           .header('x-reply-text', encodeURIComponent(a.reply))
-          .send(wav);
+          .send(wav as never); // a Buffer goes out as it is (the JSON schema is for JSON replies)
       }
-      return { reply: a.reply, intent: a.intent, outcome: a.outcome, item: a.item, label: a.label, sighting: a.sighting, timings };
+      return {
+        reply: a.reply,
+        intent: a.intent,
+        outcome: a.outcome,
+        item: a.item,
+        label: a.label,
+        sighting: a.sighting,
+        timings,
+        context: contextToWire(a.dialog),
+        follow_up: a.follow_up,
+        ...(a.show_url !== undefined ? { show_url: a.show_url } : {}),
+        ...(a.place !== undefined ? { place: a.place } : {}),
+        ...(a.items ? { items: a.items } : {}),
+        ...(a.history ? { history: a.history } : {}),
+      };
     },
   );
 
   // speaks a text (an answer already shown) without asking again
-  app.post('/v1/speak', { preHandler: app.guard.any, schema: { body: QueryBody } }, async (request, reply) => {
+  app.post('/v1/speak', { preHandler: app.guard.any, schema: { body: QueryBody, querystring: Type.Object({ sample_rate: SampleRate }) } }, async (request, reply) => {
     if (!app.speech) throw new AppError('not_acceptable', 'spoken replies are not available: the speech synthesiser is not loaded');
-    return reply.type('audio/wav').send(await app.speech.wav(request.body.text));
+    return reply.type('audio/wav').send(await app.speech.wav(request.body.text, { sampleRate: request.query.sample_rate }));
   });
 };
 

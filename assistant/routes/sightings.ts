@@ -61,13 +61,17 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
     // the detections share a frame row (no snapshot), so the reply can say what each was on or next to;
     // frame and sightings are one transaction
+    const zoneOf = await app.places.zonerFor(p.user.id, p.device.id);
     const { frame, sightings: rows } = await store.recordFrame(
       { userId: p.user.id, deviceId: p.device.id, capturedAt: seenAt, snapshotPath: null, width: 0, height: 0, bytes: 0 },
-      dets.map((d) => ({ ...d, userId: p.user.id, deviceId: p.device.id, seenAt })),
+      dets.map((d) => ({ ...d, userId: p.user.id, deviceId: p.device.id, seenAt, zoneId: zoneOf(d.box) })),
       [],
     );
+    const zones = (await app.places.forUser(p.user.id)).zones;
     const ctx = { deviceName: p.device.name, room: p.device.room, snapshotAvailable: false };
-    return reply.status(201).send({ frame_id: frame.id, sightings: rows.map((r) => sightingView({ ...r, ...ctx })) });
+    return reply
+      .status(201)
+      .send({ frame_id: frame.id, sightings: rows.map((r) => sightingView({ ...r, ...ctx, zoneName: zones.find((z) => z.id === r.zoneId)?.name ?? null })) });
   });
 
   app.get(
@@ -82,6 +86,8 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
             since: Type.Optional(Type.String({ maxLength: 40 })),
             until: Type.Optional(Type.String({ maxLength: 40 })),
             before: Type.Optional(Type.String({ maxLength: 40 })),
+            // with `before`: the id of the last sighting of the previous page (sightings can share a time)
+            before_id: Type.Optional(Type.Integer({ minimum: 1 })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
           },
           { additionalProperties: false },
@@ -90,6 +96,7 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const q = request.query;
+      if (q.before_id !== undefined && q.before === undefined) throw new AppError('validation', 'before_id goes with before (the seen_at and id of the last sighting of the previous page)');
       const far = Number.MAX_SAFE_INTEGER;
       const rows = await store.listSightings({
         userId: request.principal!.user.id,
@@ -98,16 +105,38 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         since: parseTime(q.since, 'since', far),
         until: parseTime(q.until, 'until', far),
         before: parseTime(q.before, 'before', far),
+        beforeId: q.before_id,
         limit: q.limit ?? 50,
       });
       return { sightings: rows.map(sightingView) };
     },
   );
 
-  app.get('/v1/items', { preHandler: app.guard.any }, async (request) => {
-    const items = await store.listItems(request.principal!.user.id);
-    return { items: items.map((i) => ({ label: i.label, count: i.count, latest: sightingView(i.latest) })) };
-  });
+  // every label seen, with its latest sighting; places (furniture, people: the user's choice) only with
+  // ?all=true; ?label= takes what Ask takes ("mugs", "my coffee mug" -> cup)
+  app.get(
+    '/v1/items',
+    {
+      preHandler: app.guard.any,
+      schema: {
+        querystring: Type.Object(
+          { all: Type.Optional(Type.Boolean()), label: Type.Optional(Type.String({ maxLength: 100 })) },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => {
+      const userId = request.principal!.user.id;
+      const label = resolveLabelParam(app, request.query.label);
+      const [items, places] = await Promise.all([store.listItems(userId), app.places.forUser(userId)]);
+      const hidePlaces = !request.query.all && label === undefined;
+      const shown = items.filter((i) => (label === undefined || i.label === label) && (!hidePlaces || !places.placeLabels.has(i.label)));
+      return {
+        items: shown.map((i) => ({ label: i.label, count: i.count, kind: places.placeLabels.has(i.label) ? 'place' : 'item', latest: sightingView(i.latest) })),
+        ...(label !== undefined ? { label } : {}),
+      };
+    },
+  );
 };
 
 export default sightingRoutes;

@@ -10,10 +10,17 @@
  * (seen_at moves forward, frame_id moves to the new frame) instead of adding a row. Frames of one device are
  * recorded one after another, so a burst of near-identical frames merges instead of racing to insert. A frame
  * the device already uploaded under the same idempotency key comes back as it is (`duplicate`).
+ *
+ * Time is respected: a frame from before a sighting began (by more than lateMergeMs, default one minute, as
+ * frames of a burst may arrive out of order) never merges into it, so a late, backdated upload never
+ * overwrites or absorbs a newer sighting: it becomes a row of its own, at its own time, in the history. A frame
+ * older than the sighting's latest never moves it (its box, frame and seen_at stay the newest); one from just
+ * before it began moves its first-seen time back. Each new or moved sighting is tagged with the camera zone its
+ * box stands in (`zones`, normally assistant/places.ts).
  */
 import crypto from 'node:crypto';
 import type { Config } from '../config.js';
-import { StoreConflictError, type Detection, type Frame, type Sighting, type Store } from '../../store/types.js';
+import { StoreConflictError, type Box, type Detection, type Frame, type Sighting, type Store } from '../../store/types.js';
 import type { DetectResult, Detector } from './detector.js';
 import { boxIou } from './nms.js';
 import { evictSnapshots, removeSnapshot, snapshotRelPath, Throttled, writeSnapshot } from './snapshots.js';
@@ -29,6 +36,10 @@ export interface FrameServiceOptions {
   mergeWindowMs?: number;
   /** the retention policy runs after frames at most this often, ms (default 1 minute) */
   retentionIntervalMs?: number;
+  /** how far before a sighting began a late frame may still join it, ms (default 1 minute) */
+  lateMergeMs?: number;
+  /** the zone function of a device (box -> zone id), for tagging sightings; default: no zones */
+  zones?: (userId: number, deviceId: number) => Promise<(box: Box) => number | null>;
   log?: { info(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }
 
@@ -62,9 +73,11 @@ export type FrameOutcome =
 
 /**
  * Pairs each detection with the best-overlapping unused recent sighting of its label (IoU >= minIou);
- * returns the sighting to refresh per detection index, or undefined where a new row is due.
+ * returns the sighting to refresh per detection index, or undefined where a new row is due. With `at` (the
+ * frame's time), sightings that began more than `lateMs` after it are left alone: a late frame keeps its time.
  */
-export function matchSightings(detections: Detection[], recent: Sighting[], minIou: number): Array<Sighting | undefined> {
+export function matchSightings(detections: Detection[], recent: Sighting[], minIou: number, at = Infinity, lateMs = 60_000): Array<Sighting | undefined> {
+  if (at !== Infinity) recent = recent.filter((s) => at >= s.firstSeenAt - lateMs);
   const used = new Set<number>();
   const out: Array<Sighting | undefined> = new Array(detections.length);
   const order = detections.map((_, i) => i).sort((a, b) => detections[b].score - detections[a].score);
@@ -110,6 +123,8 @@ export class FrameService {
   private readonly config: FrameServiceOptions['config'];
   private readonly mergeIou: number;
   private readonly mergeWindowMs: number;
+  private readonly lateMergeMs: number;
+  private readonly zones: NonNullable<FrameServiceOptions['zones']>;
   private readonly serially = perKeyQueue();
   private readonly retention: Throttled;
 
@@ -119,6 +134,8 @@ export class FrameService {
     this.config = o.config;
     this.mergeIou = o.mergeIou ?? 0.5;
     this.mergeWindowMs = o.mergeWindowMs ?? 10 * 60_000;
+    this.lateMergeMs = o.lateMergeMs ?? 60_000;
+    this.zones = o.zones ?? (async () => () => null);
     this.retention = new Throttled(async () => {
       try {
         const n = await evictSnapshots(this.store, this.config);
@@ -165,18 +182,22 @@ export class FrameService {
     if (dup) return { frame: dup, sightings: null };
     const dets = result.detections;
     const recent = dets.length ? await this.store.latestSightingsForDevice(deviceId, capturedAt - this.mergeWindowMs) : [];
-    const matches = matchSightings(dets, recent, this.mergeIou);
+    const matches = matchSightings(dets, recent, this.mergeIou, capturedAt, this.lateMergeMs);
+    const zoneOf = dets.length ? await this.zones(userId, deviceId) : () => null;
     const rel = snapshotRelPath(userId, capturedAt, `${capturedAt}-${crypto.randomBytes(4).toString('hex')}`);
     await writeSnapshot(this.config.dataDir, rel, result.snapshot);
     let saved: { frame: Frame; sightings: Sighting[] };
     try {
       saved = await this.store.recordFrame(
         { userId, deviceId, capturedAt, snapshotPath: rel, width: result.width, height: result.height, bytes: result.snapshot.length, idempotencyKey: key },
-        dets.filter((_, i) => !matches[i]).map((d) => ({ ...d, userId, deviceId, seenAt: capturedAt })),
-        // a newer frame moves a confirmed sighting onto itself; an older one (a late upload) only confirms it
+        dets.filter((_, i) => !matches[i]).map((d) => ({ ...d, userId, deviceId, seenAt: capturedAt, zoneId: zoneOf(d.box) })),
+        // a newer frame moves a confirmed sighting onto itself; an older one (a late upload within the burst
+        // window) only confirms it, and moves its first-seen time back when it came first
         dets.flatMap((d, i) => {
           const m = matches[i];
-          return m ? [{ id: m.id, seenAt: capturedAt, moveToFrame: capturedAt >= m.seenAt, score: d.score, box: d.box }] : [];
+          if (!m) return [];
+          const firstSeenAt = capturedAt < m.firstSeenAt ? capturedAt : undefined;
+          return [{ id: m.id, seenAt: capturedAt, moveToFrame: capturedAt >= m.seenAt, score: d.score, box: d.box, zoneId: zoneOf(d.box), firstSeenAt }];
         }),
       );
     } catch (e) {

@@ -133,10 +133,12 @@ export async function renderItemHistory(ctx: PageContext): Promise<void> {
   replace(ctx.view, back, h('div', { class: 'page-head' }, title, h('p', { class: 'muted' }, 'Every time a camera saw it, newest first.')), status, list, h('p', { class: 'center' }, more));
   const PAGE = 30;
   let before: string | null = null;
+  let beforeId: number | null = null;
 
   async function load(): Promise<void> {
     const q = new URLSearchParams({ label, limit: String(PAGE) });
     if (before) q.set('before', before);
+    if (before && beforeId) q.set('before_id', String(beforeId));
     const r = await api<{ sightings: Sighting[] }>('GET', `/v1/sightings?${q}`);
     if (!before && r.sightings.length === 0) replace(list, h('li', null, empty('Never seen', `No camera has seen a ${label} yet.`)));
     for (const s of r.sightings) {
@@ -155,7 +157,12 @@ export async function renderItemHistory(ctx: PageContext): Promise<void> {
         ),
       );
     }
-    before = r.sightings.length ? r.sightings[r.sightings.length - 1].seen_at : before;
+    // the last row's time and id: the next page starts right after it, even among rows of the same time
+    const last = r.sightings[r.sightings.length - 1];
+    if (last) {
+      before = last.seen_at;
+      beforeId = last.id;
+    }
     more.hidden = r.sightings.length < PAGE;
   }
   more.addEventListener('click', () => {
