@@ -79,6 +79,12 @@ export interface Config {
   trustProxy: string;
   /** mark cookies Secure (set when served behind https) */
   secureCookies: boolean;
+  /** HTTPS beside plain HTTP: a PEM certificate and key, or a self-signed certificate made in dataDir/tls */
+  tlsCert: string;
+  tlsKey: string;
+  tlsSelfSigned: boolean;
+  /** the HTTPS listener's port (with a certificate); --port stays plain HTTP (Pis, curl) */
+  tlsPort: number;
   /** token for GET /metrics without an admin session (empty: admin session only) */
   metricsToken: string;
   /** glibc malloc arenas (0: leave as is); fewer arenas keep worker threads from holding idle memory */
@@ -141,6 +147,10 @@ export const SETTINGS: Setting[] = [
   S('loginAttempts', 'number', () => 10, 'failed logins per user and address in 15 minutes before 429'),
   S('trustProxy', 'string', () => 'false', 'proxies trusted for X-Forwarded-For/-Proto: false (none), loopback, true, or comma-separated addresses/CIDRs'),
   S('secureCookies', 'boolean', () => false, 'mark cookies Secure (behind https)'),
+  S('tlsCert', 'string', () => '', 'TLS certificate (PEM file) for an HTTPS listener on --tls-port, with --tls-key'),
+  S('tlsKey', 'string', () => '', 'TLS private key (PEM file) for --tls-cert'),
+  S('tlsSelfSigned', 'boolean', () => false, 'serve HTTPS on --tls-port with a self-signed certificate made once in the data folder (for phones on the LAN)'),
+  S('tlsPort', 'number', () => 8443, 'HTTPS port when a certificate is in use; --port stays plain HTTP'),
   S('metricsToken', 'string', () => '', 'bearer token for /metrics (otherwise an admin session)'),
   S('mallocArenas', 'number', () => 2, 'glibc malloc arenas (0: glibc default); fewer keep memory flat'),
   S('logLevel', 'string', () => 'info', 'log level (fatal, error, warn, info, debug, trace, silent)'),
@@ -217,6 +227,9 @@ export function loadConfig(flags: string[] = [], env: NodeJS.ProcessEnv = proces
   c.dataDir = path.resolve(c.dataDir);
   c.modelsDir = path.resolve(c.modelsDir);
   if (!Number.isInteger(c.port) || c.port < 0 || c.port > 65535) throw new ConfigError(`port must be 0..65535, got ${c.port}`);
+  if (!Number.isInteger(c.tlsPort) || c.tlsPort < 0 || c.tlsPort > 65535) throw new ConfigError(`tls-port must be 0..65535, got ${c.tlsPort}`);
+  if (!!c.tlsCert !== !!c.tlsKey) throw new ConfigError('give both --tls-cert and --tls-key');
+  if (c.tlsCert && c.tlsSelfSigned) throw new ConfigError('give --tls-cert/--tls-key or --tls-self-signed, not both');
   return c;
 }
 
