@@ -12,6 +12,7 @@ export default defineConfig({
     pool: 'forks',
     // two cores: model-heavy suites run side by side at most two at a time
     maxWorkers: 2,
-    reporters: ['default'],
+    // every skipped test is named at the end (and listed for .ci/run's skip check)
+    reporters: ['default', './test/helpers/skip-report.ts'],
   },
 });

@@ -22,6 +22,11 @@ export interface StartMessage {
   channels?: 1;
   /** ask for spoken reply audio (default true) */
   audio?: boolean;
+  /**
+   * let the server end the utterance by itself when it hears a whole question followed by quiet (default
+   * true: hands-free). false: only `stop` (or the length limit) ends it (push-to-talk).
+   */
+  endpoint?: boolean;
 }
 export interface StopMessage {
   type: 'stop';
@@ -69,6 +74,8 @@ export interface TranscriptEvent {
   text: string;
   /** why the utterance ended */
   reason: 'stop' | 'endpoint' | 'max_length';
+  /** ms of the utterance's audio the server had received when it ended (what the transcript covers) */
+  heard_ms?: number;
 }
 export interface SightingView {
   label: string;

@@ -99,7 +99,13 @@ const PAGES: Record<string, PageDef> = {
   '/questions': { page: 'questions', title: 'Questions' },
   '/users': { page: 'users', title: 'Users', admin: true },
   '/account': { page: 'account', title: 'Account' },
+  '/zones': { page: 'zones', title: 'Zones' },
+  '/snapshot': { page: 'snapshot', title: 'Snapshot' },
+  '/labels': { page: 'labels', title: 'What counts as an item' },
 };
+
+/** the nav entry a page belongs under */
+const NAV_OF: Record<string, string> = { item: 'items', snapshot: 'items', labels: 'items', zones: 'devices' };
 
 const PageQuery = Type.Object(
   {
@@ -296,7 +302,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
       }
       const body: Html = html`<div id="view" class="view" data-view="${def.page}"><p class="muted loading">Loading…</p></div>
         <noscript><p class="alert alert-error">This page needs JavaScript.</p></noscript>`;
-      return sendPage(reply, 200, shell({ title: def.title, page: def.page, current: def.page === 'item' ? 'items' : def.page, user, csrf, flags: flags(), body }));
+      return sendPage(reply, 200, shell({ title: def.title, page: def.page, current: NAV_OF[def.page] ?? def.page, user, csrf, flags: flags(), body }));
     });
   }
 

@@ -213,7 +213,7 @@ function toModelRate(s: Stream, bytes: Uint8Array): Uint8Array {
   return float32ToS16le(s.resampler.process(s16leToFloat32(bytes)));
 }
 
-async function slice(s: Stream) {
+function slice(s: Stream): number {
   const t0 = performance.now();
   const max = Math.max(2, Math.round((s.rate * init.sliceMs) / 1000) * 2);
   const bytes = take(s, max);
@@ -223,11 +223,14 @@ async function slice(s: Stream) {
     const pcm = toModelRate(s, bytes);
     decode(s, pcm);
     // the VAD judges the same 16 kHz audio, so its quiet time is measured where the words end
-    if (s.vad) await s.vad.feed(s16leToFloat32(pcm));
-    if (!streams.has(s.id)) return; // aborted meanwhile
-    post({ type: 'progress', id: s.id, bytes: bytes.byteLength, text: s.heard, silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true });
+    s.vad?.push(s16leToFloat32(pcm));
   }
   s.cpuMs += performance.now() - t0;
+  return bytes.byteLength;
+}
+
+function progress(s: Stream, bytes: number) {
+  post({ type: 'progress', id: s.id, bytes, text: s.heard, silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true });
 }
 
 function finalize(s: Stream) {
@@ -264,19 +267,48 @@ async function pumpRound() {
   // one round: a slice for each stream with work, starting after the last one served
   const ids = order.slice(cursor).concat(order.slice(0, cursor));
   let served = 0;
+  const decoded: Array<{ s: Stream; bytes: number }> = [];
   for (const id of ids) {
     const s = streams.get(id);
     if (!s) continue;
     try {
-      if (s.queued > 0 || s.carry >= 0) await slice(s);
-      if (!streams.has(id)) continue;
-      if (s.finishing && s.queued <= 0) finalize(s);
+      if (s.queued > 0 || s.carry >= 0) {
+        const bytes = slice(s);
+        if (bytes) decoded.push({ s, bytes });
+      }
     } catch (e) {
       free(s);
       post({ type: 'error', id, message: (e as Error).message });
     }
     served++;
     if (performance.now() > deadline) break;
+  }
+  // the round's audio through the VAD, all streams in one batch per window
+  if (vad) {
+    const t0 = performance.now();
+    const withVad = decoded.map((d) => d.s.vad!).filter(Boolean);
+    try {
+      await vad.judge(withVad);
+    } catch (e) {
+      for (const d of decoded) {
+        free(d.s);
+        post({ type: 'error', id: d.s.id, message: `voice-activity detector failed: ${(e as Error).message}` });
+      }
+      return;
+    }
+    const share = decoded.length ? (performance.now() - t0) / decoded.length : 0;
+    for (const d of decoded) d.s.cpuMs += share;
+  }
+  for (const d of decoded) if (streams.has(d.s.id)) progress(d.s, d.bytes);
+  for (const id of ids) {
+    const s = streams.get(id);
+    if (!s) continue;
+    try {
+      if (s.finishing && s.queued <= 0) finalize(s);
+    } catch (e) {
+      free(s);
+      post({ type: 'error', id, message: (e as Error).message });
+    }
   }
   cursor = order.length ? (cursor + Math.max(1, served)) % order.length : 0;
 }

@@ -1,5 +1,5 @@
 /**
- * `GET /v1/listen` (WebSocket): ask by voice. The wire protocol is assistant/protocol.ts, documented in
+ * `GET /v1/listen` (WebSocket): ask by voice. The wire protocol is protocol/protocol.ts, documented in
  * docs/protocol.md. One connection carries many utterances, one at a time:
  *
  *   client: {"type":"start","sample_rate":16000}, binary s16le mono PCM frames..., {"type":"stop"}
@@ -177,7 +177,7 @@ class Connection {
     const m = parseClientMessage(buf.toString('utf8'));
     if (!m) return this.dispatch({ type: 'bad_message', message: 'expected {"type":"start","sample_rate":N}, {"type":"stop"} or {"type":"cancel"}' });
     if ('type' in m) {
-      if (m.type === 'start') return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio });
+      if (m.type === 'start') return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio, endpoint: m.endpoint });
       if (m.type === 'cancel') return this.dispatch({ type: 'cancel' });
       return this.dispatch({ type: 'stop' });
     }

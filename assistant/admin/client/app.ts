@@ -7,6 +7,7 @@ import { renderUsers } from './users.js';
 import { renderAsk } from './ask.js';
 import { renderQuestions } from './questions.js';
 import { renderAccount } from './account.js';
+import { renderLabels, renderSnapshot, renderZones } from './zones.js';
 
 export interface PageContext {
   view: HTMLElement;
@@ -25,6 +26,9 @@ const RENDERERS: Record<string, (ctx: PageContext) => Promise<void>> = {
   ask: renderAsk,
   questions: renderQuestions,
   account: renderAccount,
+  zones: renderZones,
+  snapshot: renderSnapshot,
+  labels: renderLabels,
 };
 
 function setUpLogin(): void {

@@ -109,6 +109,7 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
           d.revoked_at
             ? h('span', { class: 'muted' }, 'revoked ', timeEl(d.revoked_at))
             : [
+                h('a', { class: 'btn btn-small', href: `/zones?device=${d.id}` }, 'Zones', h('span', { class: 'sr-only' }, ` of ${d.name}`)),
                 h('button', { type: 'button', class: 'btn btn-small', onclick: () => void edit(d) }, 'Edit', h('span', { class: 'sr-only' }, ` ${d.name}`)),
                 h('button', { type: 'button', class: 'btn btn-small btn-danger-quiet', onclick: () => void revoke(d) }, 'Revoke', h('span', { class: 'sr-only' }, ` ${d.name}`)),
               ],
