@@ -68,6 +68,10 @@ export const SETTINGS = {
   loginAttempts: int(10, 'failed logins per user and address in 15 minutes before 429', { min: 1 }),
   trustProxy: str('false', 'proxies trusted for X-Forwarded-For/-Proto: false (none), loopback, true, or comma-separated addresses/CIDRs', { placeholder: 'LIST' }),
   secureCookies: bool(false, 'mark cookies Secure (behind https)'),
+  tlsCert: str('', 'TLS certificate (PEM file) for an HTTPS listener on --tls-port, with --tls-key', { placeholder: 'FILE' }),
+  tlsKey: str('', 'TLS private key (PEM file) for --tls-cert', { placeholder: 'FILE' }),
+  tlsSelfSigned: bool(false, 'serve HTTPS on --tls-port with a self-signed certificate made once in the data folder (for phones on the LAN)'),
+  tlsPort: int(8443, 'HTTPS port when a certificate is in use; --port stays plain HTTP (Pis, curl)', { min: 0, max: 65535 }),
   metricsToken: str('', 'bearer token for /metrics (otherwise an admin session)', { placeholder: 'TOKEN' }),
   mallocArenas: int(2, 'glibc malloc arenas (0: glibc default); fewer keep memory flat', { min: 0, max: 64 }),
   logLevel: choice('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'log level'),
@@ -85,6 +89,8 @@ export function loadConfig(flags: readonly string[] = [], env: NodeJS.ProcessEnv
   const { values } = parseSettings(SETTINGS, flags, env);
   checkSettings(SETTINGS, overrides);
   const c = { ...values, ...overrides };
+  if (!!c.tlsCert !== !!c.tlsKey) throw new ConfigError('give both --tls-cert and --tls-key');
+  if (c.tlsCert && c.tlsSelfSigned) throw new ConfigError('give --tls-cert/--tls-key or --tls-self-signed, not both');
   c.dataDir = path.resolve(c.dataDir);
   c.modelsDir = path.resolve(c.modelsDir);
   return c;
