@@ -26,7 +26,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { manifestLabels } from '../assistant/app.js';
-import { SETTINGS } from '../assistant/config.js';
+import { loadConfig } from '../assistant/config.js';
 import { SQLITE_FILE } from '../store/index.js';
 import { seedSqlite } from './seed.js';
 import { startServer, type BenchServer } from './server.js';
@@ -325,7 +325,7 @@ export async function recognitionBench(o: RecognitionOptions): Promise<Recogniti
   if (o.server) tokens = [o.server.token], ({ server } = o.server);
   else {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-recog-'));
-    const visionModel = SETTINGS.find((s) => s.key === 'visionModel')!.def() as string;
+    const { visionModel } = loadConfig([], {});
     const labels = manifestLabels(visionModel) ?? [];
     // one device per stream (a device may hold few streams at once); a fresh connection per clip may briefly
     // overlap the last one's, so the limits leave room
