@@ -52,13 +52,17 @@ describe('piper text pieces and phoneme ids', () => {
     expect(splitClauses(' , ... ')).toEqual([]);
   });
 
-  it('makes the first piece short, cutting before a preposition', () => {
+  it('makes the first piece short, cutting before a preposition or determiner', () => {
     const p = planPieces('Your cup is on the kitchen counter, four minutes ago.');
     expect(p.map((x) => x.text)).toEqual(['Your cup is', 'on the kitchen counter', 'four minutes ago']);
     expect(p.map((x) => x.end)).toEqual(['', ',', '.']);
-    expect(planPieces('I have not seen your wallet.').map((x) => x.text)).toEqual(['I have not seen your wallet']);
-    // no phrase word: cut after four words
-    expect(planPieces('Alpha bravo charlie delta echo foxtrot golf.').map((x) => x.text)).toEqual(['Alpha bravo charlie delta', 'echo foxtrot golf']);
+    const texts = (t: string) => planPieces(t).map((x) => x.text);
+    expect(texts('I have not seen your wallet.')).toEqual(['I have not seen', 'your wallet']);
+    expect(texts('I think I last saw your handbag in the hallway.')).toEqual(['I think I last saw', 'your handbag in the hallway']);
+    expect(texts('Where are my keys?')).toEqual(['Where are my keys']); // short: whole
+    // no phrase boundary: whole up to six words, else cut after four
+    expect(texts('Alpha bravo charlie delta echo.')).toEqual(['Alpha bravo charlie delta echo']);
+    expect(texts('Alpha bravo charlie delta echo foxtrot golf.')).toEqual(['Alpha bravo charlie delta', 'echo foxtrot golf']);
   });
 
   it("cleans espeak-ng's IPA and appends the piece's punctuation as Piper does", () => {
@@ -131,6 +135,19 @@ describe.skipIf(!needVoice)('piper engine with the real voice', () => {
     expect(s.activeFraction).toBeGreaterThan(0.4);
     expect([...piper.missing.keys()]).toEqual([]); // espeak-ng gave only phonemes the voice knows
     console.log(`[piper] first audio ${firstMs.toFixed(0)} ms, whole reply ${totalMs.toFixed(0)} ms (under whatever load the machine has)`);
+  });
+
+  it('keeps the audio of recent first pieces: a repeated reply start is not synthesised again', async () => {
+    const piper = tts as InstanceType<typeof PiperTts>;
+    const a = await synthesizeToPcm(tts, 'Your keys are on the table in the hallway, a few seconds ago.');
+    const hits = piper.cacheHits;
+    const done = piper.piecesDone;
+    const b = await synthesizeToPcm(tts, 'Your keys are in the garage, two days ago.');
+    expect(piper.cacheHits).toBe(hits + 1);
+    expect(piper.piecesDone - done).toBe(2); // "in the garage," and "two days ago." only
+    // the cached start is the same audio
+    const start = Math.min(8000, a.length);
+    expect(b.subarray(0, start).equals(a.subarray(0, start))).toBe(true);
   });
 
   it('resamples to the rate a call asks for; speaking rate and volume change length and level', async () => {
