@@ -22,6 +22,8 @@ export interface StartMessage {
   channels?: 1;
   /** ask for spoken reply audio (default true) */
   audio?: boolean;
+  /** sample rate of the reply audio, 8000..48000 (default: the server's, 16000); kept for the connection */
+  reply_sample_rate?: number;
 }
 export interface StopMessage {
   type: 'stop';

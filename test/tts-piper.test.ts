@@ -282,3 +282,58 @@ describe.skipIf(!needVoice)('without a usable Piper voice the server speaks with
     }
   }, 90_000);
 });
+
+describe.skipIf(!needVoice)('the voice socket speaks Piper at the rate the client asks for', () => {
+  it('start {reply_sample_rate: 22050}: reply audio at 22050 Hz, announced exactly; a bad rate is a typed error', async () => {
+    const { buildApp, manifestLabels } = await import('../dist/assistant/app.js');
+    const { loadConfig } = await import('../dist/assistant/config.js');
+    const { addDevice, addUser } = await import('../dist/assistant/accounts.js');
+    const { buildVocabulary } = await import('../dist/nlp/vocabulary.js');
+    const WebSocket = (await import('ws')).default;
+    const vocab = buildVocabulary(manifestLabels('yolox_nano')!);
+    const asr = await createAsr({ modelsDir: MODELS, asrModel: 'vosk-model-small-en-us-0.15', asrEngine: 'vosk', asrWorkers: 1, maxStreams: 2 }, vocab.phrases(), { preferred: vocab.labels });
+    const speech = await createSpeech({ ttsEngine: 'piper', voice: VOICE });
+    const app = await buildApp(loadConfig([], {}, { port: 0, dataDir: tempDir(), logLevel: 'warn', noModels: true, timeZone: 'UTC', modelsDir: MODELS }), { asr, speech: speech as never });
+    try {
+      expect(speech!.engine).toBe('piper');
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const user = await addUser(app.store, 'ann', 'ann-password-1', true);
+      const token = (await addDevice(app.store, user.id, 'pi', 'kitchen')).token;
+      const port = (app.server.address() as { port: number }).port;
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/listen`, { headers: { authorization: `Bearer ${token}` } });
+      const events: any[] = [];
+      let bytes = 0;
+      ws.on('message', (d: Buffer, bin: boolean) => (bin ? (bytes += d.length) : events.push(JSON.parse(d.toString('utf8')))));
+      await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+      const until = async (f: (e: any) => boolean) => {
+        for (let i = 0; i < 600 && !events.some(f); i++) await new Promise((r) => setTimeout(r, 50));
+        return events.find(f);
+      };
+      ws.send(JSON.stringify({ type: 'start', sample_rate: 16000, reply_sample_rate: 7 }));
+      expect(await until((e) => e.type === 'error')).toMatchObject({ code: 'bad_message' });
+      events.length = 0;
+      ws.send(JSON.stringify({ type: 'start', sample_rate: 16000, reply_sample_rate: 22050 }));
+      await until((e) => e.type === 'listening');
+      const wav = parseWav(fs.readFileSync(path.join(REPO, 'audio-fixtures', 'wav', 'can-you-find-my-book.flite-rms.r100.wav')));
+      for (let o = 0; o < wav.data.length; o += 3200) ws.send(wav.data.subarray(o, o + 3200));
+      ws.send(Buffer.alloc(16000));
+      ws.send(JSON.stringify({ type: 'stop' }));
+      const done = await until((e) => e.type === 'done' || e.type === 'error');
+      expect(done?.type).toBe('done');
+      const audio = events.filter((e) => e.type === 'audio');
+      expect(audio.length).toBeGreaterThan(0);
+      for (const a of audio) expect(a.sample_rate).toBe(22050);
+      expect(bytes).toBe(audio.reduce((n, a) => n + a.bytes, 0));
+      const reply = events.find((e) => e.type === 'reply');
+      // a one-sentence reply is 1-8 s of speech at 22050 Hz
+      expect(bytes / 2 / 22050).toBeGreaterThan(1);
+      expect(bytes / 2 / 22050).toBeLessThan(8);
+      expect(reply.text).toMatch(/book/);
+      ws.close();
+    } finally {
+      await app.close();
+      await asr.close();
+      await speech?.close();
+    }
+  }, 120_000);
+});
