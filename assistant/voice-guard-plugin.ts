@@ -5,6 +5,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import { VoiceGuard } from './voice-guard.js';
+import { registerGauge } from './metrics.js'; // metrics
 
 export default fp(
   async function voiceGuardPlugin(app: FastifyInstance) {
@@ -14,6 +15,7 @@ export default fp(
       {
         maxPerDevice: Math.max(1, Math.floor(c.maxStreamsPerDevice)),
         maxPerUser: Math.max(1, Math.floor(c.maxStreamsPerUser)),
+        maxConnectionsPerDevice: Math.max(1, Math.floor(c.maxVoiceConnectionsPerDevice)),
         idleMs: Math.max(0.1, c.utteranceIdleSeconds) * 1000,
         maxOpenMs: (Math.max(1, c.maxUtteranceSeconds) + Math.max(0.1, c.utteranceIdleSeconds)) * 1000,
         recheckMs: Math.max(0.1, c.voiceRecheckSeconds) * 1000,
@@ -21,7 +23,13 @@ export default fp(
       { info: (o, m) => app.log.info(o, m), warn: (o, m) => app.log.warn(o, m) },
     );
     app.decorate('voiceGuard', guard);
-    app.addHook('onClose', async () => guard.close());
+    const offHeld = registerGauge('whereabouts_voice_streams_held', 'speech streams held by voice connections (per-device and per-user shares)', () => guard.held({})); // metrics
+    const offConns = registerGauge('whereabouts_voice_connections_watched', 'voice connections whose credentials are re-checked', () => guard.size); // metrics
+    app.addHook('onClose', async () => {
+      guard.close();
+      offHeld();
+      offConns();
+    });
   },
   { name: 'voice-guard', dependencies: ['context'] },
 );

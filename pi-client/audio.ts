@@ -31,6 +31,8 @@ export interface AudioSource {
 
 export interface SinkStream {
   write(pcm: Buffer): void;
+  /** barge-in: stop playing now, dropping what is still buffered (end() still resolves) */
+  abort?(): void;
   /** resolves once everything written has been played (or stored) */
   end(): Promise<void>;
 }
@@ -351,11 +353,19 @@ export class SpeakerSink implements AudioSink {
         resolve();
       });
     });
+    let aborted = false;
     return {
       write: (pcm) => {
-        if (!failed) sp.write(pcm);
+        if (!failed && !aborted) sp.write(pcm);
+      },
+      abort: () => {
+        aborted = true;
+        // the speaker package's close(flush=false) drops the samples not yet handed to ALSA
+        const s = sp as unknown as { close?: (flush: boolean) => void };
+        if (typeof s.close === 'function') s.close(false);
       },
       end: async () => {
+        if (aborted) return;
         if (!failed) sp.end();
         await closed;
         if (failed) throw new PiError(`the speaker failed: ${(failed as Error).message}`);

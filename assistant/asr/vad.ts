@@ -39,14 +39,13 @@ export function sileroModelPath(): string | null {
 
 type Ort = typeof import('onnxruntime-node');
 type Session = import('onnxruntime-node').InferenceSession;
-type Tensor = import('onnxruntime-node').Tensor;
 
 /** one loaded model, shared by every stream of a worker */
 export class SileroVad {
   private constructor(
     private readonly ort: Ort,
     private readonly session: Session,
-    private readonly sr: Tensor,
+    private readonly sr: import('onnxruntime-node').Tensor,
     readonly thresholds: VadThresholds,
   ) {}
 
@@ -65,20 +64,49 @@ export class SileroVad {
   }
 
   stream(): VadStream {
-    return new VadStream(this);
+    return new VadStream(this.thresholds);
   }
 
-  /** one window -> speech probability; updates the state in place */
-  async infer(window: Float32Array, state: { h: Tensor; c: Tensor }): Promise<number> {
-    const input = new this.ort.Tensor('float32', window, [1, window.length]);
-    const r = await this.session.run({ input, sr: this.sr, h: state.h, c: state.c });
-    state.h = r.hn as Tensor;
-    state.c = r.cn as Tensor;
-    return (r.output.data as Float32Array)[0];
-  }
-
-  zeroState(): { h: Tensor; c: Tensor } {
-    return { h: new this.ort.Tensor('float32', new Float32Array(128), [2, 1, 64]), c: new this.ort.Tensor('float32', new Float32Array(128), [2, 1, 64]) };
+  /**
+   * Judges every whole window the streams hold, several streams per inference (the batch dimension of the
+   * model: one run for up to `maxBatch` streams costs about what two or three single runs do).
+   */
+  async judge(streams: readonly VadStream[], maxBatch = 32): Promise<void> {
+    for (;;) {
+      const ready = streams.filter((v) => v.hasWindow);
+      if (!ready.length) return;
+      for (let o = 0; o < ready.length; o += maxBatch) {
+        const batch = ready.slice(o, o + maxBatch);
+        const B = batch.length;
+        const input = new Float32Array(B * VAD_WINDOW);
+        const h = new Float32Array(2 * B * 64);
+        const c = new Float32Array(2 * B * 64);
+        batch.forEach((v, k) => {
+          input.set(v.takeWindow(), k * VAD_WINDOW);
+          // state layout [2, batch, 64]
+          for (let l = 0; l < 2; l++) {
+            h.set(v.h.subarray(l * 64, l * 64 + 64), (l * B + k) * 64);
+            c.set(v.c.subarray(l * 64, l * 64 + 64), (l * B + k) * 64);
+          }
+        });
+        const r = await this.session.run({
+          input: new this.ort.Tensor('float32', input, [B, VAD_WINDOW]),
+          sr: this.sr,
+          h: new this.ort.Tensor('float32', h, [2, B, 64]),
+          c: new this.ort.Tensor('float32', c, [2, B, 64]),
+        });
+        const out = r.output.data as Float32Array;
+        const hn = r.hn.data as Float32Array;
+        const cn = r.cn.data as Float32Array;
+        batch.forEach((v, k) => {
+          for (let l = 0; l < 2; l++) {
+            v.h.set(hn.subarray((l * B + k) * 64, (l * B + k) * 64 + 64), l * 64);
+            v.c.set(cn.subarray((l * B + k) * 64, (l * B + k) * 64 + 64), l * 64);
+          }
+          v.judged(out[k]);
+        });
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -86,27 +114,27 @@ export class SileroVad {
   }
 }
 
-/** one stream's detector: feed 16 kHz float audio in any pieces */
+/** one stream's detector state: audio waiting to be judged, the LSTM state and what was heard */
 export class VadStream {
-  private state: { h: Tensor; c: Tensor };
-  private pending = new Float32Array(VAD_WINDOW);
-  private fill = 0;
+  /** LSTM state, [2, 64] each */
+  readonly h = new Float32Array(128);
+  readonly c = new Float32Array(128);
+  private pending: Float32Array[] = [];
+  private pendingLen = 0;
   /** samples judged so far */
   private samples = 0;
   /** the end (in samples) of the last window that was not clearly non-speech */
   private lastVoiced = 0;
   private speechWindows = 0;
   private inSpeech = false;
-  /** speech probabilities of every window (kept short; for tests and tuning) */
+  /** speech probabilities of the first windows (for tests and tuning) */
   readonly probs: number[] = [];
 
-  constructor(private readonly vad: SileroVad) {
-    this.state = vad.zeroState();
-  }
+  constructor(private readonly thresholds: VadThresholds) {}
 
   /** speech has been heard in this stream */
   get speech(): boolean {
-    return this.speechWindows >= this.vad.thresholds.minSpeechWindows;
+    return this.speechWindows >= this.thresholds.minSpeechWindows;
   }
 
   /** ms of audio since the last voiced window (at the position judged so far) */
@@ -119,25 +147,46 @@ export class VadStream {
     return (this.samples * 1000) / VAD_RATE;
   }
 
-  async feed(audio: Float32Array): Promise<void> {
-    let o = 0;
-    while (o < audio.length) {
-      const n = Math.min(VAD_WINDOW - this.fill, audio.length - o);
-      this.pending.set(audio.subarray(o, o + n), this.fill);
-      this.fill += n;
-      o += n;
-      if (this.fill === VAD_WINDOW) {
-        const p = await this.vad.infer(this.pending.slice(), this.state);
-        this.fill = 0;
-        this.samples += VAD_WINDOW;
-        if (this.probs.length < 2000) this.probs.push(p);
-        const t = this.vad.thresholds;
-        if (p >= t.positive) {
-          this.inSpeech = true;
-          this.speechWindows++;
-        } else if (p < t.negative) this.inSpeech = false;
-        if (this.inSpeech) this.lastVoiced = this.samples;
-      }
+  /** judges `audio` now (a single stream; the recogniser worker batches streams with SileroVad.judge) */
+  async feed(vad: SileroVad, audio: Float32Array): Promise<void> {
+    this.push(audio);
+    await vad.judge([this]);
+  }
+
+  /** 16 kHz audio to judge (SileroVad.judge does, a window at a time) */
+  push(audio: Float32Array): void {
+    if (!audio.length) return;
+    this.pending.push(audio);
+    this.pendingLen += audio.length;
+  }
+
+  get hasWindow(): boolean {
+    return this.pendingLen >= VAD_WINDOW;
+  }
+
+  takeWindow(): Float32Array {
+    const w = new Float32Array(VAD_WINDOW);
+    let n = 0;
+    while (n < VAD_WINDOW) {
+      const head = this.pending[0];
+      const k = Math.min(head.length, VAD_WINDOW - n);
+      w.set(head.subarray(0, k), n);
+      n += k;
+      if (k === head.length) this.pending.shift();
+      else this.pending[0] = head.subarray(k);
     }
+    this.pendingLen -= VAD_WINDOW;
+    return w;
+  }
+
+  judged(p: number): void {
+    this.samples += VAD_WINDOW;
+    if (this.probs.length < 2000) this.probs.push(p);
+    const t = this.thresholds;
+    if (p >= t.positive) {
+      this.inSpeech = true;
+      this.speechWindows++;
+    } else if (p < t.negative) this.inSpeech = false;
+    if (this.inSpeech) this.lastVoiced = this.samples;
   }
 }

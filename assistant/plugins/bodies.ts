@@ -19,6 +19,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { AppError } from '../errors.js';
 import { collectGarbage, trimMalloc } from '../malloc.js';
 import { registerGauge } from '../metrics.js'; // metrics
@@ -60,6 +61,42 @@ export function declaresBody(raw: IncomingMessage): boolean {
 
 function wantsContinue(raw: IncomingMessage): boolean {
   return /^100-continue$/i.test(String(raw.headers.expect ?? '').trim());
+}
+
+/** how long, and for how many more bytes, a refused client may go on sending before its connection is cut */
+const LINGER_MS = 2000;
+const LINGER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Closes the connection after the response without making the client lose that response: closing a socket
+ * while the client is still sending makes the kernel answer with a reset, and a client busy writing its body
+ * then sees the reset instead of the 401 that was already on its way. So the write side is closed first
+ * (the response, then FIN), what still arrives is read and dropped (Node's parser does that), and the socket
+ * is destroyed once the client closes its side, after LINGER_MS, or after LINGER_BYTES more bytes.
+ */
+function lingeringClose(socket: Socket | null | undefined): void {
+  if (!socket || (socket as Socket & { lingering?: boolean }).lingering) return;
+  (socket as Socket & { lingering?: boolean }).lingering = true;
+  socket.destroySoon = function lingeringDestroySoon(this: Socket) {
+    if (this.writable) this.end();
+    const start = this.bytesRead;
+    const stop = () => {
+      clearTimeout(timer);
+      clearInterval(watch);
+      this.destroy();
+    };
+    const timer = setTimeout(stop, LINGER_MS);
+    const watch = setInterval(() => {
+      if (this.bytesRead - start > LINGER_BYTES) stop();
+    }, 50);
+    timer.unref();
+    watch.unref();
+    this.once('end', stop);
+    this.once('close', () => {
+      clearTimeout(timer);
+      clearInterval(watch);
+    });
+  };
 }
 
 export default fp<BodiesOptions>(
@@ -159,7 +196,10 @@ export default fp<BodiesOptions>(
 
     // a reply that leaves a body unread ends the connection: otherwise Node would read the rest of it
     app.addHook('onSend', async (request, reply, payload) => {
-      if (!request.raw.complete && declaresBody(request.raw)) reply.header('connection', 'close');
+      if (!request.raw.complete && declaresBody(request.raw)) {
+        reply.header('connection', 'close');
+        lingeringClose(request.raw.socket);
+      }
       return payload;
     });
 

@@ -98,6 +98,10 @@ export interface TurnState {
   reason: TranscriptEvent['reason'] | null;
   /** the reply being answered asks a question: listen again after it */
   replyFollowUp: boolean;
+  /** the server may end the utterance itself (hands-free); false: only stop does (push-to-talk) */
+  endpointing: boolean;
+  /** audio bytes when the utterance ended */
+  endBytes: number;
   closed: boolean;
 }
 
@@ -115,6 +119,8 @@ export const initialTurn = (): TurnState => ({
   speculating: null,
   reason: null,
   replyFollowUp: false,
+  endpointing: true,
+  endBytes: 0,
   closed: false,
 });
 
@@ -122,7 +128,7 @@ export type TimerKind = 'watchdog' | 'follow_up' | 'no_audio';
 
 export type TurnEvent =
   | { type: 'connected' }
-  | { type: 'start'; sample_rate: unknown; format?: unknown; channels?: unknown; audio?: unknown }
+  | { type: 'start'; sample_rate: unknown; format?: unknown; channels?: unknown; audio?: unknown; endpoint?: unknown }
   | { type: 'audio'; pcm: Uint8Array }
   | { type: 'stop' }
   | { type: 'cancel' }
@@ -139,7 +145,8 @@ export type TurnEvent =
   | { type: 'asr_progress'; seq: number; text: string; silenceMs: number | null; speech: boolean; complete: Completeness }
   /** the recogniser's own endpoint (trailing silence by its rules) */
   | { type: 'asr_endpoint'; seq: number; text: string; complete: Completeness }
-  | { type: 'asr_final'; seq: number; text: string; ms: number }
+  /** `alternatives` / `words`: the recogniser's N-best list and word confidences, passed on to the transcript */
+  | { type: 'asr_final'; seq: number; text: string; ms: number; alternatives?: TranscriptEvent['alternatives']; words?: TranscriptEvent['words'] }
   | { type: 'asr_error'; seq: number; message: string }
   /** the answer for `seq` is ready (reply event built, first speech ready when any) */
   | { type: 'answered'; seq: number; reply: ReplyEvent; followUp: boolean; speech: boolean }
@@ -217,7 +224,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
   };
 
   /** opens a new utterance (a client's start, or the server's own after a follow-up reply) */
-  const open = (s: TurnState, rate: number, wantAudio: boolean, followUp: boolean): TurnResult => {
+  const open = (s: TurnState, rate: number, wantAudio: boolean, followUp: boolean, endpointing: boolean): TurnResult => {
     const seq = s.seq + 1;
     fx.push({ type: 'open_asr', seq, rate });
     return out({
@@ -235,6 +242,8 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
       speculating: null,
       reason: null,
       replyFollowUp: false,
+      endpointing,
+      endBytes: 0,
     });
   };
 
@@ -242,7 +251,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
   const end = (s: TurnState, reason: TranscriptEvent['reason']): TurnResult => {
     fx.push({ type: 'finish_asr', seq: s.seq }, { type: 'clear_timer', kind: 'no_audio' }, { type: 'clear_timer', kind: 'follow_up' });
     fx.push({ type: 'set_timer', kind: 'watchdog', seq: s.seq, ms: cfg.watchdogMs });
-    return out({ ...s, phase: 'finishing', reason, draining: reason !== 'stop' });
+    return out({ ...s, phase: 'finishing', reason, draining: reason !== 'stop', endBytes: s.bytes });
   };
 
   switch (e.type) {
@@ -258,13 +267,14 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
         s = teardown(st);
       }
       s = { ...s, draining: false };
-      const { sample_rate: rate, format, channels, audio } = e;
+      const { sample_rate: rate, format, channels, audio, endpoint } = e;
       if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE)
         return fail(s, 'bad_audio', `sample_rate must be a whole number from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE}, got ${JSON.stringify(rate)}`);
       if (format !== undefined && format !== 's16le') return fail(s, 'bad_audio', `format must be "s16le", got ${JSON.stringify(format)}`);
       if (channels !== undefined && channels !== 1) return fail(s, 'bad_audio', `channels must be 1 (mono), got ${JSON.stringify(channels)}`);
       if (audio !== undefined && typeof audio !== 'boolean') return fail(s, 'bad_message', '"audio" must be true or false');
-      return open(s, rate, audio !== false, false);
+      if (endpoint !== undefined && typeof endpoint !== 'boolean') return fail(s, 'bad_message', '"endpoint" must be true or false');
+      return open(s, rate, audio !== false, false, endpoint !== false);
     }
 
     case 'asr_refused':
@@ -340,12 +350,12 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
         fx.push({ type: 'speculate', seq: s.seq, text: words });
         s = { ...s, speculating: words };
       }
-      if (e.silenceMs >= silenceNeeded(cfg, e.complete)) return end(s, 'endpoint');
+      if (s.endpointing && e.silenceMs >= silenceNeeded(cfg, e.complete)) return end(s, 'endpoint');
       return out(s);
     }
 
     case 'asr_endpoint': {
-      if (!current(e.seq) || st.phase !== 'listening' || !e.text) return out(st);
+      if (!current(e.seq) || st.phase !== 'listening' || !e.text || !st.endpointing) return out(st);
       // the recogniser's own endpoint: trusted for complete words; an unfinished request waits for the VAD's
       // longer hesitation bound (a pause before the item must not end the question)
       if (e.complete === 'incomplete' && st.heardSpeech) return out(st);
@@ -367,7 +377,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
         return out(t);
       }
       fx.push({ type: 'log', level: 'info', msg: 'heard', data: { stage: 'asr', ms: e.ms, reason } });
-      fx.push(send({ type: 'transcript', text: e.text, reason }));
+      fx.push(send({ type: 'transcript', text: e.text, reason, heard_ms: Math.round((st.endBytes / 2 / st.rate) * 1000), ...(e.alternatives ? { alternatives: e.alternatives, words: e.words } : {}) }));
       let s: TurnState = st;
       if (st.speculating !== null && st.speculating !== e.text) {
         fx.push({ type: 'drop_speculation', seq: st.seq });
@@ -453,6 +463,9 @@ function afterReply(st: TurnState, fx: TurnEffect[], cfg: TurnSettings): TurnRes
         speculating: null,
         reason: null,
         replyFollowUp: false,
+        // nobody presses a button for the answer: the server ends it
+        endpointing: true,
+        endBytes: 0,
       },
       effects: fx,
     };
