@@ -27,6 +27,8 @@ export interface StartMessage {
    * true: hands-free). false: only `stop` (or the length limit) ends it (push-to-talk).
    */
   endpoint?: boolean;
+  /** sample rate of the reply audio, 8000..48000 (default: the server's, 16000); kept for the connection */
+  reply_sample_rate?: number;
 }
 export interface StopMessage {
   type: 'stop';

@@ -92,6 +92,8 @@ class Connection {
   private reply: { seq: number; prepared: Prepared; stopped: boolean } | null = null;
   /** what this conversation remembers between utterances (assistant/dialog.ts) */
   private dialog: DialogContext | null = null;
+  /** the reply audio's sample rate the client asked for (null: the synthesiser's) */
+  private replyRate: number | null = null;
   private log: FastifyBaseLogger;
   private readonly classifier: CompletenessClassifier;
   private unwatch: (() => void) | null = null;
@@ -180,7 +182,12 @@ class Connection {
     const m = parseClientMessage(buf.toString('utf8'));
     if (!m) return this.dispatch({ type: 'bad_message', message: 'expected {"type":"start","sample_rate":N}, {"type":"stop"} or {"type":"cancel"}' });
     if ('type' in m) {
-      if (m.type === 'start') return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio, endpoint: m.endpoint });
+      if (m.type === 'start') {
+        const rr = m.reply_sample_rate;
+        if (rr !== undefined && !(Number.isInteger(rr) && rr >= 8000 && rr <= 48000)) return this.dispatch({ type: 'bad_message', message: 'reply_sample_rate must be a whole number from 8000 to 48000' });
+        if (rr !== undefined) this.replyRate = rr; // reply audio at the rate the client asked for (speech.ts resamples)
+        return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio, endpoint: m.endpoint });
+      }
       if (m.type === 'cancel') return this.dispatch({ type: 'cancel' });
       return this.dispatch({ type: 'stop' });
     }
@@ -303,7 +310,7 @@ class Connection {
     const speech = audio ? this.app.speech : null;
     if (!speech || !a.reply || isStale()) return { answer: a, iterator: null, first: null, ttsMs: 0 };
     const t = performance.now();
-    const iterator = speech.stream(a.reply)[Symbol.asyncIterator]();
+    const iterator = speech.stream(a.reply, this.replyRate ? { sampleRate: this.replyRate } : undefined)[Symbol.asyncIterator]();
     const first = await iterator.next();
     return { answer: a, iterator, first, ttsMs: round(performance.now() - t) };
   }
@@ -406,7 +413,7 @@ class Connection {
     const cur = this.reply;
     if (!cur || cur.seq !== seq) return this.dispatch({ type: 'spoken', seq });
     const it = cur.prepared.iterator!;
-    const sampleRate = this.app.speech?.sampleRate ?? 16000;
+    const sampleRate = this.replyRate ?? this.app.speech?.sampleRate ?? 16000;
     const stopped = () => cur.stopped || this.state.closed || this.socket.readyState !== this.socket.OPEN;
     const TICK = Symbol('tick');
     let batch: Buffer[] = [];
