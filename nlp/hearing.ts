@@ -14,7 +14,7 @@
  *   - mostly not a request                        -> not a request
  * so an item the person did not say is never answered without asking first.
  */
-import { parseHeard, parseRequest } from './parse.js';
+import { parseHeardGuess, parseRequest } from './parse.js';
 import type { Intent, LabelMatch } from './types.js';
 
 export interface Hypothesis {
@@ -79,7 +79,11 @@ export function decideHearing(
       add('silence', share, intent, null);
       continue;
     }
-    intent = parseHeard(a.text);
+    const read = parseHeardGuess(a.text);
+    intent = read.intent;
+    // a request read only by guessing a misheard verb: half its mass is "a request, item unsure"
+    const weight = read.guessed ? 0.5 : 1;
+    if (read.guessed && intent.item) add('no_item', share * 0.5, { intent: intent.intent, item: null }, null);
     // the other kinds of question (places, history, "and my phone?") are answered from the best hypothesis
     // before this decision; here only item requests count as requests
     if (intent.intent !== 'find_item' && intent.intent !== 'last_seen') add('none', share, intent, null);
@@ -89,9 +93,9 @@ export function decideHearing(
         const loose = isPhrase && m.kind === 'label' && item.includes(' ') && !isPhrase(item);
         // speech: a thing the detector cannot see counts only when it is a thing people ask about ("keys");
         // other words ("good", "men") are a recogniser's guesses for an item it could not place
-        if (isPhrase && m.kind !== 'label' && !isPhrase(item)) add('no_item', share * part, { intent: intent.intent, item: null }, null);
-        else add(m.kind === 'label' ? `label:${m.label}` : `nd:${item.replace(/s$/, '')}`, share * part * (loose ? 0.5 : 1), { intent: intent.intent, item }, m);
-        if (loose) add('no_item', share * part * 0.5, { intent: intent.intent, item: null }, null);
+        if (isPhrase && m.kind !== 'label' && !isPhrase(item)) add('no_item', share * weight * part, { intent: intent.intent, item: null }, null);
+        else add(m.kind === 'label' ? `label:${m.label}` : `nd:${item.replace(/s$/, '')}`, share * weight * part * (loose ? 0.5 : 1), { intent: intent.intent, item }, m);
+        if (loose) add('no_item', share * weight * part * 0.5, { intent: intent.intent, item: null }, null);
       }
   }
   const sorted = [...readings.values()].sort((a, b) => b.mass - a.mass);

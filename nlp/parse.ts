@@ -336,6 +336,27 @@ const ANCHOR_WORDS = /\b(?:where|have you|did you|can you|could you|find|i can n
  * milk", "how tall is the eiffel tower") stay non-requests.
  */
 export function parseHeard(text: string): Intent {
+  return parseHeardGuess(text).intent;
+}
+
+/**
+ * parseHeard, and whether the request was only read by guessing a misheard verb ("where did i books my
+ * glasses": any one word where "put" should be). Such a reading is weaker evidence for its item: the
+ * recogniser was unsure around it (nlp/hearing counts it half).
+ */
+export function parseHeardGuess(text: string): { intent: Intent; guessed: boolean } {
+  const r = parseHeardStrict(text);
+  if (r.intent !== 'not_a_request' && r.item) return { intent: r, guessed: false };
+  const s = normalise(text).join(' ');
+  const g = s.replace(/^(where (?:did|have|had) (?:i|we) )(?!leave |put |left |lose |lost )[a-z']+ ((?:my|the) [a-z])/, '$1put $2');
+  if (g !== s) {
+    const r2 = trimSlips(parseRequest(g));
+    if (r2.intent !== 'not_a_request' && r2.item) return { intent: r2, guessed: true };
+  }
+  return { intent: r, guessed: false };
+}
+
+function parseHeardStrict(text: string): Intent {
   const direct = trimSlips(parseRequest(text));
   if (direct.intent !== 'not_a_request' && direct.item) return direct;
   const s = normalise(text).join(' ');
@@ -362,7 +383,7 @@ export function parseHeard(text: string): Intent {
 }
 
 /** short words a recogniser leaves after the item ("where is my cup this", "my mouse them", "my keys end") */
-const TRAILING_SLIPS = new Set(['this', 'as', 'his', 'them', 'then', 'than', 'end', 'and', 'an', 'when', 'in', 'is', 'men', 'us', 'its']);
+const TRAILING_SLIPS = new Set(['this', 'as', 'his', 'them', 'then', 'than', 'end', 'and', 'an', 'when', 'in', 'is', 'men', 'us', 'its', 'been', 'the', 'a', 'to', 'too', 'at', 'it']);
 
 function trimSlips(r: Intent): Intent {
   if (!r.item) return r;
@@ -376,6 +397,7 @@ function repairSlips(s: string): string {
   return s
     .replace(/^where (?:as|this|his|if|was) (my|the|our) /, 'where is $1 ')
     .replace(/^(where (?:did|have|had) (?:i|we) )(?:pot|pat|pit|port|pert|bought|part)( |$)/, '$1put$2')
+    .replace(/^(?:way|we|where|what) about ((?:my|the) )/, 'what about $1')
     .replace(/^((?:can|could|did|have) you )(?:seen|scene|sean|see in)( |$)/, '$1see$2')
     .replace(/^have you see( |$)/, 'have you seen$1')
     .replace(/ (?:this|as|his)$/, ' is');
