@@ -194,7 +194,7 @@ const REQUEST_WEIGHT = 3;
  * sound like common item words, which the recogniser otherwise picks for them ("cot" for "cat" and "cup",
  * "tumbler" for "thermos"). Chosen on the recognition corpus' tune split.
  */
-export const NOT_SPOKEN: ReadonlySet<string> = new Set(['cot', 'cots', 'crib', 'cribs', 'tumbler', 'tumblers', 'moggie', 'moggies', 'moggy', 'mitt', 'mitts', 'loo', 'loos', 'pup', 'pups', 'tele', 'teles']);
+export const NOT_SPOKEN: ReadonlySet<string> = new Set(['cot', 'cots', 'crib', 'cribs', 'tumbler', 'tumblers', 'moggie', 'moggies', 'moggy', 'mitt', 'mitts', 'loo', 'loos', 'pup', 'pups', 'tele', 'teles', 'macbook', 'macbooks']);
 
 export interface GrammarOptions {
   /** the model's vocabulary check (vosk_model_find_word >= 0); sentences with an unknown word are dropped */
