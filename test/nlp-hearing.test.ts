@@ -34,6 +34,8 @@ describe('tolerant parsing of recogniser output (parseHeard)', () => {
     ['feet could you telly where my umbrella is please', 'umbrella'],
     ['though can you know where is my wallet', 'wallet'],
     ['where is my mouse them', 'mouse'],
+    ['where did i books my glasses', 'glasses'],
+    ['where is my cell phone been', 'cell phone'],
     ['where is my cup', 'cup'],
   ];
   it.each(finds)('"%s" -> %s', (heard, item) => {
@@ -96,6 +98,12 @@ describe("don't guess (decideHearing)", () => {
     // recogniser pieces resolved by their last word are not answered: "paint purse" -> ask
     expect(hear([["where's my paint purse then", 1]]).kind).not.toBe('answer');
   });
+  it('a request read only by guessing its verb counts half: asked about, not answered', () => {
+    expect(hear([['where did i books my cup', 1]])).toMatchObject({ kind: 'confirm', label: 'cup' });
+    expect(hear([['where did i put my cup', 0.6], ['where did i books my cup', 0.4]])).toMatchObject({ kind: 'answer', label: 'cup' });
+    expect(hear([['where did i leave my ball', 0.3], ['where did i need my ball', 0.7]])).toMatchObject({ kind: 'confirm', label: 'sports ball' });
+  });
+
   it('an item the recogniser could not place ([unk]) -> which, never an item', () => {
     const h = hear([['where is my', 0.7], ['where is my cup', 0.3]]);
     expect(h.kind === 'answer').toBe(false);
