@@ -8,8 +8,9 @@
  *  - push-to-talk: `start` with `endpoint: false`, the whole clip (its own 350 ms tail included, as a
  *    person lets go of the button), `stop`. Clock: from `stop` to the first byte of reply audio.
  *
- * At 1 stream every clip is asked once in order; at more streams each client works through its share of
- * the clips (every clip at least once per level) and keeps asking until the level's time is up. Clips: the
+ * At 1 stream the clips are asked once in order (a deterministic sample of at most 60 when there are more);
+ * at more streams each client works through its share of all the clips (every clip at least once per level)
+ * and keeps asking until the level's time is up. Clips: the
  * committed fixtures (audio-fixtures/manifest.json; requests and non-requests) and questions with a
  * hesitation before the item (hesitations.ts). An utterance is "cut early" when the server ended it before
  * the clip's last voiced frame had arrived (transcript.heard_ms < end of speech); "misheard" when the
@@ -39,11 +40,22 @@ export interface Fixture {
   hesitation: boolean;
 }
 
-type ManifestEntry = { file: string; text: string; expect?: { intent?: string; item?: string | null } };
+type ManifestEntry = { file: string; text: string; category?: string; expect?: { intent?: string; item?: string | null } };
 
-/** the committed fixtures (all of them: requests and non-requests), with their speech bounds */
+/**
+ * The committed clips with their speech bounds: audio-fixtures/manifest.json (requests and non-requests) and,
+ * when present, the spoken corpus audio-fixtures/corpus/manifest.json (its noise-only clips left out: there
+ * is no end of speech to measure from), plus the hesitation clips.
+ */
 export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesitations?: boolean } = {}): Fixture[] {
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as ManifestEntry[];
+  const corpusFile = path.join(dir, 'corpus', 'manifest.json');
+  if (fs.existsSync(corpusFile)) {
+    const corpus = JSON.parse(fs.readFileSync(corpusFile, 'utf8')) as { clips: ManifestEntry[] };
+    for (const c of corpus.clips)
+      if (c.category !== 'noise')
+        manifest.push({ ...c, expect: { item: c.expect?.item ?? null, intent: c.category === 'nonrequest' ? 'not_a_request' : 'find_item' } });
+  }
   const out: Fixture[] = manifest.map((m) => {
     const w = parseWav(fs.readFileSync(path.join(dir, m.file)));
     if (w.channels !== 1) throw new Error(`${m.file}: not mono`);
@@ -297,7 +309,9 @@ export async function voiceBench(
         clients.map(async (c, ci) => {
           const crnd = mulberry32(100 + ci);
           await sleep(crnd() * 2000 * Math.min(1, (streams - 1) / 3)); // stagger, so streams do not run in lockstep
-          const share = o.fixtures.filter((_, k) => k % streams === ci);
+          // one stream: a deterministic sample of at most 60 clips in order; more: every clip, shared out
+          const step = streams === 1 ? Math.max(1, Math.ceil(o.fixtures.length / 60)) : 1;
+          const share = o.fixtures.filter((_, k) => k % step === 0).filter((_, k) => k % streams === ci);
           let k = 0;
           // every clip of the share once, then more until the time is up
           while (k < share.length || (streams > 1 && performance.now() < until)) {

@@ -32,6 +32,8 @@ interface Stream {
   lastPartial: string;
   /** the words so far: final segments and the current partial */
   heard: string;
+  /** they end in an out-of-grammar word ("where is my [unk]") */
+  unk: boolean;
   vad: VadStream | null;
   inBytes: number;
   cpuMs: number;
@@ -90,12 +92,14 @@ function parseResult(json: string): { text: string; raw: string; words: WordInfo
   return { text: cleanTranscript(raw), raw, words: [] };
 }
 
-function partialText(json: string): string {
+/** the partial's words, and whether they end in an out-of-grammar word ([unk]) */
+function partialText(json: string): { text: string; unk: boolean } {
   try {
     const o = JSON.parse(json) as { partial?: string };
-    return cleanTranscript(o.partial ?? '');
+    const raw = (o.partial ?? '').trim();
+    return { text: cleanTranscript(raw), unk: /(?:\[unk\]|<unk>)$/.test(raw) };
   } catch {
-    return '';
+    return { text: '', unk: false };
   }
 }
 
@@ -128,6 +132,7 @@ function open(id: number, rate: number) {
       words: [],
       lastPartial: '',
       heard: '',
+      unk: false,
       vad: vad ? vad.stream() : null,
       inBytes: 0,
       cpuMs: 0,
@@ -196,11 +201,14 @@ function decode(s: Stream, pcm16k: Uint8Array) {
       s.words.push(...res.words);
     }
     s.heard = s.segments.filter(Boolean).join(' ');
+    s.unk = /(?:\[unk\]|<unk>)$/.test(res.raw.trim());
     post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words });
   } else {
-    const p = partialText(lib.partialResult(s.rec));
+    const part = partialText(lib.partialResult(s.rec));
+    const p = part.text;
     const full = [...s.segments, p].filter(Boolean).join(' ');
     s.heard = full;
+    if (part.text || part.unk) s.unk = part.unk;
     if (p && full !== s.lastPartial) {
       s.lastPartial = full;
       post({ type: 'partial', id: s.id, text: full });
@@ -230,7 +238,7 @@ function slice(s: Stream): number {
 }
 
 function progress(s: Stream, bytes: number) {
-  post({ type: 'progress', id: s.id, bytes, text: s.heard, silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true });
+  post({ type: 'progress', id: s.id, bytes, text: s.heard, unk: s.unk, silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true });
 }
 
 function finalize(s: Stream) {
