@@ -284,7 +284,17 @@ export async function voiceAvailable(server: BenchServer, token: string): Promis
 
 export async function voiceBench(
   server: BenchServer,
-  o: { tokens: string[]; fixtures: Fixture[]; levels: number[]; modes: VoiceMode[]; secondsPerLevel: number; cpu: () => number | null; log?: (m: string) => void },
+  o: {
+    tokens: string[];
+    fixtures: Fixture[];
+    levels: number[];
+    modes: VoiceMode[];
+    secondsPerLevel: number;
+    cpu: () => number | null;
+    log?: (m: string) => void;
+    /** clips asked at one stream (a deterministic sample; default 60) */
+    oneStreamClips?: number;
+  },
 ): Promise<VoiceRow[]> {
   const url = server.url.replace(/^http/, 'ws') + '/v1/listen';
   const rows: VoiceRow[] = [];
@@ -310,7 +320,7 @@ export async function voiceBench(
           const crnd = mulberry32(100 + ci);
           await sleep(crnd() * 2000 * Math.min(1, (streams - 1) / 3)); // stagger, so streams do not run in lockstep
           // one stream: a deterministic sample of at most 60 clips in order; more: every clip, shared out
-          const step = streams === 1 ? Math.max(1, Math.ceil(o.fixtures.length / 60)) : 1;
+          const step = streams === 1 ? Math.max(1, Math.ceil(o.fixtures.length / (o.oneStreamClips ?? 60))) : 1;
           const share = o.fixtures.filter((_, k) => k % step === 0).filter((_, k) => k % streams === ci);
           let k = 0;
           // every clip of the share once, then more until the time is up

@@ -273,7 +273,9 @@ async function pump() {
 async function pumpRound() {
   const deadline = performance.now() + 40;
   // one round: a slice for each stream with work, starting after the last one served
-  const ids = order.slice(cursor).concat(order.slice(0, cursor));
+  // streams whose audio has ended (someone waits for their transcript) first, then the rest round-robin
+  const rotated = order.slice(cursor).concat(order.slice(0, cursor));
+  const ids = rotated.filter((id) => streams.get(id)?.finishing).concat(rotated.filter((id) => !streams.get(id)?.finishing));
   let served = 0;
   const decoded: Array<{ s: Stream; bytes: number }> = [];
   for (const id of ids) {
