@@ -305,7 +305,9 @@ async function main(): Promise<number> {
         const why = await voiceAvailable(server, tokens[0]);
         if (why) res.voice = { rows: [], maxStreamsUnder1s: null, asr: null, skipped: why };
         else {
-          const fixtures = loadFixtures();
+          // WHEREABOUTS_BENCH_VOICE_SPLIT=tune|test: only the spoken corpus' clips of that split (tune on one, report the other)
+          const split = process.env.WHEREABOUTS_BENCH_VOICE_SPLIT;
+          const fixtures = loadFixtures().filter((f) => !split || f.split === split);
           // knobs for a focused run: WHEREABOUTS_BENCH_VOICE_LEVELS=1,8  WHEREABOUTS_BENCH_VOICE_MODES=hands-free
           // WHEREABOUTS_BENCH_VOICE_ONE_STREAM_CLIPS=all (every clip at one stream, not a sample of 60)
           const envList = (k: string) => (process.env[k] ?? '').split(',').map((x) => x.trim()).filter(Boolean);

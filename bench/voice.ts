@@ -38,9 +38,11 @@ export interface Fixture {
   bounds: SpeechBounds;
   /** made by hesitations.ts */
   hesitation: boolean;
+  /** the corpus split ('tune' / 'test'); null for the committed fixtures and the hesitation clips */
+  split: string | null;
 }
 
-type ManifestEntry = { file: string; text: string; category?: string; expect?: { intent?: string; item?: string | null } };
+type ManifestEntry = { file: string; text: string; category?: string; split?: string; expect?: { intent?: string; item?: string | null } };
 
 /**
  * The committed clips with their speech bounds: audio-fixtures/manifest.json (requests and non-requests) and,
@@ -70,12 +72,13 @@ export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesit
       intent: m.expect?.intent ?? null,
       bounds: speechBounds(pcm, w.sampleRate),
       hesitation: false,
+      split: m.split ?? null,
     };
   });
   if (o.hesitations !== false && haveEspeak())
     for (const h of HESITATIONS) {
       const pcm = makeHesitation(h);
-      out.push({ file: `hesitation: ${h.text}`, text: h.text, pcm, sampleRate: 16000, seconds: pcm.length / 32000, item: h.item, intent: 'find_item', bounds: speechBounds(pcm, 16000), hesitation: true });
+      out.push({ file: `hesitation: ${h.text}`, text: h.text, pcm, sampleRate: 16000, seconds: pcm.length / 32000, item: h.item, intent: 'find_item', bounds: speechBounds(pcm, 16000), hesitation: true, split: null });
     }
   return out;
 }
