@@ -19,11 +19,13 @@ import { startServer, type BenchServer } from './server.js';
 import { textBench, type TextRow } from './text.js';
 import { framesBench, makeImages, type FramesRow } from './frames.js';
 import { asrRealTimeFactor, loadFixtures, voiceAvailable, voiceBench, type VoiceRow } from './voice.js';
+import { ttsBench, ttsReport, type TtsResult } from './tts.js';
 import { inferenceAlone, modelFlops, peakGflops } from './onnx.js';
+import { recognitionBench, recognitionReport, type RecognitionResult } from './recognition.js';
 import { formatProfile, summarizeProfile } from './cpuprofile.js';
 import { REPO, fmt, log, machine, procCpuSeconds, procMemory, sleep, table, type Machine, type Summary } from './util.js';
 
-const SECTIONS = ['voice', 'text', 'frames', 'lookup'] as const;
+const SECTIONS = ['voice', 'text', 'frames', 'lookup', 'recognition', 'tts'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -134,6 +136,8 @@ interface Results {
     skipped?: string;
   } | null;
   lookup: { rows: LookupRow[]; skipped?: string } | null;
+  recognition: RecognitionResult | { skipped: string } | null;
+  tts: TtsResult | null;
   memory: Array<{ state: string; rssMiB: number }>;
   hwmMiB: number | null;
   profile: string | null;
@@ -175,6 +179,8 @@ async function main(): Promise<number> {
     text: null,
     frames: null,
     lookup: null,
+    recognition: null,
+    tts: null,
     memory: [],
     hwmMiB: null,
     profile: null,
@@ -188,6 +194,15 @@ async function main(): Promise<number> {
     if (args.only.has('lookup')) {
       const sizes = quick ? [10_000, 1_000_000] : [10_000, 1_000_000, 10_000_000];
       res.lookup = { rows: await lookupBench({ dir: work, sizes, lookups: quick ? 5_000 : 20_000, labels }) };
+    }
+
+    // ---- tts: the synthesisers alone, each in its own process, before any server runs
+    if (args.only.has('tts')) {
+      try {
+        res.tts = await ttsBench({ modelsDir: args.modelsDir, asrModel, work: path.join(work, 'tts'), quick });
+      } catch (e) {
+        res.tts = { rows: [], sentences: 0, voice: '', threads: 0, skipped: (e as Error).message };
+      }
     }
 
     // ---- the server, on a store holding many sightings
@@ -294,6 +309,15 @@ async function main(): Promise<number> {
           res.profile = `${newest}\n${formatProfile(summarizeProfile(newest, 30))}`;
           log(res.profile);
         }
+      }
+    }
+
+    // ---- recognition: the spoken corpus through its own server (a small store: the outcome, not the lookup)
+    if (args.only.has('recognition')) {
+      try {
+        res.recognition = await recognitionBench({ modelsDir: args.modelsDir, streams: 16, split: 'all', serverArgs: args.serverArgs, env: args.env });
+      } catch (e) {
+        res.recognition = { skipped: (e as Error).message };
       }
     }
 
@@ -482,6 +506,12 @@ export function report(r: Results): string {
       ),
     );
 
+  if (r.recognition) {
+    // the per-clip lines stay in the JSON; the report shows the figures
+    out.push(recognitionReport(r.recognition));
+  }
+  if (r.args.only.includes('tts')) out.push(...ttsReport(r.tts));
+
   out.push('\n### Memory: server VmRSS\n');
   if (!r.memory.length) out.push('not run');
   else {
@@ -521,6 +551,13 @@ export function report(r: Results): string {
   const lMax = sqliteRows?.at(-1);
   if (l10) rows.push(['lookup at 10M: p99 <= 1 ms', `${fmt(l10.ms.p99, 4)} ms`, mark(l10.ms.p99 <= 1)]);
   else if (lMax) rows.push([`lookup p99 <= 1 ms (largest run: ${lMax.sightings.toLocaleString('en-US')})`, `${fmt(lMax.ms.p99, 4)} ms`, mark(lMax.ms.p99 <= 1)]);
+  const tp = r.tts?.rows.find((x) => x.asked === 'piper');
+  const tf = r.tts?.rows.find((x) => x.asked === 'flite');
+  if (tp) {
+    rows.push(['tts: Piper first audio <= 120 ms p50 after the reply text', `${ms(tp.firstMs.p50)} ms (p95 ${ms(tp.firstMs.p95)})`, mark(tp.engine === 'piper' && tp.firstMs.p50 <= 120)]);
+    rows.push(['tts: Piper worker RSS <= 150 MB', `${fmt(tp.memory.workerMiB * 1.048576, 0)} MB (peak ${fmt(tp.memory.workerPeakMiB * 1.048576, 0)} MB)`, mark(tp.memory.workerMiB * 1.048576 <= 150)]);
+    if (tf) rows.push(['tts: Piper WER not worse than flite (same run)', `${fmt(tp.wer * 100, 1)} % vs ${fmt(tf.wer * 100, 1)} %`, mark(tp.wer <= tf.wer)]);
+  }
   if (r.server?.idleRssMiB && r.server.models === 'loaded') rows.push(['memory: <= 400 MB RSS, both models loaded (idle)', `${fmt(r.server.idleRssMiB, 0)} MiB`, mark(r.server.idleRssMiB * 1.048576 <= 400)]);
   const peak = r.memory.length ? Math.max(...r.memory.map((x) => x.rssMiB)) : null;
   if (peak && r.server?.models === 'loaded') rows.push(['memory: peak under load (for reference)', `${fmt(peak, 0)} MiB`, mark(peak * 1.048576 <= 400)]);

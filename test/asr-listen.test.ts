@@ -380,7 +380,8 @@ describe('GET /v1/listen (real model, real TTS)', () => {
       const x = await v.ask(Buffer.alloc(16000 * 2 * 2));
       expect(x.events.find((e) => e.type === 'transcript').text).toBe('');
       const reply = x.events.find((e) => e.type === 'reply');
-      expect(reply.outcome).toBe('not_understood');
+      expect(reply.outcome).toBe('not_heard');
+      expect(reply.text).toBe("Sorry, I didn't catch that.");
       expect(reply.text.length).toBeGreaterThan(5);
       v.close();
     });
