@@ -93,6 +93,8 @@ export interface Sighting {
   seen_at: string;
   first_seen_at: string;
   room: string | null;
+  /** the camera zone it stood in */
+  zone?: string | null;
   device: string;
   frame_id: number | null;
   snapshot_url: string | null;
@@ -123,4 +125,10 @@ export interface Answer {
   label: string | null;
   sighting: (Omit<Sighting, 'snapshot_url' | 'id' | 'first_seen_at'> & { snapshot_url?: string | null }) | null;
   timings: Record<string, number>;
+  /** the conversation so far: send it with the next question ("and my phone?") */
+  context?: Record<string, unknown>;
+  /** "show me my cup": the snapshot view */
+  show_url?: string | null;
+  /** "what's on the desk?": the items there */
+  items?: Array<{ label: string; sighting: Sighting }>;
 }

@@ -7,12 +7,15 @@ import { renderUsers } from './users.js';
 import { renderAsk } from './ask.js';
 import { renderQuestions } from './questions.js';
 import { renderAccount } from './account.js';
+import { renderLabels, renderSnapshot, renderZones } from './zones.js';
 
 export interface PageContext {
   view: HTMLElement;
   me: { id: number; name: string; admin: boolean };
   speech: boolean;
   listen: boolean;
+  /** the HTTPS port when the server has one (--tls-cert / --tls-self-signed), else null */
+  tlsPort: number | null;
 }
 
 const RENDERERS: Record<string, (ctx: PageContext) => Promise<void>> = {
@@ -23,6 +26,9 @@ const RENDERERS: Record<string, (ctx: PageContext) => Promise<void>> = {
   ask: renderAsk,
   questions: renderQuestions,
   account: renderAccount,
+  zones: renderZones,
+  snapshot: renderSnapshot,
+  labels: renderLabels,
 };
 
 function setUpLogin(): void {
@@ -129,6 +135,7 @@ async function main(): Promise<void> {
     me: { id: Number(d.userId), name: d.userName ?? '', admin: d.admin === '1' },
     speech: d.speech === '1',
     listen: d.listen === '1',
+    tlsPort: d.tlsPort ? Number(d.tlsPort) : null,
   };
   try {
     await render(ctx);
