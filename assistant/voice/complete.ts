@@ -19,6 +19,8 @@ const CONTINUES = new Set([
   'to', 'of', 'in', 'on', 'at', 'for', 'with', 'from', 'by', 'and', 'or', 'but', 'if', 'about', 'where', 'when',
   'what', 'which', 'who', 'how', 'i', 'you', 'we', 'it', 'me', 'um', 'uh', 'er', 'hmm', 'erm', 'oh', 'so', 'like',
   'see', 'seen', 'find', 'leave', 'left', 'put', 'lost', 'last', 'know', 'need', 'there',
+  // lead-ins: a question usually follows ("hey, could you tell me where my mug is")
+  'hey', 'hi', 'hello', 'okay', 'ok', 'well', 'excuse', 'sorry', 'tell', 'show', 'could',
 ]);
 
 /** what comes right before an item in a request */
