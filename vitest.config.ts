@@ -13,5 +13,7 @@ export default defineConfig({
     // two cores: model-heavy suites run side by side at most two at a time
     maxWorkers: 2,
     reporters: ['default'],
+    // every JSON reply is checked against its route's response schema (assistant/plugins/response-check.ts)
+    env: { WHEREABOUTS_CHECK_RESPONSES: '1' },
   },
 });

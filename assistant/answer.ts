@@ -18,7 +18,7 @@ export interface Answer {
   outcome: Outcome;
   item: string | null;
   label: string | null;
-  sighting: (SightingView & { id: number; snapshot_url: string | null }) | null;
+  sighting: (SightingView & { id: number; first_seen_at: string; snapshot_url: string | null }) | null;
   timings: { nlp_ms: number; lookup_ms: number };
   /** the conversation after this turn (pass it to the next `answer` call of the same conversation) */
   dialog: DialogContext;

@@ -19,6 +19,9 @@ import { createSpeech } from './speech.js';
 import { warmUp } from '../nlp/parse.js';
 import contextPlugin, { type SpeechService } from './plugins/context.js';
 import errorsPlugin from './plugins/errors.js';
+import openapiPlugin from './plugins/openapi.js';
+import responseCheck from './plugins/response-check.js';
+import { Health, errors } from './schemas.js';
 import metricsPlugin from './plugins/metrics.js';
 import adminPage from './admin/plugin.js';
 import authPlugin from './plugins/auth.js';
@@ -44,6 +47,8 @@ export interface AppOptions {
   /** a speech recogniser to use (the caller closes it); default: made from the configuration unless noModels */
   asr?: Asr | null;
   logger?: boolean | Record<string, unknown>;
+  /** validate every JSON reply against its response schema before serialising (default: WHEREABOUTS_CHECK_RESPONSES=1; the tests) */
+  checkResponses?: boolean;
 }
 
 /** the configured detection model's labels from models/manifest.json, when it is a manifest entry */
@@ -128,13 +133,15 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
 
   await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, ownsStore: !opts.store });
   await app.register(errorsPlugin);
+  if (opts.checkResponses ?? process.env.WHEREABOUTS_CHECK_RESPONSES === '1') await app.register(responseCheck);
+  await app.register(openapiPlugin); // before every route: the OpenAPI document lists the routes registered after it
   await app.register(formbody);
   await app.register(metricsPlugin); // before auth: it answers /metrics with its own token check
   // before auth: an upgrade refused with 401 must still have its socket closed by @fastify/websocket
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(authPlugin);
 
-  app.get('/healthz', async () => ({
+  app.get('/healthz', { schema: { description: 'is the server up, and what it runs with', response: { 200: Health, ...errors() } } }, async () => ({
     ok: true,
     store: store.kind,
     model: config.visionModel,

@@ -22,6 +22,7 @@ import { addFirstAdmin } from '../accounts.js';
 import { AppError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
 import { html, shell, type Html, type ShellUser } from './html.js';
+import { ErrorBody, JSON_BODY, binary, errors, htmlPage, pageOrError, redirect } from '../schemas.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SETUP_COOKIE = 'wa_setup';
@@ -40,7 +41,7 @@ export const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const SECURITY_HEADERS: Record<string, string> = {
+export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': CSP,
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
@@ -117,6 +118,55 @@ const SetupBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** the page's own forms post urlencoded; scripts may send JSON (one schema validates both) */
+const FORM_TYPES = ['application/x-www-form-urlencoded', 'application/json'];
+
+const SetupSchema = {
+  description: 'first-run setup: creates the first admin (only while there are no accounts) and logs them in',
+  body: SetupBody,
+  consumes: FORM_TYPES,
+  response: {
+    ...errors(...JSON_BODY),
+    303: redirect('created and logged in: to /'),
+    400: pageOrError('the form again with what is wrong (the passwords differ, a bad name or password), or bad input'),
+    403: pageOrError('the form expired or came from another site, or the server is already set up'),
+    409: pageOrError('the name is taken'),
+  },
+};
+
+const LoginFields = Type.Object({ name: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: true });
+const LoginSchema = {
+  description: 'the login form without the page script (the page normally calls POST /v1/session): sets the session cookie',
+  body: LoginFields,
+  consumes: FORM_TYPES,
+  response: {
+    ...errors(...JSON_BODY),
+    303: redirect('logged in: to /'),
+    400: pageOrError('bad input'),
+    401: htmlPage('wrong user name or password'),
+    403: { ...ErrorBody, description: 'a cross-site login' },
+    429: htmlPage('too many failed logins'),
+    503: pageOrError('the database is unavailable'),
+  },
+};
+
+const PageResponses = {
+  ...errors(),
+  200: htmlPage('the page (or the login form, or first-run setup)'),
+  400: { ...ErrorBody, description: 'bad query parameters' },
+  403: htmlPage('admins only'),
+};
+
+const AssetSchema = {
+  description: "the page's script, stylesheet and icon (a fixed list)",
+  params: Type.Object({ '*': Type.String({ maxLength: 200 }) }),
+  response: {
+    200: binary('the file', 'text/javascript', 'text/css', 'image/svg+xml'),
+    304: { description: 'not modified (If-None-Match)', type: 'null' },
+    ...errors(400, 404),
+  },
+};
 
 function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -213,7 +263,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   // submissions cannot both create an admin
   let setupLock: Promise<unknown> = Promise.resolve();
 
-  app.post('/setup', { schema: { body: SetupBody } }, async (request, reply) => {
+  app.post('/setup', { schema: SetupSchema }, async (request, reply) => {
     const run = setupLock.then(async () => {
       if ((await store.listUsers()).length > 0) return alreadySetUp(reply);
       const cookieToken = request.cookies[SETUP_COOKIE];
@@ -243,7 +293,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   // the login form posts here when the page script is not running (it normally calls POST /v1/session)
   app.post(
     '/login',
-    { schema: { body: Type.Object({ name: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: true }) } },
+    { schema: LoginSchema },
     async (request, reply) => {
       const origin = request.headers.origin;
       if (origin && origin !== `${request.protocol}://${request.host}`) throw new AppError('forbidden', 'cross-site login refused');
@@ -267,7 +317,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
 
   // ---- pages ----
   for (const [url, def] of Object.entries(PAGES)) {
-    app.get(url, { schema: { querystring: PageQuery } }, async (request, reply) => {
+    app.get(url, { schema: { description: `the ${def.title} page (the login form when not logged in; first-run setup while there are no accounts)`, querystring: PageQuery, response: PageResponses } }, async (request, reply) => {
       const p = request.principal;
       if (!p || p.kind !== 'user') {
         if ((await store.listUsers()).length === 0) return setupForm(reply, request);
@@ -291,14 +341,14 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   // ---- static files ----
-  app.get('/assets/*', { schema: { params: Type.Object({ '*': Type.String({ maxLength: 200 }) }) } }, async (request, reply) => {
+  app.get('/assets/*', { schema: AssetSchema }, async (request, reply) => {
     const a = assets.get(request.params['*']);
     if (!a) throw new AppError('not_found', 'no such file');
     reply.header('cache-control', 'no-cache').header('etag', a.etag);
     if (request.headers['if-none-match'] === a.etag) return reply.status(304).send();
     return reply.type(a.type).send(a.body);
   });
-  app.get('/favicon.ico', async (_request, reply) => reply.redirect('/assets/admin/icon.svg', 301));
+  app.get('/favicon.ico', { schema: { description: 'the icon', response: { 301: redirect('to /assets/admin/icon.svg'), ...errors() } } }, async (_request, reply) => reply.redirect('/assets/admin/icon.svg', 301));
 };
 
 export default adminPage;

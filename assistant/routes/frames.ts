@@ -18,6 +18,7 @@ import { parseTime } from './sightings.js';
 import { createDetector, type DetectResult, type Detector } from '../vision/detector.js';
 import { boxIou } from '../vision/nms.js';
 import { evictSnapshots, removeSnapshot, snapshotFile, snapshotRelPath, Throttled, writeSnapshot } from '../vision/snapshots.js';
+import { DuplicateFrameReply, FrameReply, GUARDED, IdParams, binary, errors } from '../schemas.js';
 import { StoreConflictError, type Detection, type Frame, type Sighting } from '../../store/types.js';
 
 export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
@@ -33,7 +34,22 @@ export interface FrameRoutesOptions {
   retentionIntervalMs?: number;
 }
 
-/** A store that can set a frame's snapshot after the row exists, so the file can be named after the frame id. */
+/** the upload as the OpenAPI document describes it (the handler reads the body itself) */
+const FrameHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,128}$', description: "the device's own name for this upload: a retry with the same key is not stored twice" })),
+  'x-captured-at': Type.Optional(Type.String({ maxLength: 40, description: 'when the picture was taken (ISO 8601 or epoch ms)' })),
+});
+const FrameUpload = {
+  content: {
+    ...Object.fromEntries(IMAGE_TYPES.map((t) => [t, { schema: Type.String({ format: 'binary' }) }])),
+    'multipart/form-data': {
+      schema: Type.Object({
+        image: Type.String({ format: 'binary', description: 'the image file (JPEG, PNG or WebP)' }),
+        captured_at: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601 or epoch ms' })),
+      }),
+    },
+  },
+};
 const round = (n: number) => Math.round(n * 100) / 100;
 
 /** `Idempotency-Key` header: a device's own name for one upload (1-128 visible ASCII characters) */
@@ -47,7 +63,7 @@ function duplicateBody(f: Frame) {
   return {
     frame: { id: f.id, captured_at: iso(f.capturedAt), width: f.width, height: f.height, snapshot_url: f.snapshotPath ? `/v1/frames/${f.id}/snapshot` : null },
     detections: [],
-    duplicate: true,
+    duplicate: true as const,
   };
 }
 
@@ -172,15 +188,21 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
     if (request.isMultipart()) {
       let image: Buffer | undefined;
       let capturedAt: string | undefined;
-      for await (const part of request.parts()) {
-        if (part.type === 'file') {
-          const t = part.mimetype.toLowerCase();
-          if (!IMAGE_TYPES.includes(t) && t !== 'application/octet-stream') {
-            part.file.resume();
-            throw new AppError('unsupported_media_type', `the file must be ${IMAGE_TYPES.join(', ')}, not ${t}`);
-          }
-          image = await part.toBuffer();
-        } else if (part.fieldname === 'captured_at') capturedAt = String(part.value);
+      try {
+        for await (const part of request.parts()) {
+          if (part.type === 'file') {
+            const t = part.mimetype.toLowerCase();
+            if (!IMAGE_TYPES.includes(t) && t !== 'application/octet-stream') {
+              part.file.resume();
+              throw new AppError('unsupported_media_type', `the file must be ${IMAGE_TYPES.join(', ')}, not ${t}`);
+            }
+            image = await part.toBuffer();
+          } else if (part.fieldname === 'captured_at') capturedAt = String(part.value);
+        }
+      } catch (e) {
+        // the form parser's own complaints (no boundary, a malformed part) are plain errors: the client's fault
+        if (e instanceof AppError || (e as { statusCode?: number }).statusCode) throw e;
+        throw new AppError('bad_request', `the multipart form cannot be read: ${(e as Error).message}`);
       }
       if (!image || image.length === 0) throw new AppError('bad_request', 'the form has no image file (send it as a file field, e.g. curl -F image=@photo.jpg)');
       return { image, capturedAt };
@@ -200,7 +222,16 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
     {
       preHandler: app.guard.device,
       bodyLimit: config.frameBodyLimit,
-      schema: { querystring: Type.Object({ captured_at: Type.Optional(Type.String({ maxLength: 40 })) }, { additionalProperties: false }) },
+      schema: {
+        description:
+          'a camera snapshot, analysed by the detector: the image as the body (JPEG, PNG or WebP) or a multipart form (one image file, optional `captured_at`). ' +
+          'The capture time comes from `?captured_at=`, the form field or `X-Captured-At` (ISO 8601 or epoch ms). An `Idempotency-Key` makes a retry safe: an upload already stored is answered 200 with `duplicate: true`.',
+        querystring: Type.Object({ captured_at: Type.Optional(Type.String({ maxLength: 40 })) }, { additionalProperties: false }),
+        headers: FrameHeaders,
+        // the handler reads the body itself (raw image bytes or a multipart stream); `doc` describes it
+        doc: { body: FrameUpload },
+        response: { 201: FrameReply, 200: DuplicateFrameReply, ...errors(...GUARDED, 413, 415, 422) },
+      },
     },
     async (request, reply) => {
       const t0 = performance.now();
@@ -254,7 +285,10 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
 
   app.get(
     '/v1/frames/:id/snapshot',
-    { preHandler: app.guard.any, schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    {
+      preHandler: app.guard.any,
+      schema: { description: "a frame's stored snapshot (the owner's only)", params: IdParams, response: { 200: binary('the snapshot', 'image/jpeg'), ...errors(...GUARDED, 404) } },
+    },
     async (request, reply) => {
       const notFound = new AppError('not_found', 'no such snapshot');
       const frame = await store.getFrame(request.params.id);

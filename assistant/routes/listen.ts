@@ -34,6 +34,8 @@ import {
   type TranscriptEvent,
 } from '../protocol.js';
 import type { Principal } from '../plugins/auth.js';
+import { AppError } from '../errors.js';
+import { ListenSchema } from '../schemas.js';
 import { countAsr, countError, recordQuery, registerGauge, voiceStreamOpened } from '../metrics.js'; // metrics
 
 export interface ListenOptions {
@@ -397,7 +399,11 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
   }
   if (!app.hasDecorator('asr')) app.decorate('asr', asr);
 
-  app.get('/v1/listen', { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
+  // a plain HTTP request (no upgrade) gets the one error shape; the socket side is the wsHandler
+  const upgradeRequired = async () => {
+    throw new AppError('upgrade_required', 'this is a WebSocket endpoint: connect with "Upgrade: websocket" (see docs/protocol.md)', { headers: { upgrade: 'websocket' } });
+  };
+  app.route({ method: 'GET', url: '/v1/listen', schema: ListenSchema, handler: upgradeRequired, wsHandler: (socket: WebSocket, request: FastifyRequest) => {
     const p = request.principal;
     if (!p || (p.kind === 'user' && p.via === 'cookie' && !originMatches(request))) {
       socket.send(
@@ -412,7 +418,7 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
     }
     if (p.kind === 'device') void app.store.touchDevice(p.device.id, Date.now()).catch(() => {});
     new Conversation(app, socket, p, asr, problem, request.log).start();
-  });
+  } });
 }
 
 export default fp<ListenOptions>(listenRoutes, { name: 'whereabouts-listen', dependencies: ['context', 'auth'] });

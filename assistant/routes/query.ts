@@ -2,6 +2,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors.js';
 import { recordQuery } from '../metrics.js'; // metrics
+import { Answer, Binary, GUARDED, StringEnum, binary, JSON_BODY, errors } from '../schemas.js';
 
 export const QueryBody = Type.Object({ text: Type.String({ maxLength: 1000 }) }, { additionalProperties: false });
 
@@ -18,7 +19,18 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/query',
     {
       preHandler: app.guard.any,
-      schema: { body: QueryBody, querystring: Type.Object({ audio: Type.Optional(Type.String()) }) },
+      schema: {
+        description: 'ask in text; `Accept: audio/wav` or `?audio=wav` answers with speech (the words in the `X-Reply-Text` header)',
+        body: QueryBody,
+        querystring: Type.Object({ audio: Type.Optional(StringEnum(['wav'] as const, { description: 'answer with speech' })) }),
+        response: {
+          200: {
+            description: 'the answer (JSON), or the answer spoken (16-bit PCM WAV)',
+            content: { 'application/json': { schema: Answer }, 'audio/wav': { schema: Binary } },
+          },
+          ...errors(...GUARDED, ...JSON_BODY, 406),
+        },
+      },
     },
     async (request, reply) => {
       const p = request.principal!;
@@ -47,7 +59,12 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   // speaks a text (an answer already shown) without asking again
-  app.post('/v1/speak', { preHandler: app.guard.any, schema: { body: QueryBody } }, async (request, reply) => {
+  const speakSchema = {
+    description: 'speaks a text (e.g. an answer already shown) as a WAV',
+    body: QueryBody,
+    response: { 200: binary('the text spoken (16-bit PCM WAV)', 'audio/wav'), ...errors(...GUARDED, ...JSON_BODY, 406) },
+  };
+  app.post('/v1/speak', { preHandler: app.guard.any, schema: speakSchema }, async (request, reply) => {
     if (!app.speech) throw new AppError('not_acceptable', 'spoken replies are not available: the speech synthesiser is not loaded');
     return reply.type('audio/wav').send(await app.speech.wav(request.body.text));
   });

@@ -4,6 +4,7 @@ import { AppError } from '../errors.js';
 import { dummyPasswordHash, verifyPassword } from '../auth/secrets.js';
 import { changePassword } from '../accounts.js';
 import { userView } from '../views.js';
+import { GUARDED, JSON_BODY, NoContent, PasswordReply, SessionReply, errors } from '../schemas.js';
 
 const WINDOW_MS = 15 * 60_000;
 
@@ -14,7 +15,9 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/session',
     {
       schema: {
+        description: 'log in: sets the `wa_session` cookie (its value also works as a `Bearer` token) and returns the CSRF token',
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 200: SessionReply, ...errors(...JSON_BODY, 401, 429) },
       },
     },
     async (request, reply) => {
@@ -37,14 +40,14 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/v1/session', { preHandler: app.guard.user }, async (request) => {
+  app.get('/v1/session', { preHandler: app.guard.user, schema: { description: 'who am I, and the CSRF token', response: { 200: SessionReply, ...errors(...GUARDED) } } }, async (request) => {
     const p = request.principal!;
     if (p.kind !== 'user') throw new AppError('forbidden', 'not a user session');
     return { user: userView(p.user), csrf_token: p.session.csrfToken, expires_at: new Date(p.session.expiresAt).toISOString() };
   });
 
   // logging out ends every session of the user (on every device and browser)
-  app.delete('/v1/session', { preHandler: app.guard.user }, async (request, reply) => {
+  app.delete('/v1/session', { preHandler: app.guard.user, schema: { description: 'log out: ends every session of the user', response: { 204: NoContent, ...errors(...GUARDED) } } }, async (request, reply) => {
     const p = request.principal!;
     await store.bumpTokenEpoch(p.user.id);
     app.sessions.clearCookie(reply);
@@ -55,7 +58,11 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/session/password',
     {
       preHandler: app.guard.user,
-      schema: { body: Type.Object({ current: Type.String({ maxLength: 1024 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }) },
+      schema: {
+        description: 'change your password: ends every other session; this one continues with a fresh cookie',
+        body: Type.Object({ current: Type.String({ maxLength: 1024 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 200: PasswordReply, ...errors(...GUARDED, ...JSON_BODY) },
+      },
     },
     async (request, reply) => {
       const p = request.principal!;

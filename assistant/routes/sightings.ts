@@ -3,6 +3,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { AppError } from '../errors.js';
 import { sightingView } from '../views.js';
 import type { FastifyInstance } from 'fastify';
+import { GUARDED, ItemsReply, JSON_BODY, PostSightingsReply, SightingsReply, errors } from '../schemas.js';
 
 const Unit = Type.Number({ minimum: 0, maximum: 1 });
 export const TimeValue = Type.Union([Type.String({ maxLength: 40 }), Type.Number()]);
@@ -24,6 +25,12 @@ const PostBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+const PostSchema = {
+  description: 'sightings from a detector that runs elsewhere (labels of the active model; boxes normalised [x, y, w, h])',
+  body: PostBody,
+  response: { 201: PostSightingsReply, ...errors(...GUARDED, ...JSON_BODY) },
+};
 
 /** ISO 8601 or epoch ms; refuses unparseable values and times far in the future */
 export function parseTime(v: string | number | undefined, field: string, now = Date.now()): number | undefined {
@@ -47,7 +54,7 @@ export function resolveLabelParam(app: FastifyInstance, label: string | undefine
 const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store } = app;
 
-  app.post('/v1/sightings', { preHandler: app.guard.device, schema: { body: PostBody } }, async (request, reply) => {
+  app.post('/v1/sightings', { preHandler: app.guard.device, schema: PostSchema }, async (request, reply) => {
     const p = request.principal!;
     if (p.kind !== 'device') throw new AppError('forbidden', 'this needs a device token');
     const seenAt = parseTime(request.body.seen_at, 'seen_at') ?? Date.now();
@@ -86,6 +93,8 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
           },
           { additionalProperties: false },
         ),
+        description: 'sighting history, newest first (`label` may be a word that names a label, e.g. mug; times are ISO 8601 or epoch ms; `before` pages)',
+        response: { 200: SightingsReply, ...errors(...GUARDED) },
       },
     },
     async (request) => {
@@ -104,7 +113,7 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/v1/items', { preHandler: app.guard.any }, async (request) => {
+  app.get('/v1/items', { preHandler: app.guard.any, schema: { description: 'every label seen, with its latest sighting', response: { 200: ItemsReply, ...errors(...GUARDED) } } }, async (request) => {
     const items = await store.listItems(request.principal!.user.id);
     return { items: items.map((i) => ({ label: i.label, count: i.count, latest: sightingView(i.latest) })) };
   });

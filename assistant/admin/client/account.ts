@@ -1,5 +1,5 @@
 /** Account: who am I, change my password (ends my other sessions). */
-import { api, setCsrfToken } from './api.js';
+import { api, setCsrfToken, type PasswordReply } from './api.js';
 import { alertBox, busy, field, h, replace } from './dom.js';
 import type { PageContext } from './app.js';
 
@@ -43,7 +43,7 @@ export async function renderAccount(ctx: PageContext): Promise<void> {
     }
     void busy(form, async () => {
       try {
-        const r = await api<{ csrf_token: string }>('POST', '/v1/session/password', { current: current.value, password: next.value });
+        const r = await api<PasswordReply>('POST', '/v1/session/password', { current: current.value, password: next.value });
         setCsrfToken(r.csrf_token);
         form.reset();
         replace(msg, alertBox('Password changed. Your other sessions have ended.', 'ok'));

@@ -1,10 +1,10 @@
 /** Ask: type a question (POST /v1/query), read the answer, hear it (POST /v1/speak), or hold to talk. */
-import { api, request, ApiError, type Answer, type Item } from './api.js';
+import { api, request, ApiError, type Answer, type Item, type ItemsReply } from './api.js';
 import { alertBox, busy, h, icon, replace, snapshot, timeEl, type Child } from './dom.js';
 import { timingsView } from './questions.js';
 import { Talker, talkSupported } from './talk.js';
 import type { PageContext } from './app.js';
-import type { ConversationState, ReplyEvent } from '../../protocol.js';
+import type { ConversationState, ReplyEvent, SightingView } from '../../protocol.js';
 
 export async function renderAsk(ctx: PageContext): Promise<void> {
   const input = h('input', { id: 'ask-text', name: 'text', type: 'text', required: true, maxlength: '1000', autocomplete: 'off', placeholder: 'where is my cup?', enterkeyhint: 'send' });
@@ -33,7 +33,7 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
     return h('p', { class: 'muted small', id: 'speech-off' }, 'Spoken replies are not available: the speech synthesiser is not loaded on this server.');
   }
 
-  function showAnswer(a: { reply: string; outcome: string; sighting: Answer['sighting']; timings: Record<string, number> }, question: string, opts: { voice?: boolean; transcript?: string } = {}): void {
+  function showAnswer(a: { reply: string; outcome: string; sighting: (SightingView & { snapshot_url?: string | null }) | null; timings: Record<string, number> }, question: string, opts: { voice?: boolean; transcript?: string } = {}): void {
     const kids: Child[] = [];
     if (opts.transcript !== undefined) kids.push(h('p', { class: 'muted transcript' }, 'You said: “', opts.transcript, '”'));
     kids.push(h('p', { class: `reply outcome-${a.outcome}`, id: 'reply' }, a.reply));
@@ -116,7 +116,7 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
   });
 
   // suggestions from what has been seen
-  api<{ items: Item[] }>('GET', '/v1/items')
+  api<ItemsReply>('GET', '/v1/items')
     .then(({ items }) => {
       const labels = items
         .slice()

@@ -1,5 +1,5 @@
 /** Devices: add one (its token is shown once, with the ready-to-paste setup line), rename, room, revoke. */
-import { api, type Device, type User } from './api.js';
+import { api, type Device, type DevicesReply, type NewDeviceReply, type User, type UsersReply } from './api.js';
 import { alertBox, busy, empty, field, formDialog, h, replace, td, timeEl, toast } from './dom.js';
 import type { PageContext } from './app.js';
 
@@ -22,7 +22,7 @@ function copyButton(getText: () => string, what: string): HTMLButtonElement {
 export async function renderDevices(ctx: PageContext): Promise<void> {
   const admin = ctx.me.admin;
   let users: User[] = [];
-  if (admin) users = (await api<{ users: User[] }>('GET', '/v1/users')).users;
+  if (admin) users = (await api<UsersReply>('GET', '/v1/users')).users;
   const userName = (id: number) => users.find((u) => u.id === id)?.name ?? `#${id}`;
 
   // ---- add form ----
@@ -57,7 +57,7 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
   let devices: Device[] = [];
 
   async function load(): Promise<void> {
-    devices = (await api<{ devices: Device[] }>('GET', admin ? '/v1/devices?all=true' : '/v1/devices')).devices;
+    devices = (await api<DevicesReply>('GET', admin ? '/v1/devices?all=true' : '/v1/devices')).devices;
     draw();
   }
 
@@ -153,7 +153,7 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
       try {
         const body: Record<string, unknown> = { name: name.value.trim(), room: room.value.trim() || null };
         if (owner) body.user = owner.value;
-        const r = await api<{ device: Device; token: string; setup_command: string }>('POST', '/v1/devices', body);
+        const r = await api<NewDeviceReply>('POST', '/v1/devices', body);
         showToken(r.device, r.token, r.setup_command);
         addForm.reset();
         await load();

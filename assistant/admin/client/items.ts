@@ -1,5 +1,5 @@
 /** Items: every label seen (latest first) with its latest snapshot and box; filters; one item's history. */
-import { api, type Item, type Sighting } from './api.js';
+import { api, type Item, type ItemsReply, type Sighting, type SightingsReply } from './api.js';
 import { absTime, alertBox, empty, field, h, replace, snapshot, timeEl, type Child } from './dom.js';
 import type { PageContext } from './app.js';
 
@@ -90,7 +90,7 @@ export async function renderItems(ctx: PageContext): Promise<void> {
   }
 
   async function load(): Promise<void> {
-    const r = await api<{ items: Item[] }>('GET', '/v1/items');
+    const r = await api<ItemsReply>('GET', '/v1/items');
     const json = JSON.stringify(r.items);
     if (json === lastJson) return;
     lastJson = json;
@@ -137,7 +137,7 @@ export async function renderItemHistory(ctx: PageContext): Promise<void> {
   async function load(): Promise<void> {
     const q = new URLSearchParams({ label, limit: String(PAGE) });
     if (before) q.set('before', before);
-    const r = await api<{ sightings: Sighting[] }>('GET', `/v1/sightings?${q}`);
+    const r = await api<SightingsReply>('GET', `/v1/sightings?${q}`);
     if (!before && r.sightings.length === 0) replace(list, h('li', null, empty('Never seen', `No camera has seen a ${label} yet.`)));
     for (const s of r.sightings) {
       list.appendChild(
