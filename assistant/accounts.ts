@@ -2,6 +2,7 @@
 import { AppError } from './errors.js';
 import { DEVICE_TOKEN_PREFIX, checkPasswordPolicy, checkUserName, hashPassword, hashToken, newToken } from './auth/secrets.js';
 import type { Device, Store, User } from '../store/types.js';
+import { checkName } from './names.js';
 
 export async function addUser(store: Store, name: string, password: string, isAdmin: boolean): Promise<User> {
   const bad = checkUserName(name) ?? checkPasswordPolicy(password);
@@ -43,13 +44,25 @@ export async function setAdmin(store: Store, userId: number, isAdmin: boolean): 
 
 export function cleanRoom(room: string | null | undefined): string | null {
   const r = room?.trim();
+  if (r) {
+    const bad = checkName(r, 'a room name');
+    if (bad) throw new AppError('validation', bad);
+  }
   return r ? r : null;
+}
+
+/** a device name as given (trimmed); refuses empty names and control characters */
+export function cleanDeviceName(name: string): string {
+  const n = name.trim();
+  if (!n) throw new AppError('validation', 'the device needs a name');
+  const bad = checkName(n, 'a device name');
+  if (bad) throw new AppError('validation', bad);
+  return n;
 }
 
 /** makes a device and returns its token: shown once, only its hash is stored */
 export async function addDevice(store: Store, userId: number, name: string, room: string | null): Promise<{ device: Device; token: string }> {
-  const n = name.trim();
-  if (!n) throw new AppError('validation', 'the device needs a name');
+  const n = cleanDeviceName(name);
   const token = newToken(DEVICE_TOKEN_PREFIX);
   const device = await store.createDevice({ userId, name: n, room: cleanRoom(room), tokenHash: hashToken(token) });
   return { device, token };

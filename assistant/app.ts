@@ -14,27 +14,33 @@ import type { Store } from '../store/types.js';
 import { LabelBook } from './labels.js';
 import { Answerer } from './answer.js';
 import { QueryLog } from './query-log.js';
-import { MANIFEST_FILE } from './paths.js';
 import { createSpeech } from './speech.js';
 import { warmUp } from '../nlp/parse.js';
 import contextPlugin, { type SpeechService } from './plugins/context.js';
 import errorsPlugin from './plugins/errors.js';
 import openapiPlugin from './plugins/openapi.js';
 import responseCheck from './plugins/response-check.js';
-import { Health, errors } from './schemas.js';
 import metricsPlugin from './plugins/metrics.js';
 import adminPage from './admin/plugin.js';
 import authPlugin from './plugins/auth.js';
+import bodiesPlugin from './plugins/bodies.js';
+import { clientErrorHandler, frameworkErrorHandler } from './plugins/errors.js';
+import voiceGuardPlugin from './voice-guard-plugin.js';
 import sessionRoutes from './routes/session.js';
 import queryRoutes from './routes/query.js';
 import sightingRoutes from './routes/sightings.js';
+import zoneRoutes from './routes/zones.js';
+import { PlaceBook } from './places.js';
 import accountRoutes from './routes/accounts.js';
 import frameRoutes from './routes/frames.js';
 import listenRoutes from './routes/listen.js';
+import healthRoutes from './routes/health.js';
+import type { TurnSettings } from './voice/turn.js';
 import websocket from '@fastify/websocket';
 import { createAsr, type Asr } from './asr/index.js';
 import { createDetector, type Detector } from './vision/detector.js';
 import { resolveVisionModel } from '../models/manifest.js';
+import { MANIFEST_FILE } from '../models/paths.js';
 
 export interface AppOptions {
   /** use this store instead of opening one from the config (the caller closes it) */
@@ -46,6 +52,8 @@ export interface AppOptions {
   detector?: Detector | null;
   /** a speech recogniser to use (the caller closes it); default: made from the configuration unless noModels */
   asr?: Asr | null;
+  /** voice turn settings over the configured ones (voice/turn.ts; tests shorten the watchdog) */
+  voice?: Partial<TurnSettings>;
   logger?: boolean | Record<string, unknown>;
   /** validate every JSON reply against its response schema before serialising (default: WHEREABOUTS_CHECK_RESPONSES=1; the tests) */
   checkResponses?: boolean;
@@ -85,6 +93,11 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     trustProxy: trustProxyOption(config.trustProxy),
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),
+    // a whole request must arrive within this time (slow clients cannot hold connections forever)
+    requestTimeout: Math.max(1, config.requestTimeout) * 1000,
+    // errors Fastify and Node answer before any route runs leave in the one error shape too
+    clientErrorHandler,
+    frameworkErrors: frameworkErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON bodies are validated as sent (a number is not a string); query strings and path parameters,
@@ -110,6 +123,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   }
   warmUp(); // loads compromise's lexicon now rather than in the first request
   const labelBook = new LabelBook(labels);
+  const places = new PlaceBook(store, labelBook);
 
   // the speech recogniser listens for the vocabulary's words; a missing or broken model stops the start
   let asr: Asr | null;
@@ -121,39 +135,66 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
     throw err;
   }
   if (asr && opts.asr === undefined) app.addHook('onClose', async () => asr!.close());
-  const answerer = new Answerer(store, labelBook, config.timeZone);
+  if (asr) listenForPlaces(app, store, labelBook, places, asr);
+  const answerer = new Answerer(store, labelBook, config.timeZone, places);
   const queryLog = new QueryLog(store, (err) => app.log.error({ err }, 'could not store a question'));
 
   let speech = opts.speech;
   if (speech === undefined) {
-    const s = await createSpeech(config);
+    const s = await createSpeech(config, { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m) });
     if (s) app.addHook('onClose', async () => s.close());
     speech = s;
   }
 
-  await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, ownsStore: !opts.store });
+  await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, places, ownsStore: !opts.store });
   await app.register(errorsPlugin);
   if (opts.checkResponses ?? process.env.WHEREABOUTS_CHECK_RESPONSES === '1') await app.register(responseCheck);
   await app.register(openapiPlugin); // before every route: the OpenAPI document lists the routes registered after it
+  // request bodies: read only after authentication, within a global in-flight byte budget
+  await app.register(bodiesPlugin, { budget: config.bodyBudget, bodyIdleMs: config.bodyIdleSeconds * 1000, graceMs: config.bodyIdleSeconds * 1000 });
   await app.register(formbody);
   await app.register(metricsPlugin); // before auth: it answers /metrics with its own token check
   // before auth: an upgrade refused with 401 must still have its socket closed by @fastify/websocket
   await app.register(websocket, { options: { maxPayload: 1024 * 1024 } });
   await app.register(authPlugin);
-
-  app.get('/healthz', { schema: { description: 'is the server up, and what it runs with', response: { 200: Health, ...errors() } } }, async () => ({
-    ok: true,
-    store: store.kind,
-    model: config.visionModel,
-    labels: labelBook.labels.length,
-    speech: !!app.speech,
-  }));
+  await app.register(voiceGuardPlugin);
+  await app.register(healthRoutes);
   await app.register(sessionRoutes);
   await app.register(queryRoutes);
   await app.register(sightingRoutes);
+  await app.register(zoneRoutes);
   await app.register(accountRoutes);
   await app.register(frameRoutes, { detector });
-  await app.register(listenRoutes, { asr });
+  await app.register(listenRoutes, { asr, turn: opts.voice });
   await app.register(adminPage);
   return app;
+}
+
+/**
+ * The speech grammar learns the place names (every zone drawn on a camera and every room), so "what's on the
+ * kitchen counter" can be heard; rebuilt when a zone or room changes.
+ */
+function listenForPlaces(app: FastifyInstance, store: Store, labelBook: LabelBook, places: PlaceBook, asr: Asr): void {
+  let timer: NodeJS.Timeout | null = null;
+  const rebuild = async () => {
+    const [zones, devices] = await Promise.all([store.listZoneNames(), store.listDevices()]);
+    const rooms = devices.filter((d) => d.room && !d.revokedAt).map((d) => d.room as string);
+    asr.setPhrases(labelBook.vocabulary.phrases(), labelBook.labels, [...new Set([...zones, ...rooms])]);
+  };
+  const soon = () => {
+    if (timer) return;
+    timer = setTimeout(() => {
+      timer = null;
+      rebuild().catch((err) => app.log.warn({ err }, 'could not rebuild the speech grammar with the place names'));
+    }, 200);
+    timer.unref();
+  };
+  const off = places.onChange(soon);
+  app.addHook('onReady', async () => {
+    await rebuild().catch((err) => app.log.warn({ err }, 'could not add the place names to the speech grammar'));
+  });
+  app.addHook('onClose', async () => {
+    off();
+    if (timer) clearTimeout(timer);
+  });
 }

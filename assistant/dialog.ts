@@ -18,6 +18,10 @@ export interface DialogContext {
   lastLabel: string | null;
   /** a question the assistant asked and now waits an answer for */
   pending: PendingQuestion | null;
+  /** the kind of the last question ("and my phone?" asks it again about the phone) */
+  lastIntent?: 'find_item' | 'last_seen' | 'item_history' | 'show_item' | 'place_items' | null;
+  /** the place the last "what's on the desk?" was about */
+  lastPlace?: string | null;
   /** when this context was last updated (epoch ms) */
   at: number;
 }

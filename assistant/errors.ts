@@ -11,6 +11,8 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'payload_too_large'
+  | 'headers_too_large'
+  | 'timeout'
   | 'unsupported_media_type'
   | 'bad_image'
   | 'rate_limited'
@@ -31,6 +33,8 @@ const STATUS: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   payload_too_large: 413,
+  headers_too_large: 431,
+  timeout: 408,
   unsupported_media_type: 415,
   bad_image: 422,
   rate_limited: 429,

@@ -13,4 +13,3 @@ function findRoot(): string {
 }
 
 export const PACKAGE_ROOT = findRoot();
-export const MANIFEST_FILE = path.join(PACKAGE_ROOT, 'models', 'manifest.json');

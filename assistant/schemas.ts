@@ -145,6 +145,8 @@ export const Sighting = Type.Object(
     seen_at: Time,
     first_seen_at: Time,
     room: Nullable(Type.String()),
+    zone: Nullable(Type.String({ description: 'the camera zone it stood in' })),
+    zone_id: Nullable(Id),
     device: Type.String({ description: 'the camera that saw it' }),
     frame_id: Nullable(Id),
     snapshot_url: Nullable(Type.String()),
@@ -157,6 +159,7 @@ export const Item = Type.Object(
   {
     label: Type.String(),
     count: Type.Integer({ minimum: 0, description: 'how many sightings of it are kept' }),
+    kind: StringEnum(['item', 'place'] as const, { description: 'place: furniture or people, listed only on request' }),
     latest: Sighting,
   },
   { additionalProperties: false, title: 'Item' },
@@ -183,6 +186,32 @@ export const QueryRow = Type.Object(
 );
 export type QueryRow = Static<typeof QueryRow>;
 
+/**
+ * The conversation so far, as the previous answer returned it: send it back with the next question to continue
+ * ("and my phone?"). Only steers how the next text is understood; every lookup is still the caller's own.
+ */
+export const ConversationContext = Type.Object(
+  {
+    last_item: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+    last_label: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+    last_intent: Type.Optional(
+      Type.Union([
+        Type.Literal('find_item'), Type.Literal('last_seen'), Type.Literal('item_history'), Type.Literal('show_item'), Type.Literal('place_items'), Type.Null(),
+      ]),
+    ),
+    last_place: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
+    pending: Type.Optional(
+      Type.Union([
+        Type.Null(),
+        Type.Object({ kind: Type.String({ maxLength: 20 }), item: Type.Optional(Type.String({ maxLength: 200 })), label: Type.Optional(Type.String({ maxLength: 200 })) }),
+      ]),
+    ),
+    /** when the conversation last moved (ISO 8601); a context older than two minutes is ignored */
+    at: Type.String({ maxLength: 40 }),
+  },
+  { additionalProperties: false, title: 'ConversationContext' },
+);
+
 export const Answer = Type.Object(
   {
     reply: Type.String({ description: 'the answer in words, as spoken' }),
@@ -192,6 +221,16 @@ export const Answer = Type.Object(
     label: Nullable(Type.String({ description: "the detector's label it maps to" })),
     sighting: Nullable(Sighting),
     timings: Timings,
+    context: ConversationContext,
+    follow_up: Type.Boolean({ description: 'the reply asks a question: listen again without a button press' }),
+    show_url: Type.Optional(Nullable(Type.String({ description: '"show me my cup": the snapshot view' }))),
+    place: Type.Optional(Nullable(Type.String())),
+    items: Type.Optional(Type.Array(Type.Object({ label: Type.String(), sighting: Sighting }, { additionalProperties: false }), { description: '"what is on the desk?": the items there' })),
+    history: Type.Optional(
+      Type.Array(
+        Type.Object({ zone: Nullable(Type.String()), room: Nullable(Type.String()), device: Type.String(), from: Type.String(), to: Type.String() }, { additionalProperties: false }),
+      ),
+    ),
   },
   { additionalProperties: false, title: 'Answer' },
 );
@@ -213,6 +252,7 @@ export const NewDeviceReply = Type.Object(
     device: Device,
     token: Type.String({ description: 'the device token (shown once)' }),
     setup_command: Type.String({ description: 'the Pi client command that installs the token' }),
+    setup_note: Nullable(Type.String({ description: 'when the server address in the command may not be reachable from a Pi, why' })),
   },
   { additionalProperties: false },
 );
@@ -223,7 +263,10 @@ export const WhoAmIDevice = Type.Object(
 );
 export const QueriesReply = Type.Object({ queries: Type.Array(QueryRow) }, { additionalProperties: false });
 export const SightingsReply = Type.Object({ sightings: Type.Array(Sighting) }, { additionalProperties: false });
-export const ItemsReply = Type.Object({ items: Type.Array(Item) }, { additionalProperties: false });
+export const ItemsReply = Type.Object(
+  { items: Type.Array(Item), label: Type.Optional(Type.String({ description: 'the label `?label=` named' })) },
+  { additionalProperties: false },
+);
 export const PostSightingsReply = Type.Object({ frame_id: Id, sightings: Type.Array(Sighting) }, { additionalProperties: false });
 
 export const FrameInfo = Type.Object(

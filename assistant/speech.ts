@@ -1,15 +1,57 @@
-/** The spoken-reply service the routes use, over whichever TTS engine is configured. */
+/**
+ * The spoken-reply service the routes use, over whichever TTS engine is configured. With Piper (the default)
+ * and no usable voice (missing, damaged, or not loadable), it falls back to flite and says so through `log`.
+ */
 import type { Config } from './config.js';
-import { createTts, synthesizeToWav, type Tts } from './tts/index.js';
+import { createTts, synthesizeToWav, voicePath, type Tts, type TtsConfig } from './tts/index.js';
 import type { SpeechService } from './plugins/context.js';
 
-export async function createSpeech(config: Pick<Config, 'ttsEngine'>): Promise<(SpeechService & { close(): Promise<void> }) | null> {
+export interface SpeechLog {
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+export type Speech = SpeechService & {
+  close(): Promise<void>;
+  /** the engine actually speaking ('piper', 'flite', ...) */
+  readonly engine: string;
+  /** why the configured engine is not the one speaking (null when it is) */
+  readonly fallback: string | null;
+  readonly tts: Tts;
+};
+
+/**
+ * Starts the configured synthesiser (null for 'none'). With --no-models the Piper voice is loaded only when
+ * --voice names one; otherwise flite speaks (it needs no model file).
+ */
+export async function createSpeech(config: TtsConfig & Partial<Pick<Config, 'modelsDir' | 'noModels'>>, log?: SpeechLog): Promise<Speech | null> {
   if (config.ttsEngine === 'none') return null;
-  const tts: Tts = await createTts(config);
+  let tts: Tts;
+  let fallback: string | null = null;
+  let engine = String(config.ttsEngine ?? 'piper').trim().toLowerCase();
+  if (config.noModels && (engine === 'piper' || engine === '') && !config.voice) {
+    engine = 'flite';
+    config = { ...config, ttsEngine: 'flite' };
+  }
+  try {
+    tts = await createTts(config);
+  } catch (e) {
+    if (engine !== 'piper' && engine !== '') throw e;
+    fallback = (e as Error).message;
+    log?.warn(
+      `text-to-speech: the Piper voice is not usable, speaking with flite instead: ${fallback}. ` +
+        (config.voice ? 'Check --voice.' : `Run \`whereabouts models\` to install it (${voicePath(config)}).`),
+    );
+    tts = await createTts({ ...config, ttsEngine: 'flite', voice: '' });
+  }
+  if (!fallback) log?.info(`text-to-speech: ${tts.engine}${tts.engine === 'piper' ? ` voice ${voicePath(config)}` : ''}`);
   return {
+    engine: tts.engine,
+    fallback,
+    tts,
     sampleRate: tts.sampleRate,
-    stream: (text: string) => tts.synthesize(text),
-    wav: (text: string) => synthesizeToWav(tts, text),
+    stream: (text: string, opts?: { sampleRate?: number }) => tts.synthesize(text, opts),
+    wav: (text: string, opts?: { sampleRate?: number }) => synthesizeToWav(tts, text, opts),
     close: () => tts.close(),
   };
 }

@@ -1,6 +1,6 @@
 /** How store records look on the wire: ISO times, snake_case, boxes as [x, y, w, h]. */
-import type { Device, Sighting, User, QueryLogEntry } from '../store/types.js';
-import type { SightingView } from './protocol.js';
+import type { Device, Sighting, User, QueryLogEntry, Zone } from '../store/types.js';
+import type { SightingView } from '../protocol/protocol.js';
 import type * as Wire from './schemas.js';
 
 export function iso(ms: number): string;
@@ -9,10 +9,12 @@ export function iso(ms: number | null | undefined): string | null {
   return ms == null ? null : new Date(ms).toISOString();
 }
 
-export function sightingView(s: Sighting & { deviceName: string; room: string | null; snapshotAvailable?: boolean }): SightingView & {
+export function sightingView(s: Sighting & { deviceName: string; room: string | null; zoneName?: string | null; snapshotAvailable?: boolean }): SightingView & {
   id: number;
   first_seen_at: string;
   snapshot_url: string | null;
+  zone: string | null;
+  zone_id: number | null;
 } {
   return {
     id: s.id,
@@ -22,6 +24,8 @@ export function sightingView(s: Sighting & { deviceName: string; room: string | 
     seen_at: iso(s.seenAt)!,
     first_seen_at: iso(s.firstSeenAt)!,
     room: s.room,
+    zone: s.zoneName ?? null,
+    zone_id: s.zoneId ?? null,
     device: s.deviceName,
     frame_id: s.frameId,
     snapshot_url: s.snapshotAvailable && s.frameId != null ? `/v1/frames/${s.frameId}/snapshot` : null,
@@ -59,5 +63,16 @@ export function queryView(q: QueryLogEntry): Wire.QueryRow {
     label: q.label,
     timings: q.timings,
     created_at: iso(q.createdAt),
+  };
+}
+
+export function zoneView(z: Zone) {
+  return {
+    id: z.id,
+    device_id: z.deviceId,
+    name: z.name,
+    points: z.points,
+    created_at: iso(z.createdAt),
+    updated_at: iso(z.updatedAt),
   };
 }

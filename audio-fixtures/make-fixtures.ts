@@ -16,8 +16,8 @@ import { EspeakTts } from '../assistant/tts/espeak.js';
 import { FliteTts } from '../assistant/tts/flite.js';
 import { synthesizeToPcm } from '../assistant/tts/index.js';
 import type { Tts } from '../assistant/tts/types.js';
-import { analyzeSpeech, float32ToS16le, peak, rms, s16leToFloat32 } from '../assistant/audio/pcm.js';
-import { encodeWav } from '../assistant/audio/wav.js';
+import { analyzeSpeech, float32ToS16le, peak, rms, s16leToFloat32 } from '../protocol/pcm.js';
+import { encodeWav } from '../protocol/wav.js';
 
 const RATE = 16000;
 const LEAD_S = 0.25;

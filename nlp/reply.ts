@@ -322,15 +322,29 @@ function foundReply(r: ReplyInput, s: NonNullable<ReplyInput['sighting']>): stri
   const were = isPlural(item.toLowerCase()) ? 'were' : 'was';
   const hedge = s.score < HEDGE_BELOW_SCORE;
   const old = r.now - s.seenAt > OLD_AFTER_MS;
-  const when = describeAgo(s.seenAt, r.now, r.timeZone);
+  // "when did you last see it": with the date when it was not today
+  const when = r.intent === 'last_seen' ? describeWhen(s.seenAt, r.now, r.timeZone) : describeAgo(s.seenAt, r.now, r.timeZone);
   const relation = describeRelation(s.box, r.label, s.neighbours ?? []);
-  const rel = relation?.phrase ?? null;
-  // where in the picture helps when there is no object to relate the item to; not for old sightings
-  const pos = old || (relation && !isPerson(relation.label)) ? null : describePosition(s.box);
-  const room = s.room && s.room.trim() ? describeRoom(s.room) : null;
+  const zone = s.zone && s.zone.trim() ? s.zone.trim() : null;
+  const room0 = s.room && s.room.trim() ? s.room : null;
   const camera = describeCamera(s.deviceName ?? '');
   const tail = old ? `, but that was ${describeAge(r.now - s.seenAt)}, so it may have moved.` : '.';
   const sp = (x: string | null): string => (x ? ` ${x}` : '');
+
+  if (zone) {
+    // the zone first ("on the kitchen counter"), then what it stood next to, then the room unless the zone
+    // already says it; never left/right: the zone is the better answer
+    const room = room0 && placeWords(room0) !== placeWords(zone) ? describeRoom(room0) : null;
+    const next = relation && relation.preposition === 'next to' && !isPerson(relation.label) ? relation.phrase : null;
+    const where = [describeZone(zone), next, room ?? (room0 ? null : `seen by ${camera}`)].filter((x): x is string => !!x).join(', ');
+    if (r.intent === 'last_seen') return `${hedge ? 'I think I last saw' : 'I last saw'} your ${item} ${where}, ${when}${tail}`;
+    return `${hedge ? `I think I saw your ${item}` : `Your ${item} ${were}`} ${where}, ${when}${tail}`;
+  }
+
+  const rel = relation?.phrase ?? null;
+  // where in the picture helps when there is no object to relate the item to; not for old sightings
+  const pos = old || (relation && !isPerson(relation.label)) ? null : describePosition(s.box);
+  const room = room0 ? describeRoom(room0) : null;
 
   if (r.intent === 'last_seen') {
     const lead = hedge ? `I think I last saw your ${item}` : `I last saw your ${item}`;
@@ -346,6 +360,31 @@ function foundReply(r: ReplyInput, s: NonNullable<ReplyInput['sighting']>): stri
   const detail = [rel, pos].filter((x): x is string => !!x).join(' ');
   if (hedge) return `I think ${camera} saw your ${item}${sp(detail)}, ${when}${tail}`;
   return `Your ${item} ${were}${detail ? ` ${detail},` : ''} seen by ${camera} ${when}${tail}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// asking back (nlp/hearing.ts decides when)
+
+/** an article for "what a thermos is" / "what an abacus is" / "what scissors are" */
+function whatItIs(item: string): string {
+  const w = fixCase(item.trim().toLowerCase());
+  if (isPlural(w)) return `what ${w} are`;
+  return `what ${/^[aeiou]/.test(w) ? 'an' : 'a'} ${w} is`;
+}
+
+function clarifyingReply(r: ReplyInput): string {
+  switch (r.outcome) {
+    case 'not_heard':
+      return "Sorry, I didn't catch that.";
+    case 'clarify':
+      if (r.label) return `Did you mean your ${r.item?.trim() ? fixCase(r.item.trim().toLowerCase()) : spokenLabel(r.label)}?`;
+      return 'Sorry, which thing are you looking for?';
+    case 'unknown_item':
+      if (r.item?.trim()) return `I don't know ${whatItIs(r.item)}. Which thing are you looking for?`;
+      return "Sorry, I can't recognise that. Which thing are you looking for?";
+    default:
+      return 'Okay, never mind.';
+  }
 }
 
 /** The spoken answer for a lookup outcome. One or two short sentences. */
@@ -364,8 +403,162 @@ export function composeReply(r: ReplyInput): string {
     }
     case 'no_item':
       return `What are you looking for? Try: ${exampleSuggestion(r.examples, 1, 'phone')}`;
+    case 'not_heard':
+    case 'clarify':
+    case 'unknown_item':
+    case 'cancelled':
+      return clarifyingReply(r);
     case 'not_understood':
     default:
       return `I can help you find things. Try asking: ${exampleSuggestion(r.examples, 0, 'cup')}`;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// zones, dates and the questions that come next ("what's on the desk?", "where has my cup been today?")
+
+/** a place name as compared: lower case, no articles, single spaces */
+function placeWords(name: string): string {
+  return tidyName(name).toLowerCase().replace(/^(?:the|my|our) /, '');
+}
+
+const ZONE_IN = /\b(?:sink|bowl|basket|box|drawer|drawers|bin|tray|cupboard|wardrobe|cabinet|closet|corner|area|room|hall|hallway|kitchen|garage|cot|crib|pen|bag|fridge|oven|microwave)$/;
+const ZONE_BY = /\b(?:door|front door|back door|entrance|gate|window|bed side|bedside|fireplace)$/;
+
+/** "kitchen counter" -> "on the kitchen counter", "sink" -> "in the sink", "front door" -> "by the front door" */
+export function describeZone(name: string): string {
+  const z = fixCase(tidyName(name));
+  if (BARE_PLACES.has(z.toLowerCase())) return z.toLowerCase();
+  const article = NO_ARTICLE.test(z) ? '' : 'the ';
+  const lower = z.toLowerCase();
+  const prep = ZONE_BY.test(lower) ? 'by' : ZONE_IN.test(lower) ? 'in' : ON_PLACES.test(lower) ? 'on' : supportPreposition(lower) ?? 'on';
+  return `${prep} ${article}${z}`;
+}
+
+/**
+ * When, for "when did you last see it?": relative within a few hours ("four minutes ago", "today at 8 am"),
+ * otherwise with the date: "yesterday, 12 March, at 6 pm", "on Monday 10 March at 9 am", "on 3 January 2024 at 6 pm".
+ */
+export function describeWhen(seenAt: number, now: number, timeZone: string): string {
+  const seen = localTime(seenAt, timeZone);
+  const today = localTime(now, timeZone);
+  const days = calendarDaysBetween(seen, today);
+  if (now - seenAt < 6 * HOUR || days <= 0) return describeAgo(seenAt, now, timeZone);
+  const clock = describeClock(seen.hour, seen.minute);
+  const date = `${seen.day} ${MONTHS[seen.month - 1]}${seen.year === today.year ? '' : ` ${seen.year}`}`;
+  if (days === 1) return `yesterday, ${date}, at ${clock}`;
+  if (days < 7) return `on ${seen.weekday} ${date} at ${clock}`;
+  return `on ${date} at ${clock}`;
+}
+
+/** where one sighting was, for lists: "on the kitchen counter, in the kitchen", "in the hall", "by the hallway camera" */
+export function describeStayPlace(p: { zone: string | null; room: string | null; deviceName: string }): string {
+  const zone = p.zone && p.zone.trim() ? p.zone : null;
+  const room = p.room && p.room.trim() ? p.room : null;
+  if (zone) return room && placeWords(room) !== placeWords(zone) ? `${describeZone(zone)}, ${describeRoom(room)},` : describeZone(zone);
+  if (room) return describeRoom(room);
+  return `by ${describeCamera(p.deviceName)}`;
+}
+
+export interface Stay {
+  zone: string | null;
+  room: string | null;
+  deviceName: string;
+  /** the first and last time it was seen there (epoch ms) */
+  from: number;
+  to: number;
+}
+
+/** sightings (newest first) -> stays (newest first): consecutive sightings in the same zone/room are one stay */
+export function groupStays(rows: ReadonlyArray<{ zoneName: string | null; room: string | null; deviceName: string; seenAt: number; firstSeenAt: number }>): Stay[] {
+  const out: Stay[] = [];
+  const key = (z: string | null, r: string | null, d: string) => `${z ? placeWords(z) : ''}\u0000${r ? placeWords(r) : `\u0001${d}`}`;
+  for (const s of rows) {
+    const last = out[out.length - 1];
+    if (last && key(last.zone, last.room, last.deviceName) === key(s.zoneName, s.room, s.deviceName)) {
+      last.from = Math.min(last.from, s.firstSeenAt, s.seenAt);
+      last.to = Math.max(last.to, s.seenAt);
+    } else out.push({ zone: s.zoneName, room: s.room, deviceName: s.deviceName, from: Math.min(s.firstSeenAt, s.seenAt), to: s.seenAt });
+  }
+  return out;
+}
+
+export interface HistoryReplyInput {
+  item: string | null;
+  label: string | null;
+  period: 'today' | 'yesterday' | 'week';
+  /** the stays within the period, newest first */
+  stays: Stay[];
+  /** the newest sighting before the period, when there is none in it */
+  before: { zone: string | null; room: string | null; deviceName: string; seenAt: number } | null;
+  now: number;
+  timeZone: string;
+}
+
+const PERIOD_WORDS: Record<HistoryReplyInput['period'], [string, string]> = {
+  today: ['Today', 'today'],
+  yesterday: ['Yesterday', 'yesterday'],
+  week: ['This week', 'this week'],
+};
+const MOST_STAYS = 4;
+
+/** "Today your cup was in the kitchen at 2 pm; before that in the hall at 9 am." */
+export function composeHistoryReply(h: HistoryReplyInput): string {
+  const item = itemName({ item: h.item, label: h.label } as ReplyInput);
+  const [Period, period] = PERIOD_WORDS[h.period];
+  const at = (t: number): string => {
+    if (h.period === 'week') return describeAgo(t, h.now, h.timeZone).replace(/^today /, '');
+    const l = localTime(t, h.timeZone);
+    return `at ${describeClock(l.hour, l.minute)}`;
+  };
+  if (h.stays.length === 0) {
+    if (!h.before) return `I haven't seen your ${item} yet.`;
+    const it = isPlural(item.toLowerCase()) ? 'them' : 'it';
+    return `I haven't seen your ${item} ${period}. I last saw ${it} ${describeStayPlace(h.before).replace(/,$/, '')}, ${describeWhen(h.before.seenAt, h.now, h.timeZone)}.`;
+  }
+  const were = isPlural(item.toLowerCase()) ? 'were' : 'was';
+  if (h.stays.length === 1) {
+    const s = h.stays[0];
+    const has = h.period === 'yesterday' ? `${were} only` : isPlural(item.toLowerCase()) ? 'have only been' : 'has only been';
+    return `${Period} your ${item} ${has} ${describeStayPlace(s).replace(/,$/, '')}, last seen ${at(s.to)}.`;
+  }
+  const parts = h.stays.slice(0, MOST_STAYS).map((s) => `${describeStayPlace(s)} ${at(s.to)}`);
+  const more = h.stays.length - MOST_STAYS;
+  const tail = more > 0 ? `; and ${numberToWords(more)} more ${more === 1 ? 'place' : 'places'} before that` : '';
+  return `${Period} your ${item} ${were} ${parts[0]}; before that ${parts.slice(1).join('; before that ')}${tail}.`;
+}
+
+export interface PlaceReplyInput {
+  /** the place as said ("the desk") when it is not known; its name when it is */
+  place: string;
+  kind: 'zone' | 'room' | 'unknown';
+  /** items whose latest sighting is there, newest first (places already left out) */
+  items: Array<{ label: string; seenAt: number }>;
+  /** the user's place names, for "I know the desk, the kitchen counter and the kitchen" */
+  known: string[];
+  now: number;
+  timeZone: string;
+}
+
+const MOST_ITEMS = 6;
+
+/** "On the desk I last saw your cup and phone, most recently four minutes ago." */
+export function composePlaceReply(p: PlaceReplyInput): string {
+  if (p.kind === 'unknown') {
+    const said = tidyName(p.place).toLowerCase();
+    const known = p.known.slice(0, 6).map((k) => `the ${tidyName(k).toLowerCase().replace(/^the /, '')}`);
+    const first = `I don't know a place called the ${said.replace(/^the /, '')}.`;
+    return known.length
+      ? `${first} I know ${listing(known)}.`
+      : `${first} You can draw zones like "desk" or "kitchen counter" on a camera's picture on the Devices page.`;
+  }
+  const where = p.kind === 'zone' ? describeZone(p.place) : describeRoom(p.place);
+  const Where = where.charAt(0).toUpperCase() + where.slice(1);
+  if (p.items.length === 0) return `I haven't seen anything ${where}.`;
+  const names = p.items.slice(0, MOST_ITEMS).map((i) => spokenLabel(i.label));
+  const more = p.items.length - MOST_ITEMS;
+  if (more > 0) names.push(`${numberToWords(more)} more ${more === 1 ? 'thing' : 'things'}`);
+  const newest = Math.max(...p.items.map((i) => i.seenAt));
+  const recency = p.items.length > 1 ? `, most recently ${describeAgo(newest, p.now, p.timeZone)}` : `, ${describeAgo(newest, p.now, p.timeZone)}`;
+  return `${Where} I last saw your ${listing(names)}${recency}.`;
 }

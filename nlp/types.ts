@@ -10,6 +10,14 @@ export type IntentName =
   | 'find_item'
   /** "when did you last see my cup" */
   | 'last_seen'
+  /** "what's in the kitchen?", "what's on the desk?": items whose latest sighting is in a place (zone or room) */
+  | 'place_items'
+  /** "where has my cup been today?": its moves across rooms and zones, newest first */
+  | 'item_history'
+  /** "show me my cup": the answer, and the snapshot opened on the page */
+  | 'show_item'
+  /** "and my phone?", "what about the keys?": the last question again, about another item (or place) */
+  | 'follow_up'
   /** anything else ("what's the weather", "", "hello") */
   | 'not_a_request';
 
@@ -17,7 +25,14 @@ export interface Intent {
   intent: IntentName;
   /** the item as the person said it, lower case, fillers and determiners removed ("coffee mug"); null when none */
   item: string | null;
+  /** place_items (and a follow_up about a place): the place as said ("kitchen counter"), without determiners */
+  place?: string | null;
+  /** item_history: which stretch of time ("today" when not said) */
+  period?: Period | null;
 }
+
+/** the stretch of time a history question is about */
+export type Period = 'today' | 'yesterday' | 'week';
 
 export type LabelMatch =
   | { kind: 'label'; label: string }
@@ -36,7 +51,22 @@ export interface Vocabulary {
 }
 
 /** Where the sighting lands in the reply: which outcome, and the facts to word it. */
-export type Outcome = 'found' | 'never_seen' | 'not_detectable' | 'not_understood' | 'no_item';
+export type Outcome =
+  | 'found'
+  | 'never_seen'
+  | 'not_detectable'
+  | 'not_understood'
+  | 'no_item'
+  | 'unknown_place'
+  | 'nothing_there'
+  /** speech: nothing was heard ("Sorry, I didn't catch that.") */
+  | 'not_heard'
+  /** speech: unsure; asks back ("Did you mean your cup?" with a label, "Sorry, which thing ...?" without) */
+  | 'clarify'
+  /** a request about a thing nobody taught the system ("I don't know what a thermos is") */
+  | 'unknown_item'
+  /** the person said no (or nothing) to a clarifying question */
+  | 'cancelled';
 
 export interface ReplyInput {
   outcome: Outcome;
@@ -49,6 +79,8 @@ export interface ReplyInput {
     score: number;
     box: Box;
     room: string | null;
+    /** the camera zone the item stood in ("kitchen counter") */
+    zone?: string | null;
     deviceName: string;
     neighbours: Detection[];
   };

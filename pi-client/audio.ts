@@ -2,17 +2,19 @@
  * Where the audio comes from and goes to. Everything is s16le mono PCM.
  *
  *   AudioSource  FileSource (a WAV or raw file, at real-time pace or --fast)
- *                ArecordSource (the microphone, through node-record-lpcm16 + arecord)
+ *                ArecordSource (the microphone, through arecord)
  *   AudioSink    FileSink (appends each reply's bytes to a file), NullSink,
  *                SpeakerSink (the `speaker` package, imported only after a child aplay has shown that
- *                the ALSA device exists: constructing `speaker` without one aborts the process)
+ *                the ALSA device exists: constructing `speaker` without one aborts the process),
+ *                AplaySink (a child `aplay` per reply: the fallback when `speaker` is not built)
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { PassThrough, Readable } from 'node:stream';
-import { decodeWav, parseWav } from '../assistant/audio/wav.js';
-import { float32ToS16le } from '../assistant/audio/pcm.js';
+import { decodeWav, parseWav } from '../protocol/wav.js';
+import { float32ToS16le } from '../protocol/pcm.js';
 import { PiError } from './errors.js';
 import { checkAlsa, lastLine, which } from './system.js';
 import type { Logger } from './log.js';
@@ -29,6 +31,8 @@ export interface AudioSource {
 
 export interface SinkStream {
   write(pcm: Buffer): void;
+  /** barge-in: stop playing now, dropping what is still buffered (end() still resolves) */
+  abort?(): void;
   /** resolves once everything written has been played (or stored) */
   end(): Promise<void>;
 }
@@ -167,18 +171,15 @@ export class NullSink implements AudioSink {
 
 // ---- ALSA -------------------------------------------------------------------------------------------
 
-interface Recording {
-  process: import('node:child_process').ChildProcess;
-  stream(): Readable;
-  stop(): void;
+/** arguments of `arecord` for raw s16le mono at RATE on DEVICE (ALSA's default when null) */
+export function arecordArgs(device: string | null, sampleRate: number): string[] {
+  return [...(device ? ['-D', device] : []), '-q', '-t', 'raw', '-f', 'S16_LE', '-c', '1', '-r', String(sampleRate), '-'];
 }
 
-const require = createRequire(import.meta.url);
-
-/** the microphone through node-record-lpcm16 (`arecord -t raw -f S16_LE -c 1 -r RATE [-D device]`) */
+/** the microphone through `arecord -t raw -f S16_LE -c 1 -r RATE [-D device]` */
 export class ArecordSource implements AudioSource {
   readonly description: string;
-  private rec: Recording | null = null;
+  private proc: ChildProcess | null = null;
   private out: PassThrough | null = null;
   /** the current recording's state (a new object per start) */
   private run: { stopped: boolean } | null = null;
@@ -198,11 +199,11 @@ export class ArecordSource implements AudioSource {
 
   start(): Readable {
     if (!which('arecord')) throw new PiError('no microphone: arecord is not installed (sudo apt install alsa-utils)');
-    const { record } = require('node-record-lpcm16') as { record(o: Record<string, unknown>): Recording };
     const out = new PassThrough();
     this.out = out;
-    const rec = record({ sampleRate: this.sampleRate, channels: 1, recorder: 'arecord', audioType: 'raw', device: this.device ?? undefined });
-    this.rec = rec;
+    const args = arecordArgs(this.device, this.sampleRate);
+    const proc = spawn('arecord', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
     let stderr = '';
     const run = { stopped: false };
     this.run = run;
@@ -211,17 +212,13 @@ export class ArecordSource implements AudioSource {
       run.stopped = true;
       out.destroy(new PiError(`no microphone: arecord could not record from ALSA device "${this.device ?? 'default'}" (${why})`));
     };
-    rec.process.on('error', (e) => fail((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'arecord is not installed' : e.message));
-    rec.process.stderr?.on('data', (d) => (stderr += d));
-    rec.process.on('close', (code, signal) => {
+    proc.on('error', (e) => fail((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'arecord is not installed' : e.message));
+    proc.stderr?.on('data', (d) => (stderr += d));
+    proc.on('close', (code, signal) => {
       if (!run.stopped && code !== 0 && signal === null) fail(lastLine(stderr) || `arecord exited with ${code}`);
     });
-    const s = rec.stream();
-    s.on('error', () => {
-      /* node-record-lpcm16 reports a non-zero exit here; handled on 'close' above */
-    });
-    s.on('data', (d: Buffer) => out.write(d));
-    s.on('end', () => {
+    proc.stdout?.on('data', (d: Buffer) => out.write(d));
+    proc.stdout?.on('end', () => {
       if (!out.destroyed) out.end();
     });
     this.log?.debug(`recording: arecord ${this.device ? `-D ${this.device} ` : ''}-r ${this.sampleRate}`);
@@ -232,18 +229,69 @@ export class ArecordSource implements AudioSource {
     const out = this.out;
     if (this.run) this.run.stopped = true;
     try {
-      this.rec?.stop();
+      this.proc?.kill();
     } catch {
       /* already gone */
     }
     if (out && !out.destroyed && !out.writableEnded) out.end();
-    this.rec = null;
+    this.proc = null;
     this.out = null;
   }
 }
 
+/** the speaker through `aplay -t raw -f S16_LE -c 1 -r RATE [-D device]`: used when the `speaker` package is not built */
+export class AplaySink implements AudioSink {
+  readonly description: string;
+
+  constructor(
+    readonly device: string | null,
+    private readonly log?: Logger,
+  ) {
+    this.description = `speaker (aplay, ALSA ${device ?? 'default'})`;
+  }
+
+  async check(): Promise<void> {
+    if (!which('aplay')) throw new PiError('no speaker: aplay is not installed (sudo apt install alsa-utils); or run with --no-audio for text replies');
+    const c = await checkAlsa('playback', this.device);
+    if (!c.ok) throw new PiError(`${c.message}; or run with --no-audio for text replies`);
+  }
+
+  play(sampleRate: number): SinkStream {
+    const args = [...(this.device ? ['-D', this.device] : []), '-q', '-t', 'raw', '-f', 'S16_LE', '-c', '1', '-r', String(sampleRate), '-'];
+    this.log?.debug(`playing: aplay ${args.join(' ')}`);
+    const proc = spawn('aplay', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    let failed: string | null = null;
+    proc.stderr?.on('data', (d) => (stderr += d));
+    // a speaker that went away must not crash the client through an EPIPE on stdin
+    proc.stdin?.on('error', (e) => (failed ??= e.message));
+    const closed = new Promise<void>((resolve) => {
+      proc.on('error', (e) => {
+        failed ??= e.message;
+        resolve();
+      });
+      proc.on('close', (code, signal) => {
+        if (code !== 0 && !failed) failed = lastLine(stderr) || `aplay exited with ${code ?? signal}`;
+        resolve();
+      });
+    });
+    return {
+      write: (pcm) => {
+        if (!failed) proc.stdin?.write(pcm);
+      },
+      end: async () => {
+        proc.stdin?.end();
+        await closed;
+        if (failed) throw new PiError(`the speaker failed: ${failed}`);
+      },
+    };
+  }
+}
+
+const require = createRequire(import.meta.url);
+
 const SPEAKER_MISSING =
-  'no speaker: the optional "speaker" package is not installed (sudo apt install libasound2-dev build-essential, then npm install speaker); or run with --no-audio for text replies';
+  'no speaker: the optional "speaker" package is not installed (replies play through aplay without it); or run with --no-audio for text replies';
 
 /** is the optional `speaker` package there? (resolved only: loading it opens ALSA's default device) */
 export function speakerPackageInstalled(): boolean {
@@ -305,15 +353,32 @@ export class SpeakerSink implements AudioSink {
         resolve();
       });
     });
+    let aborted = false;
     return {
       write: (pcm) => {
-        if (!failed) sp.write(pcm);
+        if (!failed && !aborted) sp.write(pcm);
+      },
+      abort: () => {
+        aborted = true;
+        // the speaker package's close(flush=false) drops the samples not yet handed to ALSA
+        const s = sp as unknown as { close?: (flush: boolean) => void };
+        if (typeof s.close === 'function') s.close(false);
       },
       end: async () => {
+        if (aborted) return;
         if (!failed) sp.end();
         await closed;
         if (failed) throw new PiError(`the speaker failed: ${(failed as Error).message}`);
       },
     };
   }
+}
+
+/**
+ * The speaker a Pi uses by default: the `speaker` package when it is installed (it was built when the client
+ * was installed), otherwise a child `aplay` per reply. `player` forces one of them.
+ */
+export function defaultSpeaker(device: string | null, player: 'auto' | 'speaker' | 'aplay', log?: Logger): AudioSink {
+  if (player === 'speaker' || (player === 'auto' && speakerPackageInstalled())) return new SpeakerSink(device);
+  return new AplaySink(device, log);
 }

@@ -3,7 +3,7 @@
  * 3 token refused).
  */
 import { parseArgs } from 'node:util';
-import { FileSink, FileSource, ArecordSource, NullSink, SpeakerSink, type AudioSink, type AudioSource } from './audio.js';
+import { FileSink, FileSource, ArecordSource, NullSink, defaultSpeaker, type AudioSink, type AudioSource } from './audio.js';
 import { runCamera } from './camera.js';
 import { configPath, loadConfig, type PiConfig } from './config.js';
 import { PiError, UsageError, EXIT_USAGE } from './errors.js';
@@ -21,7 +21,8 @@ const USAGE = `usage: whereabouts-pi <command> [options]
   check                              the same checks for the existing settings
   listen                             ask by voice
         [--enter | --button | --vad] push-to-talk with Enter, the GPIO button, or hands-free
-        [--input FILE [--fast]]      read a WAV (or raw s16le) file instead of the microphone
+        [--input FILE [--fast]]      read a WAV (or raw s16le) file instead of the microphone; repeat
+                                     --input for more questions (a later file answers a reply that asked back)
         [--output FILE | --no-audio] write the reply's s16le audio to a file, or show text only
         [--once] [--json] [--partials]
   camera                             send camera frames
@@ -37,9 +38,9 @@ const COMMON = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string }>>(args: string[], options: T) {
+function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>>(args: string[], options: T) {
   try {
-    return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: false, strict: true }).values as Record<string, string | boolean | undefined>;
+    return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: false, strict: true }).values as Record<string, string | boolean | string[] | undefined>;
   } catch (e) {
     throw new UsageError(`${(e as Error).message.split('\n')[0]} (whereabouts-pi help lists the options)`);
   }
@@ -47,6 +48,13 @@ function parse<T extends Record<string, { type: 'string' | 'boolean'; short?: st
 
 function level(v: Record<string, unknown>): LogLevel {
   return v.verbose ? 'debug' : v.quiet ? 'warn' : 'info';
+}
+
+/** setup/check report lines: with --quiet only the lines that report a problem */
+function report(v: Record<string, unknown>): (line: string, fine?: boolean) => void {
+  return (line, fine) => {
+    if (!(v.quiet && fine)) process.stdout.write(line + '\n');
+  };
 }
 
 function load(v: Record<string, unknown>): { file: string; config: PiConfig } {
@@ -79,20 +87,20 @@ export async function main(argv: string[]): Promise<number> {
         force: { type: 'boolean' },
       });
       if (v.help) return say(USAGE), 0;
-      return runSetup(v as never, say);
+      return runSetup(v as never, report(v));
     }
     case 'check': {
       const v = parse(args, {});
       if (v.help) return say(USAGE), 0;
       const { file, config } = load(v);
-      return runCheck(file, config, say);
+      return runCheck(file, config, report(v));
     }
     case 'listen': {
       const v = parse(args, {
         enter: { type: 'boolean' },
         button: { type: 'boolean' },
         vad: { type: 'boolean' },
-        input: { type: 'string' },
+        input: { type: 'string', multiple: true },
         fast: { type: 'boolean' },
         output: { type: 'string' },
         'no-audio': { type: 'boolean' },
@@ -110,18 +118,23 @@ export async function main(argv: string[]): Promise<number> {
       const rate = config.mic.sampleRate;
       let mode: ListenMode;
       let source: AudioSource;
-      if (v.input) {
+      const inputs = ((v.input as string[] | undefined) ?? []).map(String);
+      let more: AudioSource[] = [];
+      if (inputs.length) {
         if (v.enter || v.button) throw new UsageError('--input streams a file: it goes with --vad or alone');
-        source = new FileSource(String(v.input), rate, { fast: !!v.fast, padMs: v.vad ? 1000 : 0 });
+        if (v.vad && inputs.length > 1) throw new UsageError('--vad takes one --input file');
+        const files = inputs.map((f) => new FileSource(f, rate, { fast: !!v.fast, padMs: v.vad ? 1000 : 0 }));
+        source = files[0];
+        more = files.slice(1);
         mode = v.vad ? 'vad' : 'file';
       } else {
         source = new ArecordSource(config.mic.device, rate, log);
         const configured = config.listen.mode;
         mode = picked[0] ?? (configured !== 'auto' ? configured : config.button ? 'button' : process.stdin.isTTY ? 'enter' : 'vad');
       }
-      const sink: AudioSink = v['no-audio'] ? new NullSink() : v.output ? new FileSink(String(v.output)) : new SpeakerSink(config.speaker.device);
+      const sink: AudioSink = v['no-audio'] ? new NullSink() : v.output ? new FileSink(String(v.output)) : defaultSpeaker(config.speaker.device, config.speaker.player, log);
       const ui = new Ui({ json: !!v.json, partials: !!v.partials, out: process.stdout });
-      return runListen({ config, log, ui, source, sink, mode, once: !!v.once || !!v.input, audio: !v['no-audio'] && config.listen.audio });
+      return runListen({ config, log, ui, source, more, sink, mode, once: !!v.once || inputs.length > 0, audio: !v['no-audio'] && config.listen.audio });
     }
     case 'camera': {
       const v = parse(args, {
@@ -131,6 +144,7 @@ export async function main(argv: string[]): Promise<number> {
         once: { type: 'boolean' },
       });
       if (v.help) return say(USAGE), 0;
+      if (v.watch && v.command) throw new UsageError('give --watch DIR or --command CMD, not both');
       const interval = v.interval !== undefined ? Number(v.interval) : undefined;
       if (interval !== undefined && !(interval > 0)) throw new UsageError('--interval wants a number of seconds, e.g. 10');
       const { config } = load(v);

@@ -1,6 +1,6 @@
 /**
  * `whereabouts-pi listen`: talks to `GET /v1/listen` (WebSocket) with the shared protocol of
- * assistant/protocol.ts, folding every server event through its pure `reduceConversation`.
+ * protocol/protocol.ts, folding every server event through its pure `reduceConversation`.
  *
  * One question ("turn"): send `start` -> the server says `listening` -> binary s16le audio (held back until
  * `listening`) -> `stop` (button released, Enter, end of speech, end of file; or the server ends the
@@ -8,7 +8,12 @@
  * binary audio -> `done`. The reply audio goes to the AudioSink.
  *
  * What opens and closes a question (the "driver"): Enter on a terminal, a GPIO button (gpiomon), the energy
- * VAD (hands-free), or an audio file (`--input`, the whole file is one question unless `--vad`).
+ * VAD (hands-free), or audio files (`--input`, each file one question unless `--vad`; a later file answers the
+ * reply's question when it asked one). Hands-free, the energy VAD only opens a question: the microphone then
+ * streams until the server's endpointer has heard the whole question (its `transcript`). Barge-in: a button
+ * press (or Enter) during the reply, or speech heard during it (hands-free), sends `cancel` and stops the
+ * local playback. After a reply that asks a question (`follow_up`), the microphone stays open and the server
+ * listens for the answer without another start.
  * A lost connection is re-opened with exponential backoff and jitter.
  */
 import { EventEmitter } from 'node:events';
@@ -23,12 +28,13 @@ import {
   reduceConversation,
   type ClientMessage,
   type ConversationState,
+  type DoneEvent,
   type ErrorEvent,
   type ReadyEvent,
   type ReplyEvent,
   type ServerEvent,
-} from '../assistant/protocol.js';
-import { splitBuffer } from '../assistant/audio/pcm.js';
+} from '../protocol/protocol.js';
+import { splitBuffer } from '../protocol/pcm.js';
 import type { AudioSink, AudioSource, SinkStream } from './audio.js';
 import { Backoff, Sleeper } from './backoff.js';
 import { GpioButton } from './button.js';
@@ -207,6 +213,10 @@ export class LinkLost extends PiError {}
 export interface TurnResult {
   transcript: string | null;
   reply: ReplyEvent | null;
+  /** the reply asked a question: the server listens for the answer now (keep the microphone open) */
+  followUp: boolean;
+  /** the reply was cancelled (barge-in) or nobody answered a follow-up */
+  ended: 'cancelled' | 'no_speech' | null;
   /** bytes announced by the `audio` event, and bytes handed to the sink */
   audioBytes: number;
   played: number;
@@ -230,6 +240,10 @@ interface Turn {
   resolve: (r: TurnResult) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | null;
+  /** the server opened this turn itself (follow-up); no start was sent */
+  followUp: boolean;
+  /** cancel sent: the reply audio still arriving is not played */
+  cancelled: boolean;
 }
 
 /** the answer to a stop must come within this long */
@@ -238,6 +252,8 @@ const ANSWER_TIMEOUT_MS = 60_000;
 export class Conversation extends EventEmitter {
   state: ConversationState = initialConversation;
   private turn: Turn | null = null;
+  /** a follow-up `listening` arrived between turns */
+  private followUpListening = false;
 
   constructor(
     readonly link: VoiceLink,
@@ -263,11 +279,17 @@ export class Conversation extends EventEmitter {
     return !!this.turn && !this.turn.closedForAudio;
   }
 
-  begin(): Promise<TurnResult> {
+  /**
+   * A question. `endpoint: false` (push-to-talk with a held button): only our stop ends it. `followUp`: the
+   * server is already listening for the answer to its question (after a `done` with follow_up): no start.
+   */
+  begin(o: { endpoint?: boolean; followUp?: boolean } = {}): Promise<TurnResult> {
     if (this.turn) throw new Error('a question is already in progress');
     this.state = reduceConversation(this.state, { type: 'local_start' });
     return new Promise<TurnResult>((resolve, reject) => {
       this.turn = {
+        followUp: !!o.followUp,
+        cancelled: false,
         serverListening: false,
         queued: [],
         closedForAudio: false,
@@ -283,8 +305,37 @@ export class Conversation extends EventEmitter {
         reject,
         timer: null,
       };
-      this.link.send({ type: 'start', sample_rate: this.o.sampleRate, format: 's16le', channels: 1, audio: this.o.audio });
+      if (this.followUpListening) {
+        // the server's `listening` for the answer came before we began
+        this.followUpListening = false;
+        this.turn.serverListening = true;
+      }
+      if (!o.followUp)
+        this.link.send({ type: 'start', sample_rate: this.o.sampleRate, format: 's16le', channels: 1, audio: this.o.audio, ...(o.endpoint === false ? { endpoint: false } : {}) });
     });
+  }
+
+  /** the reply is being answered or played (not listening any more) */
+  get replying(): boolean {
+    return !!this.turn && this.turn.closedForAudio && !this.turn.cancelled;
+  }
+
+  /**
+   * Barge-in: stop the reply (or drop the question being asked) now. The server answers `done` (cancelled),
+   * which ends the turn; the audio already here is not played further.
+   */
+  cancel(): void {
+    const t = this.turn;
+    if (!t || t.cancelled) return;
+    t.cancelled = true;
+    t.closedForAudio = true;
+    t.queued = [];
+    this.link.send({ type: 'cancel' });
+    if (t.sink && !t.playback) {
+      t.sink.abort?.();
+      this.endPlayback(t);
+    }
+    if (!t.timer) t.timer = setTimeout(() => this.fail(new LinkLost(`the server did not answer the cancel within ${ANSWER_TIMEOUT_MS / 1000} s`)), ANSWER_TIMEOUT_MS);
   }
 
   audio(pcm: Buffer): void {
@@ -319,11 +370,17 @@ export class Conversation extends EventEmitter {
     this.o.ui.event(e);
     const t = this.turn;
     if (!t) {
-      if (e.type === 'error') this.o.log.warn(`the server said: ${e.message} (${e.code})`);
+      if (e.type === 'listening' && e.follow_up) this.followUpListening = true;
+      else if (e.type === 'error') this.o.log.warn(`the server said: ${e.message} (${e.code})`);
       return;
     }
     switch (e.type) {
       case 'listening':
+        if (e.follow_up && t.closedForAudio) {
+          // the server listens for the answer while this turn's reply is still being played out here
+          this.followUpListening = true;
+          return;
+        }
         t.serverListening = true;
         if (!t.closedForAudio) this.flushQueued(t);
         return;
@@ -333,6 +390,7 @@ export class Conversation extends EventEmitter {
         t.queued = [];
         return;
       case 'audio':
+        if (t.cancelled) return;
         // a reply may come in several bursts, each announced by its own `audio` event: one sink stream
         // plays them all, and is ended at `done`
         if (t.sink && e.sample_rate !== t.sampleRate) this.endPlayback(t);
@@ -345,7 +403,7 @@ export class Conversation extends EventEmitter {
         t.audioBytes += e.bytes;
         return;
       case 'done':
-        void this.finish(t, null);
+        void this.finish(t, null, e);
         return;
       case 'error':
         if (e.code === 'unauthorized') this.fail(new AuthError(`the server refused the device token: ${e.message}`));
@@ -357,6 +415,11 @@ export class Conversation extends EventEmitter {
 
   private onAudio(buf: Buffer): void {
     const t = this.turn;
+    if (t?.cancelled) {
+      // the rest of a reply we cancelled: keep count, do not play
+      this.state = reduceConversation(this.state, { type: 'audio_bytes', bytes: buf.length });
+      return;
+    }
     if (!t || !t.sink || t.playback || this.state.audioRemaining <= 0) {
       this.o.log.debug(`ignoring ${buf.length} bytes of audio nobody announced`);
       return;
@@ -378,13 +441,16 @@ export class Conversation extends EventEmitter {
     t.playbacks.push(t.playback);
   }
 
-  private async finish(t: Turn, error: ErrorEvent | null): Promise<void> {
+  private async finish(t: Turn, error: ErrorEvent | null, done: DoneEvent | null = null): Promise<void> {
     if (this.turn !== t) return;
     if (t.timer) clearTimeout(t.timer);
     t.closedForAudio = true;
     if (error) this.o.log.error(`${error.message} (${error.code})`);
-    if (t.played < t.audioBytes) this.o.log.warn(`the reply audio was cut short: ${t.played} of ${t.audioBytes} bytes`);
+    if (t.played < t.audioBytes && !t.cancelled && done?.reason !== 'cancelled') this.o.log.warn(`the reply audio was cut short: ${t.played} of ${t.audioBytes} bytes`);
     if (t.sink && !t.playback) this.endPlayback(t);
+    // what this turn heard and answered (a follow-up `listening` may reset the state while playback ends)
+    const transcript = this.state.transcript;
+    const reply = this.state.reply;
     try {
       await Promise.all(t.playbacks);
     } catch (e) {
@@ -393,7 +459,15 @@ export class Conversation extends EventEmitter {
     }
     if (this.turn !== t) return;
     this.turn = null;
-    t.resolve({ transcript: this.state.transcript, reply: this.state.reply, audioBytes: t.audioBytes, played: t.played, error });
+    t.resolve({
+      transcript,
+      reply,
+      followUp: !!done?.follow_up && !error,
+      ended: done?.reason ?? (t.cancelled ? 'cancelled' : null),
+      audioBytes: t.audioBytes,
+      played: t.played,
+      error,
+    });
   }
 
   private fail(err: Error): void {
@@ -422,12 +496,18 @@ export interface ListenOptions {
   audio: boolean;
   /** (tests) resolves the stop signal */
   signal?: AbortSignal;
+  /** file mode: more files after `source`, one question each; a file after a reply that asked a question answers it */
+  more?: AudioSource[];
 }
+
+/** hands-free: speech louder than this over the noise floor during the reply is a barge-in (the reply itself is heard too) */
+const BARGE_IN_EXTRA_DB = 12;
 
 /** runs until the input is used up (file, --once, EOF on stdin) or a signal; returns the exit code */
 export async function runListen(o: ListenOptions): Promise<number> {
   const { config, log } = o;
   await o.source.check();
+  for (const m of o.more ?? []) await m.check();
   await o.sink.check();
 
   const stop = new AbortController();
@@ -561,7 +641,6 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
   return new Promise<number>((resolve, reject) => {
     let finished = false;
     let lastError = false;
-    let mic: Readable | null = null;
     const cleanups: Array<() => void> = [];
     const done = (fn: () => void) => {
       if (finished) return;
@@ -579,45 +658,103 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
     stop.addEventListener('abort', onStop);
     cleanups.push(() => stop.removeEventListener('abort', onStop));
 
-    /** a question has been answered (or failed) */
+    /** a question has been answered (or failed); with `once`, the program ends unless the reply asked back */
     const turnDone = (r: TurnResult) => {
       lastError = !!r.error;
-      if (o.once) finish(r.error ? 1 : 0);
+      if (r.ended === 'cancelled') log.debug('reply cancelled (barge-in)');
+      if (r.followUp) log.debug('the reply asked a question: listening for the answer');
+      if (o.once && !r.followUp) finish(r.error ? 1 : 0);
     };
-    const ask = (): Promise<TurnResult> => {
-      const p = conv.begin();
+    const ask = (opts: { endpoint?: boolean; followUp?: boolean } = {}): Promise<TurnResult> => {
+      const p = conv.begin(opts);
       p.then(turnDone, (e: Error) => abort(e));
       return p;
     };
-    const startMic = (onData: (d: Buffer) => void, onEnd: () => void) => {
-      mic = source.start();
+    const startMic = (src: AudioSource, onData: (d: Buffer) => void, onEnd: () => void): Readable => {
+      const mic = src.start();
       mic.on('data', onData);
       mic.on('end', onEnd);
       mic.on('error', (e) => abort(e));
+      return mic;
+    };
+    /**
+     * After a reply that asked a question: the microphone stays open and streams the answer until the server
+     * has heard it (or stops listening); then `then` runs with that turn's result.
+     */
+    const answerFollowUp = (then: (r: TurnResult) => void) => {
+      ui.hint('listening for your answer…');
+      const p = ask({ followUp: true });
+      const mic = startMic(
+        source,
+        (d) => {
+          conv.audio(d);
+          if (!conv.accepting) source.stop();
+        },
+        () => {},
+      );
+      void mic;
+      p.then((r) => {
+        source.stop();
+        then(r);
+      }, () => {});
     };
 
     switch (o.mode) {
       case 'file': {
-        const p = ask();
-        startMic(
-          (d) => {
-            conv.audio(d);
-            if (!conv.accepting) source.stop(); // the server ended the utterance itself
-          },
-          () => conv.end(),
-        );
-        p.then((r) => finish(r.error ? 1 : 0), () => {});
+        // each file one question; a file after a reply that asked a question answers it (no start)
+        const files = [source, ...(o.more ?? [])];
+        let k = 0;
+        let followUp = false;
+        const next = () => {
+          if (finished) return;
+          if (k >= files.length) return finish(lastError ? 1 : 0);
+          const src = files[k++];
+          let current = true;
+          const p = conv.begin({ followUp });
+          startMic(
+            src,
+            (d) => {
+              if (!current) return;
+              conv.audio(d);
+              if (!conv.accepting) src.stop(); // the server ended the utterance itself
+            },
+            () => {
+              if (current) conv.end();
+            },
+          );
+          p.then(
+            (r) => {
+              current = false;
+              src.stop();
+              lastError = lastError || !!r.error;
+              followUp = r.followUp;
+              next();
+            },
+            (e: Error) => abort(e),
+          );
+        };
+        next();
         return;
       }
       case 'enter':
       case 'button': {
         let talking = false;
+        const pushToTalk = o.mode === 'button';
         const press = () => {
+          // a press during the reply (or while the server listens for an answer) stops it: barge-in
+          if (conv.busy && !conv.accepting) {
+            talking = false;
+            source.stop();
+            conv.cancel();
+            return;
+          }
           if (talking || conv.busy) return;
           talking = true;
-          ask();
+          // a held button decides the end itself; with Enter the server may end it first
+          ask({ endpoint: pushToTalk ? false : undefined }).then(afterTurn, () => {});
           ui.hint(o.mode === 'enter' ? 'listening… (Enter when done)' : 'listening…');
           startMic(
+            source,
             (d) => conv.audio(d),
             () => {},
           );
@@ -627,6 +764,14 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
           talking = false;
           source.stop();
           conv.end();
+        };
+        const afterTurn = (r: TurnResult) => {
+          if (talking) {
+            // the server ended it before the release
+            talking = false;
+            source.stop();
+          }
+          if (r.followUp && !finished) answerFollowUp(afterTurn);
         };
         if (button) {
           button.on('press', press);
@@ -640,7 +785,7 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
           });
           ui.hint(`hold the button (${button.label}) and ask "where is my ...?"`);
         } else if (input) {
-          const onEnter = () => (talking ? release() : press());
+          const onEnter = () => (talking && conv.accepting ? release() : press());
           const onEof = () => {
             release();
             const wait = () => (conv.busy ? setTimeout(wait, 50) : finish(lastError ? 1 : 0));
@@ -659,36 +804,57 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
         return;
       }
       case 'vad': {
+        // the energy VAD only opens a question; the server's endpointer ends it (its transcript)
         const vad = new EnergyVad({ sampleRate: source.sampleRate, ...o.config.vad });
-        let deafUntil = 0;
+        // during the reply: speech well above what the reply itself brings into the room
+        const bargeIn = new EnergyVad({ sampleRate: source.sampleRate, ...o.config.vad, marginDb: o.config.vad.marginDb + BARGE_IN_EXTRA_DB, minSpeechMs: Math.max(300, o.config.vad.minSpeechMs) });
         let ended = false;
-        const afterTurn = () => {
+        /** audio to send with the next question (the VAD's pre-roll) */
+        const open = (preroll: Buffer[], followUp: boolean) => {
           vad.reset();
-          deafUntil = Date.now() + 300; // the tail of our own reply in the room
-          if (ended && !conv.busy) finish(lastError ? 1 : 0);
+          bargeIn.reset();
+          const p = ask({ followUp });
+          for (const b of preroll) conv.audio(b);
+          p.then(
+            (r) => {
+              vad.reset();
+              bargeIn.reset();
+              if (r.followUp && !ended && !finished) open([], true);
+              else if (ended && !conv.busy) finish(lastError ? 1 : 0);
+            },
+            () => {},
+          );
         };
         startMic(
+          source,
           (d) => {
-            if (conv.busy && !conv.accepting) return; // thinking or speaking: not listening
-            if (Date.now() < deafUntil) return;
+            if (conv.accepting) {
+              // a question is open: everything goes to the server until it has heard the whole question
+              conv.audio(d);
+              return;
+            }
+            if (conv.busy) {
+              // answering or speaking: speech now is someone talking over the reply
+              for (const ev of bargeIn.push(d))
+                if (ev.type === 'start' && conv.replying) {
+                  log.debug('speech during the reply: barge-in');
+                  conv.cancel();
+                }
+              return;
+            }
+            const pre: Buffer[] = [];
+            let opened = false;
             for (const ev of vad.push(d)) {
               if (ev.type === 'start') {
                 log.debug('speech started');
-                ask().then(afterTurn, () => {});
-              } else if (ev.type === 'audio') conv.audio(ev.pcm);
-              else {
-                log.debug(`speech ended (${ev.reason}, ${ev.speechMs} ms)`);
-                conv.end();
-                if (o.once) source.stop(); // no more audio needed
-              }
+                opened = true;
+              } else if (ev.type === 'audio' && opened) pre.push(ev.pcm);
             }
+            if (opened) open(pre, false);
           },
           () => {
             ended = true;
-            for (const ev of vad.flush()) {
-              if (ev.type === 'audio') conv.audio(ev.pcm);
-              else if (ev.type === 'end') conv.end();
-            }
+            if (conv.accepting) conv.end();
             if (!conv.busy) finish(lastError ? 1 : 0);
           },
         );

@@ -13,7 +13,7 @@
  *  - It closes (`end`, reason `silence`) after `hangoverMs` of continuous quiet, the hangover included in the
  *    audio; or (reason `max_length`) after `maxUtteranceMs`.
  */
-import { s16leToFloat32, rms, toDbfs } from '../assistant/audio/pcm.js';
+import { s16leToFloat32, rms, toDbfs } from '../protocol/pcm.js';
 
 export interface VadOptions {
   sampleRate: number;

@@ -118,4 +118,34 @@ ALTER TABLE frames ADD COLUMN idempotency_key TEXT;
 CREATE UNIQUE INDEX frames_device_idempotency ON frames(device_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 `,
   },
+  {
+    version: 3,
+    name: 'camera zones, sighting zones, per-user place labels',
+    sql: `
+CREATE TABLE zones (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  -- JSON [[x, y], ...], normalised to the image (0..1), so a zone survives a change of camera resolution
+  points TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX zones_device_name ON zones(device_id, name COLLATE NOCASE);
+CREATE INDEX zones_user ON zones(user_id);
+
+-- the zone a sighting is in, worked out when it is written (bottom-centre of the box inside the polygon)
+ALTER TABLE sightings ADD COLUMN zone_id INTEGER REFERENCES zones(id) ON DELETE SET NULL;
+CREATE INDEX sightings_zone_seen ON sightings(zone_id, seen_at DESC) WHERE zone_id IS NOT NULL;
+-- the newest snapshot of a camera (zones are drawn on it)
+CREATE INDEX frames_device_captured ON frames(device_id, captured_at DESC);
+
+-- labels a user counts as places/context rather than items (JSON array; NULL = the default set)
+CREATE TABLE user_settings (
+  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  place_labels TEXT
+);
+`,
+  },
 ];

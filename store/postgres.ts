@@ -16,9 +16,11 @@
  * Tunables ride on the URL and are removed before it reaches the driver:
  *   postgres://user:pw@host/db?pool_max=10&pool_connect_timeout_ms=5000&statement_timeout_ms=10000
  */
+import crypto from 'node:crypto';
 import pg from 'pg';
+import { ChangeFeed } from './changes.js';
 import { POSTGRES_MIGRATIONS, MIGRATION_LOCK_KEY } from './postgres-migrations.js';
-import { deviceOf, frameOf, queryOf, sightingOf, userOf, type Row } from './rows.js';
+import { deviceOf, frameOf, placedOf, placeLabelsOf, queryOf, sightingOf, userOf, zoneOf, type Row } from './rows.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
@@ -27,6 +29,8 @@ import {
   type Device,
   type Frame,
   type ItemSummary,
+  type PlacedSighting,
+  type Zone,
   type NewQueryLogEntry,
   type NewSighting,
   type QueryLogEntry,
@@ -88,8 +92,10 @@ function mapError(e: unknown, conflictMessage?: string): unknown {
 
 // ---------------------------------------------------------------------------------------------- SQL
 
-const SIGHTING_COLS = `s.id, s.user_id, s.device_id, s.frame_id, s.label, s.score, s.x, s.y, s.w, s.h, s.seen_at, s.first_seen_at`;
-const CONTEXT_COLS = `${SIGHTING_COLS}, d.name AS device_name, d.room AS room, (f.snapshot_path IS NOT NULL) AS snapshot_available`;
+const SIGHTING_COLS = `s.id, s.user_id, s.device_id, s.frame_id, s.label, s.score, s.x, s.y, s.w, s.h, s.seen_at, s.first_seen_at, s.zone_id`;
+const CONTEXT_COLS = `${SIGHTING_COLS}, d.name AS device_name, d.room AS room, z.name AS zone_name, (f.snapshot_path IS NOT NULL) AS snapshot_available`;
+/** the joins CONTEXT_COLS needs after `sightings s` */
+const CONTEXT_JOINS = `JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id LEFT JOIN zones z ON z.id = s.zone_id`;
 
 /** keeps latest_sightings current; rows come as (user_id, label, sighting_id, seen_at, count) */
 const UPSERT_LATEST = `
@@ -108,6 +114,7 @@ SELECT ${CONTEXT_COLS}, COALESCE(nb.items, '[]'::json) AS neighbours
 FROM (SELECT * FROM sightings WHERE user_id = $1 AND label = $2 ORDER BY seen_at DESC, id DESC LIMIT 1) s
 JOIN devices d ON d.id = s.device_id
 LEFT JOIN frames f ON f.id = s.frame_id
+LEFT JOIN zones z ON z.id = s.zone_id
 LEFT JOIN LATERAL (
   SELECT json_agg(json_build_object('label', n.label, 'score', n.score, 'x', n.x, 'y', n.y, 'w', n.w, 'h', n.h) ORDER BY n.score DESC, n.id) AS items
   FROM (SELECT id, label, score, x, y, w, h FROM sightings
@@ -160,11 +167,11 @@ const SQL = {
   // the row that the SQLite store's row-by-row upsert would leave (newest seen_at, later insert on ties)
   addSightings: `
 WITH input AS (
-  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::bigint[])
-    WITH ORDINALITY AS t(user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, ord)
+  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::float8[], $6::float8[], $7::float8[], $8::float8[], $9::float8[], $10::bigint[], $11::bigint[])
+    WITH ORDINALITY AS t(user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, zone_id, ord)
 ), ins AS (
-  INSERT INTO sightings (user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, first_seen_at)
-  SELECT user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, seen_at FROM input ORDER BY ord
+  INSERT INTO sightings (user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, first_seen_at, zone_id)
+  SELECT user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, seen_at, zone_id FROM input ORDER BY ord
   RETURNING *
 ), agg AS (
   SELECT DISTINCT ON (user_id, label) user_id, label, id, seen_at, count(*) OVER (PARTITION BY user_id, label) AS n
@@ -177,10 +184,11 @@ WITH input AS (
 SELECT * FROM ins ORDER BY id`,
   refreshSighting: `
 WITH r AS (
-  UPDATE sightings SET seen_at = GREATEST(seen_at, $2::bigint),
+  UPDATE sightings SET seen_at = GREATEST(seen_at, $2::bigint), first_seen_at = LEAST(first_seen_at, COALESCE($12::bigint, first_seen_at)),
     frame_id = CASE WHEN $3::boolean THEN $4::bigint ELSE frame_id END,
     score = COALESCE($5::float8, score), x = COALESCE($6::float8, x), y = COALESCE($7::float8, y),
-    w = COALESCE($8::float8, w), h = COALESCE($9::float8, h)
+    w = COALESCE($8::float8, w), h = COALESCE($9::float8, h),
+    zone_id = CASE WHEN $10::boolean THEN $11::bigint ELSE zone_id END
   WHERE id = $1 RETURNING user_id, label, id, seen_at
 )
 INSERT INTO latest_sightings AS l (user_id, label, sighting_id, seen_at, count)
@@ -189,8 +197,28 @@ ${UPSERT_LATEST}`,
   latest: LATEST_SIGHTING_SQL,
   latestForDevice: `SELECT ${SIGHTING_COLS} FROM sightings s WHERE s.device_id = $1 AND s.seen_at >= $2 ORDER BY s.seen_at DESC, s.id DESC LIMIT 500`,
   items: `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l
-    JOIN sightings s ON s.id = l.sighting_id JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+    JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
     WHERE l.user_id = $1 ORDER BY l.seen_at DESC, l.label COLLATE "C"`,
+  // items whose latest sighting is in one of the zones ($2) or in the room ($3, any camera of it)
+  itemsInPlace: `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l
+    JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
+    WHERE l.user_id = $1 AND (s.zone_id = ANY($2::bigint[]) OR lower(d.room) = lower($3::text))
+    ORDER BY l.seen_at DESC, l.label COLLATE "C"`,
+  frameSightings: `SELECT ${CONTEXT_COLS} FROM sightings s ${CONTEXT_JOINS} WHERE s.frame_id = $1 ORDER BY s.score DESC, s.id`,
+  latestFrame: `SELECT * FROM frames WHERE device_id = $1 AND snapshot_path IS NOT NULL ORDER BY captured_at DESC, id DESC LIMIT 1`,
+
+  createZone: `INSERT INTO zones (user_id, device_id, name, points, created_at, updated_at) VALUES ($1, $2, $3, $4::json, $5, $5) RETURNING *`,
+  zone: `SELECT * FROM zones WHERE id = $1`,
+  zonesOf: `SELECT * FROM zones WHERE user_id = $1 ORDER BY device_id, lower(name) COLLATE "C", id`,
+  zonesOfDevice: `SELECT * FROM zones WHERE user_id = $1 AND device_id = $2 ORDER BY lower(name) COLLATE "C", id`,
+  zoneNames: `SELECT DISTINCT name FROM zones ORDER BY name`,
+  updateZone: `UPDATE zones SET name = COALESCE($2, name), points = COALESCE($3::json, points), updated_at = $4 WHERE id = $1 RETURNING *`,
+  deleteZone: `DELETE FROM zones WHERE id = $1`,
+  deviceBoxes: `SELECT id, x, y, w, h, zone_id FROM sightings WHERE device_id = $1 ORDER BY seen_at DESC LIMIT $2`,
+  setSightingZones: `UPDATE sightings s SET zone_id = u.zone_id FROM unnest($1::bigint[], $2::bigint[]) AS u(id, zone_id) WHERE s.id = u.id`,
+  rooms: `SELECT DISTINCT room FROM devices WHERE user_id = $1 AND room IS NOT NULL AND revoked_at IS NULL ORDER BY room`,
+  placeLabels: `SELECT place_labels FROM user_settings WHERE user_id = $1`,
+  setPlaceLabels: `INSERT INTO user_settings (user_id, place_labels) VALUES ($1, $2::json) ON CONFLICT (user_id) DO UPDATE SET place_labels = excluded.place_labels`,
   countSightings: `SELECT count(*) AS n FROM sightings`,
   countSightingsOf: `SELECT count(*) AS n FROM sightings WHERE user_id = $1`,
 
@@ -265,6 +293,9 @@ function rateLimitedStderr(): (err: Error) => void {
   };
 }
 
+/** NOTIFY channel for account changes that end credentials (store/changes.ts) */
+const CHANGES_CHANNEL = 'whereabouts_accounts';
+
 /** the advisory lock first-run setup holds while it checks that there are no users yet */
 const FIRST_USER_LOCK_KEY = 7_715_682_331_245_202;
 
@@ -282,16 +313,67 @@ function sightingColumns(rows: NewSighting[]): unknown[][] {
     col((n) => n.box.w),
     col((n) => n.box.h),
     col((n) => n.seenAt),
+    col((n) => n.zoneId ?? null),
   ];
 }
 
 // ---------------------------------------------------------------------------------------------- store
 
+const itemOf = (r: Row): ItemSummary => ({ label: r.label, count: r.count, latest: placedOf(r) });
+
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private closed = false;
 
+  private readonly changes = new ChangeFeed();
+  /** this instance's name in NOTIFY payloads, so it does not act twice on its own changes */
+  private readonly instance = crypto.randomBytes(8).toString('hex');
+  private listener: pg.Client | null = null;
+  private relisten: NodeJS.Timeout | null = null;
+
   constructor(readonly pool: pg.Pool) {}
+
+  /** tells this process's listeners at once and the other instances through NOTIFY */
+  private changed(): void {
+    this.changes.emit();
+    void this.pool.query(`SELECT pg_notify('${CHANGES_CHANNEL}', $1)`, [this.instance]).catch(() => {});
+  }
+
+  onAccountsChanged(fn: () => void): () => void {
+    const off = this.changes.on(fn);
+    if (!this.listener && !this.relisten && !this.closed) this.listen();
+    return off;
+  }
+
+  /** one dedicated connection LISTENs for other instances' changes; it reconnects after a loss */
+  private listen(): void {
+    if (this.closed) return;
+    const client = new pg.Client({ ...(this.pool.options as pg.ClientConfig), statement_timeout: undefined, query_timeout: undefined });
+    this.listener = client;
+    const retry = () => {
+      if (this.listener !== client) return;
+      this.listener = null;
+      client.removeAllListeners('notification');
+      void client.end().catch(() => {});
+      if (this.closed) return;
+      this.relisten = setTimeout(() => {
+        this.relisten = null;
+        this.listen();
+      }, 2000);
+      this.relisten.unref();
+    };
+    client.on('error', retry);
+    client.on('end', retry);
+    client.on('notification', (m) => {
+      if (m.channel === CHANGES_CHANNEL && m.payload !== this.instance) this.changes.emit();
+    });
+    client
+      .connect()
+      .then(() => client.query(`LISTEN ${CHANGES_CHANNEL}`))
+      // changes made while nobody listened are caught up with now
+      .then(() => this.changes.emit())
+      .catch(retry);
+  }
 
   /** one statement through the pool; named so each connection prepares it once */
   private async run(name: SqlName, values: unknown[], conflictMessage?: string): Promise<pg.QueryResult<Row>> {
@@ -387,16 +469,21 @@ export class PostgresStore implements Store {
     return (await this.rows('listUsers')).map(userOf);
   }
   async deleteUser(id: number): Promise<boolean> {
-    return ((await this.run('deleteUser', [id])).rowCount ?? 0) > 0;
+    const gone = ((await this.run('deleteUser', [id])).rowCount ?? 0) > 0;
+    this.changed();
+    return gone;
   }
   async setPassword(id: number, passwordHash: string): Promise<void> {
     await this.run('setPassword', [id, passwordHash]);
+    this.changed();
   }
   async setAdmin(id: number, isAdmin: boolean): Promise<void> {
     await this.run('setAdmin', [id, isAdmin]);
   }
   async bumpTokenEpoch(id: number): Promise<number> {
-    return (await this.one('bumpEpoch', [id]))?.token_epoch ?? 0;
+    const epoch = (await this.one('bumpEpoch', [id]))?.token_epoch ?? 0;
+    this.changed();
+    return epoch;
   }
   async countAdmins(): Promise<number> {
     return (await this.one('countAdmins'))!.n;
@@ -417,6 +504,7 @@ export class PostgresStore implements Store {
   }
   async deleteSession(tokenHash: string): Promise<void> {
     await this.run('deleteSession', [tokenHash]);
+    this.changed();
   }
   async deleteExpiredSessions(now: number): Promise<number> {
     return (await this.run('deleteExpiredSessions', [now])).rowCount ?? 0;
@@ -464,7 +552,9 @@ export class PostgresStore implements Store {
     return r[0] ? deviceOf(r[0]) : null;
   }
   async revokeDevice(id: number, at: number): Promise<boolean> {
-    return ((await this.run('revokeDevice', [id, at])).rowCount ?? 0) > 0;
+    const done = ((await this.run('revokeDevice', [id, at])).rowCount ?? 0) > 0;
+    this.changed();
+    return done;
   }
   async touchDevice(id: number, at: number): Promise<void> {
     await this.run('touchDevice', [id, at]);
@@ -530,6 +620,9 @@ export class PostgresStore implements Store {
           r.moveToFrame ? (r.box?.y ?? null) : null,
           r.moveToFrame ? (r.box?.w ?? null) : null,
           r.moveToFrame ? (r.box?.h ?? null) : null,
+          r.moveToFrame && r.zoneId !== undefined,
+          r.moveToFrame ? (r.zoneId ?? null) : null,
+          r.firstSeenAt ?? null,
         ]);
       return { frame, sightings };
     }, 'this device already uploaded a frame with that idempotency key');
@@ -545,13 +638,16 @@ export class PostgresStore implements Store {
       patch.box?.y ?? null,
       patch.box?.w ?? null,
       patch.box?.h ?? null,
+      false,
+      null,
+      null,
     ]);
   }
   async latestSighting(userId: number, label: string): Promise<SightingInContext | null> {
     const r = await this.one('latest', [userId, label]);
     if (!r) return null;
     const neighbours = (r.neighbours as Row[]).map((n) => ({ label: n.label, score: n.score, box: { x: n.x, y: n.y, w: n.w, h: n.h } }));
-    return { ...sightingOf(r), deviceName: r.device_name, room: r.room ?? null, snapshotAvailable: !!r.snapshot_available, neighbours };
+    return { ...placedOf(r), neighbours };
   }
   async latestSightingsForDevice(deviceId: number, since: number): Promise<Sighting[]> {
     return (await this.rows('latestForDevice', [deviceId, since])).map(sightingOf);
@@ -563,22 +659,70 @@ export class PostgresStore implements Store {
     if (q.room !== undefined) conds.push(`lower(d.room) = lower($${args.push(q.room)})`);
     if (q.since !== undefined) conds.push(`s.seen_at >= $${args.push(q.since)}`);
     if (q.until !== undefined) conds.push(`s.seen_at <= $${args.push(q.until)}`);
-    if (q.before !== undefined) conds.push(`s.seen_at < $${args.push(q.before)}`);
-    const sql = `SELECT ${CONTEXT_COLS} FROM sightings s JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+    // a cursor: older than `before`, or at exactly `before` with a smaller id (rows can share a time)
+    if (q.before !== undefined && q.beforeId !== undefined) conds.push(`(s.seen_at, s.id) < ($${args.push(q.before)}, $${args.push(q.beforeId)})`);
+    else if (q.before !== undefined) conds.push(`s.seen_at < $${args.push(q.before)}`);
+    const sql = `SELECT ${CONTEXT_COLS} FROM sightings s ${CONTEXT_JOINS}
       WHERE ${conds.join(' AND ')} ORDER BY s.seen_at DESC, s.id DESC LIMIT $${args.push(q.limit)}`;
-    return (await this.dyn(sql, args)).map((r) => ({
-      ...sightingOf(r),
-      deviceName: r.device_name as string,
-      room: (r.room ?? null) as string | null,
-      snapshotAvailable: !!r.snapshot_available,
-    }));
+    return (await this.dyn(sql, args)).map(placedOf);
   }
   async listItems(userId: number): Promise<ItemSummary[]> {
-    return (await this.rows('items', [userId])).map((r) => ({
-      label: r.label,
-      count: r.count,
-      latest: { ...sightingOf(r), deviceName: r.device_name, room: r.room ?? null, snapshotAvailable: !!r.snapshot_available },
-    }));
+    return (await this.rows('items', [userId])).map(itemOf);
+  }
+  async itemsInPlace(userId: number, place: { zoneIds?: number[]; room?: string }): Promise<ItemSummary[]> {
+    const zoneIds = place.zoneIds ?? [];
+    if (!zoneIds.length && place.room === undefined) return [];
+    return (await this.rows('itemsInPlace', [userId, zoneIds, place.room ?? null])).map(itemOf);
+  }
+  async listFrameSightings(frameId: number): Promise<PlacedSighting[]> {
+    return (await this.rows('frameSightings', [frameId])).map(placedOf);
+  }
+  async latestFrameWithSnapshot(deviceId: number): Promise<Frame | null> {
+    const r = await this.one('latestFrame', [deviceId]);
+    return r ? frameOf(r) : null;
+  }
+
+  // ---- zones ----
+  async createZone(z: { userId: number; deviceId: number; name: string; points: Array<[number, number]> }): Promise<Zone> {
+    const conflict = `this camera already has a zone named "${z.name}"`;
+    return zoneOf((await this.run('createZone', [z.userId, z.deviceId, z.name, JSON.stringify(z.points), Date.now()], conflict)).rows[0]);
+  }
+  async getZone(id: number): Promise<Zone | null> {
+    const r = await this.one('zone', [id]);
+    return r ? zoneOf(r) : null;
+  }
+  async listZones(userId: number, deviceId?: number): Promise<Zone[]> {
+    const rows = deviceId === undefined ? await this.rows('zonesOf', [userId]) : await this.rows('zonesOfDevice', [userId, deviceId]);
+    return rows.map(zoneOf);
+  }
+  async listZoneNames(): Promise<string[]> {
+    return (await this.rows('zoneNames')).map((r) => r.name);
+  }
+  async updateZone(id: number, patch: { name?: string; points?: Array<[number, number]> }): Promise<Zone | null> {
+    const conflict = `this camera already has a zone named "${patch.name}"`;
+    const r = (await this.run('updateZone', [id, patch.name ?? null, patch.points ? JSON.stringify(patch.points) : null, Date.now()], conflict)).rows[0];
+    return r ? zoneOf(r) : null;
+  }
+  async deleteZone(id: number): Promise<boolean> {
+    return ((await this.run('deleteZone', [id])).rowCount ?? 0) > 0;
+  }
+  async listDeviceBoxes(deviceId: number, limit: number): Promise<Array<{ id: number; box: Box; zoneId: number | null }>> {
+    return (await this.rows('deviceBoxes', [deviceId, limit])).map((r) => ({ id: r.id, box: { x: r.x, y: r.y, w: r.w, h: r.h }, zoneId: r.zone_id ?? null }));
+  }
+  async setSightingZones(updates: Array<{ id: number; zoneId: number | null }>): Promise<void> {
+    if (!updates.length) return;
+    await this.run('setSightingZones', [updates.map((u) => u.id), updates.map((u) => u.zoneId)]);
+  }
+  async listRooms(userId: number): Promise<string[]> {
+    return (await this.rows('rooms', [userId])).map((r) => r.room);
+  }
+
+  // ---- settings ----
+  async getPlaceLabels(userId: number): Promise<string[] | null> {
+    return placeLabelsOf((await this.one('placeLabels', [userId]))?.place_labels);
+  }
+  async setPlaceLabels(userId: number, labels: string[] | null): Promise<void> {
+    await this.run('setPlaceLabels', [userId, labels === null ? null : JSON.stringify(labels)]);
   }
   async countSightings(userId?: number): Promise<number> {
     return (userId === undefined ? await this.one('countSightings') : await this.one('countSightingsOf', [userId]))!.n;
@@ -613,6 +757,10 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.relisten) clearTimeout(this.relisten);
+    const l = this.listener;
+    this.listener = null;
+    if (l) await l.end().catch(() => {});
     await this.pool.end();
   }
 }

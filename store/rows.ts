@@ -1,5 +1,5 @@
 /** Database rows (snake_case columns) -> store records; shared by the SQLite and PostgreSQL stores. */
-import type { Device, Frame, QueryLogEntry, Sighting, User } from './types.js';
+import type { Device, Frame, PlacedSighting, QueryLogEntry, Sighting, User, Zone } from './types.js';
 
 export type Row = Record<string, any>;
 
@@ -42,7 +42,35 @@ export const sightingOf = (r: Row): Sighting => ({
   box: { x: r.x, y: r.y, w: r.w, h: r.h },
   seenAt: r.seen_at,
   firstSeenAt: r.first_seen_at,
+  zoneId: r.zone_id ?? null,
 });
+
+/** a sighting row joined with its device (name, room), zone (name) and frame (snapshot) */
+export const placedOf = (r: Row): PlacedSighting => ({
+  ...sightingOf(r),
+  deviceName: r.device_name,
+  room: r.room ?? null,
+  zoneName: r.zone_name ?? null,
+  snapshotAvailable: !!r.snapshot_available,
+});
+
+export const zoneOf = (r: Row): Zone => ({
+  id: r.id,
+  userId: r.user_id,
+  deviceId: r.device_id,
+  name: r.name,
+  // SQLite keeps the points as JSON text, PostgreSQL as json
+  points: typeof r.points === 'string' ? JSON.parse(r.points) : r.points,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+/** a place-labels setting as stored (JSON text or json) -> list, null for the default */
+export const placeLabelsOf = (v: unknown): string[] | null => {
+  if (v == null) return null;
+  const list = typeof v === 'string' ? JSON.parse(v) : v;
+  return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : null;
+};
 
 export const queryOf = (r: Row): QueryLogEntry => ({
   id: r.id,

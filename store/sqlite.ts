@@ -6,7 +6,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { deviceOf, frameOf, queryOf, sightingOf, userOf, type Row } from './rows.js';
+import { deviceOf, frameOf, placedOf, placeLabelsOf, queryOf, sightingOf, userOf, zoneOf, type Row } from './rows.js';
+import { ChangeFeed } from './changes.js';
 import {
   StoreConflictError,
   type Box,
@@ -14,6 +15,8 @@ import {
   type Device,
   type Frame,
   type ItemSummary,
+  type PlacedSighting,
+  type Zone,
   type NewQueryLogEntry,
   type NewSighting,
   type QueryLogEntry,
@@ -32,14 +35,30 @@ import {
 
 
 
-const SIGHTING_COLS = `s.id, s.user_id, s.device_id, s.frame_id, s.label, s.score, s.x, s.y, s.w, s.h, s.seen_at, s.first_seen_at`;
-const CONTEXT_COLS = `${SIGHTING_COLS}, d.name AS device_name, d.room AS room, (f.snapshot_path IS NOT NULL) AS snapshot_available`;
+const SIGHTING_COLS = `s.id, s.user_id, s.device_id, s.frame_id, s.label, s.score, s.x, s.y, s.w, s.h, s.seen_at, s.first_seen_at, s.zone_id`;
+const CONTEXT_COLS = `${SIGHTING_COLS}, d.name AS device_name, d.room AS room, z.name AS zone_name, (f.snapshot_path IS NOT NULL) AS snapshot_available`;
+/** the joins CONTEXT_COLS needs after `sightings s` */
+const CONTEXT_JOINS = `JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id LEFT JOIN zones z ON z.id = s.zone_id`;
+
+/**
+ * The product's question: the newest sighting of (user, label), one index seek on sightings(user_id, label,
+ * seen_at DESC) that stops at the first row, with its device, frame and zone. Exported so that the bench EXPLAINs
+ * the very statement the store runs.
+ */
+export const LATEST_SIGHTING_SQL = `SELECT ${CONTEXT_COLS} FROM sightings s
+         ${CONTEXT_JOINS}
+         WHERE s.user_id = ? AND s.label = ? ORDER BY s.seen_at DESC, s.id DESC LIMIT 1`;
+/** what else the sighting's frame showed (frame id, the sighting's own id), for "next to the ..." */
+export const NEIGHBOURS_SQL = `SELECT label, score, x, y, w, h FROM sightings WHERE frame_id = ? AND id <> ? ORDER BY score DESC LIMIT 20`;
 
 function isUniqueViolation(e: unknown): boolean {
   return e instanceof Error && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+const itemOf = (r: Row): ItemSummary => ({ label: r.label, count: r.count, latest: placedOf(r) });
+
 export class SqliteStore implements Store {
+  private readonly changes = new ChangeFeed();
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   private readonly st: Record<string, Database.Statement>;
@@ -105,8 +124,8 @@ export class SqliteStore implements Store {
       clearFrameSnapshot: p(`UPDATE frames SET snapshot_path = NULL, bytes = 0 WHERE id = ?`),
 
       insertSighting: p(
-        `INSERT INTO sightings (user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, first_seen_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        `INSERT INTO sightings (user_id, device_id, frame_id, label, score, x, y, w, h, seen_at, first_seen_at, zone_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       ),
       upsertLatest: p(
         `INSERT INTO latest_sightings (user_id, label, sighting_id, seen_at, count) VALUES (?, ?, ?, ?, ?)
@@ -117,24 +136,42 @@ export class SqliteStore implements Store {
       ),
       sighting: p(`SELECT * FROM sightings WHERE id = ?`),
       refreshSighting: p(
-        `UPDATE sightings SET seen_at = MAX(seen_at, @seenAt),
+        `UPDATE sightings SET seen_at = MAX(seen_at, @seenAt), first_seen_at = MIN(first_seen_at, COALESCE(@firstSeenAt, first_seen_at)),
            frame_id = CASE WHEN @setFrame THEN @frameId ELSE frame_id END,
+           zone_id = CASE WHEN @setZone THEN @zoneId ELSE zone_id END,
            score = COALESCE(@score, score), x = COALESCE(@x, x), y = COALESCE(@y, y), w = COALESCE(@w, w), h = COALESCE(@h, h)
          WHERE id = @id RETURNING *`,
       ),
-      latest: p(
-        `SELECT ${CONTEXT_COLS} FROM sightings s
-         JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
-         WHERE s.user_id = ? AND s.label = ? ORDER BY s.seen_at DESC, s.id DESC LIMIT 1`,
-      ),
-      neighbours: p(`SELECT label, score, x, y, w, h FROM sightings WHERE frame_id = ? AND id <> ? ORDER BY score DESC LIMIT 20`),
+      latest: p(LATEST_SIGHTING_SQL),
+      neighbours: p(NEIGHBOURS_SQL),
       latestForDevice: p(
         `SELECT ${SIGHTING_COLS} FROM sightings s WHERE s.device_id = ? AND s.seen_at >= ? ORDER BY s.seen_at DESC LIMIT 500`,
       ),
       items: p(
         `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l
-         JOIN sightings s ON s.id = l.sighting_id JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+         JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
          WHERE l.user_id = ? ORDER BY l.seen_at DESC`,
+      ),
+      itemsInRoom: p(
+        `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l
+         JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
+         WHERE l.user_id = ? AND d.room = ? COLLATE NOCASE ORDER BY l.seen_at DESC`,
+      ),
+      frameSightings: p(`SELECT ${CONTEXT_COLS} FROM sightings s ${CONTEXT_JOINS} WHERE s.frame_id = ? ORDER BY s.score DESC, s.id`),
+      latestFrame: p(`SELECT * FROM frames WHERE device_id = ? AND snapshot_path IS NOT NULL ORDER BY captured_at DESC, id DESC LIMIT 1`),
+
+      createZone: p(`INSERT INTO zones (user_id, device_id, name, points, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING *`),
+      zone: p(`SELECT * FROM zones WHERE id = ?`),
+      zonesOf: p(`SELECT * FROM zones WHERE user_id = ? ORDER BY device_id, name COLLATE NOCASE, id`),
+      zonesOfDevice: p(`SELECT * FROM zones WHERE user_id = ? AND device_id = ? ORDER BY name COLLATE NOCASE, id`),
+      zoneNames: p(`SELECT DISTINCT name FROM zones ORDER BY name`),
+      deleteZone: p(`DELETE FROM zones WHERE id = ?`),
+      deviceBoxes: p(`SELECT id, x, y, w, h, zone_id FROM sightings WHERE device_id = ? ORDER BY seen_at DESC LIMIT ?`),
+      setSightingZone: p(`UPDATE sightings SET zone_id = ? WHERE id = ?`),
+      rooms: p(`SELECT DISTINCT room FROM devices WHERE user_id = ? AND room IS NOT NULL AND revoked_at IS NULL ORDER BY room`),
+      placeLabels: p(`SELECT place_labels FROM user_settings WHERE user_id = ?`),
+      setPlaceLabels: p(
+        `INSERT INTO user_settings (user_id, place_labels) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET place_labels = excluded.place_labels`,
       ),
       countSightings: p(`SELECT COUNT(*) AS n FROM sightings`),
       countSightingsOf: p(`SELECT COUNT(*) AS n FROM sightings WHERE user_id = ?`),
@@ -194,23 +231,28 @@ export class SqliteStore implements Store {
     return (this.st.listUsers.all() as Row[]).map(userOf);
   }
   async deleteUser(id: number): Promise<boolean> {
-    return this.st.deleteUser.run(id).changes > 0;
+    const gone = this.st.deleteUser.run(id).changes > 0;
+    this.changes.emit();
+    return gone;
   }
   async setPassword(id: number, passwordHash: string): Promise<void> {
     this.db.transaction(() => {
       this.st.setPassword.run(passwordHash, id);
       this.st.deleteUserSessions.run(id);
     })();
+    this.changes.emit();
   }
   async setAdmin(id: number, isAdmin: boolean): Promise<void> {
     this.st.setAdmin.run(isAdmin ? 1 : 0, id);
   }
   async bumpTokenEpoch(id: number): Promise<number> {
-    return this.db.transaction(() => {
+    const epoch = this.db.transaction(() => {
       const r = this.st.bumpEpoch.get(id) as Row | undefined;
       this.st.deleteUserSessions.run(id);
       return r?.token_epoch ?? 0;
     })();
+    this.changes.emit();
+    return epoch;
   }
   async countAdmins(): Promise<number> {
     return (this.st.countAdmins.get() as Row).n;
@@ -231,6 +273,7 @@ export class SqliteStore implements Store {
   }
   async deleteSession(tokenHash: string): Promise<void> {
     this.st.deleteSession.run(tokenHash);
+    this.changes.emit();
   }
   async deleteExpiredSessions(now: number): Promise<number> {
     return this.st.deleteExpiredSessions.run(now).changes;
@@ -283,7 +326,9 @@ export class SqliteStore implements Store {
     return this.getDevice(id);
   }
   async revokeDevice(id: number, at: number): Promise<boolean> {
-    return this.st.revokeDevice.run(at, id).changes > 0;
+    const done = this.st.revokeDevice.run(at, id).changes > 0;
+    this.changes.emit();
+    return done;
   }
   async touchDevice(id: number, at: number): Promise<void> {
     this.st.touchDevice.run(at, id, at);
@@ -340,7 +385,7 @@ export class SqliteStore implements Store {
     const out: Sighting[] = [];
     for (const n of rows) {
       const r = this.st.insertSighting.get(
-        n.userId, n.deviceId, n.frameId, n.label, n.score, n.box.x, n.box.y, n.box.w, n.box.h, n.seenAt, n.seenAt,
+        n.userId, n.deviceId, n.frameId, n.label, n.score, n.box.x, n.box.y, n.box.w, n.box.h, n.seenAt, n.seenAt, n.zoneId ?? null,
       ) as Row;
       this.st.upsertLatest.run(n.userId, n.label, r.id, n.seenAt, 1);
       out.push(sightingOf(r));
@@ -348,12 +393,15 @@ export class SqliteStore implements Store {
     return out;
   }
   /** inside a transaction: move a sighting's seenAt forward (and maybe its frame, score, box) */
-  private refresh(id: number, patch: { seenAt: number; frameId?: number | null; score?: number; box?: Box }): void {
+  private refresh(id: number, patch: { seenAt: number; frameId?: number | null; score?: number; box?: Box; zoneId?: number | null; firstSeenAt?: number }): void {
     const r = this.st.refreshSighting.get({
       id,
       seenAt: patch.seenAt,
+      firstSeenAt: patch.firstSeenAt ?? null,
       setFrame: patch.frameId !== undefined ? 1 : 0,
       frameId: patch.frameId ?? null,
+      setZone: patch.zoneId !== undefined ? 1 : 0,
+      zoneId: patch.zoneId ?? null,
       score: patch.score ?? null,
       x: patch.box?.x ?? null,
       y: patch.box?.y ?? null,
@@ -380,7 +428,10 @@ export class SqliteStore implements Store {
         );
         const sightings = this.insertSightings(fresh.map((n) => ({ ...n, frameId: frame.id })));
         for (const r of refreshes)
-          this.refresh(r.id, r.moveToFrame ? { seenAt: r.seenAt, frameId: frame.id, score: r.score, box: r.box } : { seenAt: r.seenAt });
+          this.refresh(
+            r.id,
+            r.moveToFrame ? { seenAt: r.seenAt, frameId: frame.id, score: r.score, box: r.box, zoneId: r.zoneId, firstSeenAt: r.firstSeenAt } : { seenAt: r.seenAt, firstSeenAt: r.firstSeenAt },
+          );
         return { frame, sightings };
       }).immediate();
     } catch (e) {
@@ -395,7 +446,7 @@ export class SqliteStore implements Store {
       r.frame_id != null
         ? (this.st.neighbours.all(r.frame_id, r.id) as Row[]).map((n) => ({ label: n.label, score: n.score, box: { x: n.x, y: n.y, w: n.w, h: n.h } }))
         : [];
-    return { ...sightingOf(r), deviceName: r.device_name, room: r.room ?? null, snapshotAvailable: !!r.snapshot_available, neighbours };
+    return { ...placedOf(r), neighbours };
   }
   async latestSightingsForDevice(deviceId: number, since: number): Promise<Sighting[]> {
     return (this.st.latestForDevice.all(deviceId, since) as Row[]).map(sightingOf);
@@ -420,24 +471,110 @@ export class SqliteStore implements Store {
       args.push(q.until);
     }
     if (q.before !== undefined) {
-      conds.push('s.seen_at < ?');
-      args.push(q.before);
+      // a cursor: older than `before`, or at exactly `before` with a smaller id (rows can share a time)
+      if (q.beforeId !== undefined) {
+        conds.push('(s.seen_at < ? OR (s.seen_at = ? AND s.id < ?))');
+        args.push(q.before, q.before, q.beforeId);
+      } else {
+        conds.push('s.seen_at < ?');
+        args.push(q.before);
+      }
     }
-    const sql = `SELECT ${CONTEXT_COLS} FROM sightings s JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
+    const sql = `SELECT ${CONTEXT_COLS} FROM sightings s ${CONTEXT_JOINS}
       WHERE ${conds.join(' AND ')} ORDER BY s.seen_at DESC, s.id DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args, q.limit) as Row[]).map((r) => ({
-      ...sightingOf(r),
-      deviceName: r.device_name as string,
-      room: (r.room ?? null) as string | null,
-      snapshotAvailable: !!r.snapshot_available,
-    }));
+    return (this.db.prepare(sql).all(...args, q.limit) as Row[]).map(placedOf);
   }
   async listItems(userId: number): Promise<ItemSummary[]> {
-    return (this.st.items.all(userId) as Row[]).map((r) => ({
-      label: r.label,
-      count: r.count,
-      latest: { ...sightingOf(r), deviceName: r.device_name, room: r.room ?? null, snapshotAvailable: !!r.snapshot_available },
-    }));
+    return (this.st.items.all(userId) as Row[]).map(itemOf);
+  }
+  async itemsInPlace(userId: number, place: { zoneIds?: number[]; room?: string }): Promise<ItemSummary[]> {
+    const zoneIds = place.zoneIds ?? [];
+    if (place.room !== undefined && zoneIds.length === 0) return (this.st.itemsInRoom.all(userId, place.room) as Row[]).map(itemOf);
+    const conds: string[] = [];
+    const args: unknown[] = [userId];
+    if (zoneIds.length) {
+      conds.push(`s.zone_id IN (${zoneIds.map(() => '?').join(', ')})`);
+      args.push(...zoneIds);
+    }
+    if (place.room !== undefined) {
+      conds.push('d.room = ? COLLATE NOCASE');
+      args.push(place.room);
+    }
+    if (!conds.length) return [];
+    const sql = `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
+      WHERE l.user_id = ? AND (${conds.join(' OR ')}) ORDER BY l.seen_at DESC`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(itemOf);
+  }
+  async listFrameSightings(frameId: number): Promise<PlacedSighting[]> {
+    return (this.st.frameSightings.all(frameId) as Row[]).map(placedOf);
+  }
+  async latestFrameWithSnapshot(deviceId: number): Promise<Frame | null> {
+    const r = this.st.latestFrame.get(deviceId) as Row | undefined;
+    return r ? frameOf(r) : null;
+  }
+
+  // ---- zones ----
+  async createZone(z: { userId: number; deviceId: number; name: string; points: Array<[number, number]> }): Promise<Zone> {
+    const now = Date.now();
+    try {
+      return zoneOf(this.st.createZone.get(z.userId, z.deviceId, z.name, JSON.stringify(z.points), now, now) as Row);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new StoreConflictError(`this camera already has a zone named "${z.name}"`);
+      throw e;
+    }
+  }
+  async getZone(id: number): Promise<Zone | null> {
+    const r = this.st.zone.get(id) as Row | undefined;
+    return r ? zoneOf(r) : null;
+  }
+  async listZones(userId: number, deviceId?: number): Promise<Zone[]> {
+    const rows = (deviceId === undefined ? this.st.zonesOf.all(userId) : this.st.zonesOfDevice.all(userId, deviceId)) as Row[];
+    return rows.map(zoneOf);
+  }
+  async listZoneNames(): Promise<string[]> {
+    return (this.st.zoneNames.all() as Row[]).map((r) => r.name);
+  }
+  async updateZone(id: number, patch: { name?: string; points?: Array<[number, number]> }): Promise<Zone | null> {
+    const sets: string[] = ['updated_at = ?'];
+    const args: unknown[] = [Date.now()];
+    if (patch.name !== undefined) {
+      sets.push('name = ?');
+      args.push(patch.name);
+    }
+    if (patch.points !== undefined) {
+      sets.push('points = ?');
+      args.push(JSON.stringify(patch.points));
+    }
+    try {
+      const r = this.db.prepare(`UPDATE zones SET ${sets.join(', ')} WHERE id = ? RETURNING *`).get(...args, id) as Row | undefined;
+      return r ? zoneOf(r) : null;
+    } catch (e) {
+      if (isUniqueViolation(e)) throw new StoreConflictError(`this camera already has a zone named "${patch.name}"`);
+      throw e;
+    }
+  }
+  async deleteZone(id: number): Promise<boolean> {
+    return this.st.deleteZone.run(id).changes > 0;
+  }
+  async listDeviceBoxes(deviceId: number, limit: number): Promise<Array<{ id: number; box: Box; zoneId: number | null }>> {
+    return (this.st.deviceBoxes.all(deviceId, limit) as Row[]).map((r) => ({ id: r.id, box: { x: r.x, y: r.y, w: r.w, h: r.h }, zoneId: r.zone_id ?? null }));
+  }
+  async setSightingZones(updates: Array<{ id: number; zoneId: number | null }>): Promise<void> {
+    this.db.transaction(() => {
+      for (const u of updates) this.st.setSightingZone.run(u.zoneId, u.id);
+    })();
+  }
+  async listRooms(userId: number): Promise<string[]> {
+    return (this.st.rooms.all(userId) as Row[]).map((r) => r.room);
+  }
+
+  // ---- settings ----
+  async getPlaceLabels(userId: number): Promise<string[] | null> {
+    const r = this.st.placeLabels.get(userId) as Row | undefined;
+    return placeLabelsOf(r?.place_labels);
+  }
+  async setPlaceLabels(userId: number, labels: string[] | null): Promise<void> {
+    this.st.setPlaceLabels.run(userId, labels === null ? null : JSON.stringify(labels));
   }
   async countSightings(userId?: number): Promise<number> {
     return ((userId === undefined ? this.st.countSightings.get() : this.st.countSightingsOf.get(userId)) as Row).n;
@@ -458,6 +595,10 @@ export class SqliteStore implements Store {
   async listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]> {
     const rows = (userId === null ? this.st.listQueries.all(limit) : this.st.listQueriesOf.all(userId, limit)) as Row[];
     return rows.map(queryOf);
+  }
+
+  onAccountsChanged(fn: () => void): () => void {
+    return this.changes.on(fn);
   }
 
   async close(): Promise<void> {

@@ -75,15 +75,33 @@ export interface Sighting extends Detection {
   seenAt: number;
   /** when this sighting row was first made */
   firstSeenAt: number;
+  /** the camera zone the bottom-centre of the box was in when recorded (null: none) */
+  zoneId: number | null;
+}
+
+/** A named area of one camera's picture: a polygon of normalised [x, y] points (0..1 of the image). */
+export interface Zone {
+  id: number;
+  userId: number;
+  deviceId: number;
+  name: string;
+  points: Array<[number, number]>;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A sighting with the names of where it was (camera, room, zone). */
+export interface PlacedSighting extends Sighting {
+  deviceName: string;
+  room: string | null;
+  zoneName: string | null;
+  snapshotAvailable: boolean;
 }
 
 /** A sighting with what the reply needs to describe where it was. */
-export interface SightingInContext extends Sighting {
-  deviceName: string;
-  room: string | null;
+export interface SightingInContext extends PlacedSighting {
   /** the other detections of the same frame (for "on the table", "next to the laptop") */
   neighbours: Detection[];
-  snapshotAvailable: boolean;
 }
 
 export interface NewSighting extends Detection {
@@ -91,6 +109,8 @@ export interface NewSighting extends Detection {
   deviceId: number;
   frameId: number | null;
   seenAt: number;
+  /** the zone the sighting is in (computed by the caller from the device's zones); default none */
+  zoneId?: number | null;
 }
 
 export interface FrameRefresh {
@@ -99,6 +119,10 @@ export interface FrameRefresh {
   moveToFrame: boolean;
   score?: number;
   box?: Box;
+  /** with moveToFrame: the zone of the new box */
+  zoneId?: number | null;
+  /** a late frame from just before the sighting began: first_seen_at moves back to it (never forward) */
+  firstSeenAt?: number;
 }
 
 export interface SightingQuery {
@@ -110,11 +134,13 @@ export interface SightingQuery {
   limit: number;
   /** keyset pagination: only sightings older than this seenAt */
   before?: number;
+  /** with `before`: sightings at exactly `before` are included while their id is below this (a cursor) */
+  beforeId?: number;
 }
 
 export interface ItemSummary {
   label: string;
-  latest: Sighting & { deviceName: string; room: string | null; snapshotAvailable: boolean };
+  latest: PlacedSighting;
   /** number of sighting rows for the label */
   count: number;
 }
@@ -209,8 +235,38 @@ export interface Store {
   latestSighting(userId: number, label: string): Promise<SightingInContext | null>;
   /** the latest sighting of each label from one device (used to merge near-identical frames) */
   latestSightingsForDevice(deviceId: number, since: number): Promise<Sighting[]>;
-  listSightings(q: SightingQuery): Promise<Array<Sighting & { deviceName: string; room: string | null; snapshotAvailable: boolean }>>;
+  listSightings(q: SightingQuery): Promise<PlacedSighting[]>;
   listItems(userId: number): Promise<ItemSummary[]>;
+  /**
+   * Every label whose latest sighting is in one of the zones or (when `room` is given) in that room (any
+   * camera of the room): one indexed query over the user's latest-sighting rows.
+   */
+  itemsInPlace(userId: number, place: { zoneIds?: number[]; room?: string }): Promise<ItemSummary[]>;
+  /** the sightings that currently sit on a frame (every box of a snapshot) */
+  listFrameSightings(frameId: number): Promise<PlacedSighting[]>;
+  /** the newest frame of a device that still has its snapshot */
+  latestFrameWithSnapshot(deviceId: number): Promise<Frame | null>;
+
+  // zones (per camera; points normalised to the image)
+  createZone(z: { userId: number; deviceId: number; name: string; points: Array<[number, number]> }): Promise<Zone>;
+  getZone(id: number): Promise<Zone | null>;
+  /** a user's zones (optionally one device's), by device then name */
+  listZones(userId: number, deviceId?: number): Promise<Zone[]>;
+  /** every zone name in use (any user): the speech recogniser's place words */
+  listZoneNames(): Promise<string[]>;
+  updateZone(id: number, patch: { name?: string; points?: Array<[number, number]> }): Promise<Zone | null>;
+  deleteZone(id: number): Promise<boolean>;
+  /** a device's sightings (id and box), newest first, for re-zoning after its zones change */
+  listDeviceBoxes(deviceId: number, limit: number): Promise<Array<{ id: number; box: Box; zoneId: number | null }>>;
+  /** sets the zone of many sightings in one transaction */
+  setSightingZones(updates: Array<{ id: number; zoneId: number | null }>): Promise<void>;
+  /** every distinct room name of a user's devices */
+  listRooms(userId: number): Promise<string[]>;
+
+  // per-user settings
+  /** the labels the user counts as places/context rather than items (null: the default set) */
+  getPlaceLabels(userId: number): Promise<string[] | null>;
+  setPlaceLabels(userId: number, labels: string[] | null): Promise<void>;
   countSightings(userId?: number): Promise<number>;
 
   // questions asked
@@ -218,6 +274,13 @@ export interface Store {
   /** many questions in one write (one transaction / statement) */
   logQueries(entries: NewQueryLogEntry[]): Promise<void>;
   listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]>;
+
+  /**
+   * Calls `fn` after a change that may end credentials: a device revoked, a user removed, a password or
+   * token epoch changed, a session deleted (by this process; PostgreSQL also by other instances). Returns
+   * the unsubscribe function.
+   */
+  onAccountsChanged?(fn: () => void): () => void;
 
   close(): Promise<void>;
 }

@@ -89,7 +89,7 @@ describe('admin page over HTTP', () => {
     for (const [url, type] of [
       ['/assets/admin/client/app.js', 'text/javascript'],
       ['/assets/admin/client/pcm-worklet.js', 'text/javascript'],
-      ['/assets/protocol.js', 'text/javascript'],
+      ['/protocol/protocol.js', 'text/javascript'],
       ['/assets/admin/admin.css', 'text/css'],
       ['/assets/admin/icon.svg', 'image/svg+xml'],
     ]) {

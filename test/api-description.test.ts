@@ -58,6 +58,20 @@ function isErrorShape(schema: Json | undefined): boolean {
   );
 }
 
+/** a reply that carries the error shape under `error` with more context beside it (GET /healthz's 503) */
+function carriesErrorShape(schema: Json | undefined): boolean {
+  const e = schema?.properties?.error;
+  return (
+    !!schema &&
+    schema.type === 'object' &&
+    (schema.required ?? []).includes('error') &&
+    e?.type === 'object' &&
+    JSON.stringify([...(e.required ?? [])].sort()) === '["code","message"]' &&
+    e.properties?.code?.type === 'string' &&
+    e.properties?.message?.type === 'string'
+  );
+}
+
 /** a schema that says something (not `{}`) */
 function meaningful(schema: Json | undefined): boolean {
   return !!schema && typeof schema === 'object' && ('type' in schema || 'anyOf' in schema || 'oneOf' in schema || 'allOf' in schema || 'enum' in schema);
@@ -132,7 +146,8 @@ describe('API description (OpenAPI)', () => {
         for (const [type, c] of Object.entries(content)) if (!meaningful(c.schema)) problems.push(`${op} ${code} ${type}: no schema`);
         if (/^[45]/.test(code)) {
           // the one error shape; a web page route may also answer a browser with HTML
-          if (!isErrorShape(content['application/json']?.schema) && !(content['text/html'] && tagOf(o) === 'web page')) problems.push(`${op} ${code}: not the error shape`);
+          const json = content['application/json']?.schema;
+          if (!isErrorShape(json) && !(code === '503' && carriesErrorShape(json)) && !(content['text/html'] && tagOf(o) === 'web page')) problems.push(`${op} ${code}: not the error shape`);
           for (const type of Object.keys(content)) if (type !== 'application/json' && type !== 'text/html') problems.push(`${op} ${code}: error as ${type}`);
         }
       }

@@ -18,8 +18,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startTestServer, tempDir, REPO, SHARED, type TestServer } from './helpers/server.js';
+import { describeWhenReady, missingPaths } from './helpers/needs.js';
 
 const ST = process.env.WHEREABOUTS_SCHEMATHESIS || path.join(REPO, '.venv-fuzz', 'bin', 'st');
 const HOOKS = path.join(REPO, 'test', 'fuzz', 'hooks.py');
@@ -37,8 +38,7 @@ const CHECKS = [
   'ignored_auth',
 ].join(',');
 
-// in CI the fuzz run must happen: a missing schemathesis is a failure there, not a skip
-const haveSt = fs.existsSync(ST) || process.env.CI === 'true';
+const MODEL = path.join(REPO, 'models', 'vendor', 'yolox_nano.onnx');
 
 interface Run {
   code: number | null;
@@ -69,7 +69,8 @@ function testedOperations(out: string): number {
   return m ? Number(m[m.length - 1]) : 0;
 }
 
-(haveSt ? describe : describe.skip)('API fuzz run (schemathesis, from the OpenAPI document)', () => {
+// in CI the fuzz run must happen: a missing schemathesis is a failure there, not a skip
+describeWhenReady('API fuzz run (schemathesis, from the OpenAPI document)', missingPaths({ 'schemathesis (.ci/run makes .venv-fuzz)': ST, 'the vendored detector': MODEL, 'a test image': path.join(SHARED, 'images', 'coffee.png') }), () => {
   let s: TestServer;
   let adminToken = '';
   let deviceToken = '';
@@ -78,7 +79,7 @@ function testedOperations(out: string): number {
 
   beforeAll(async () => {
     const modelsDir = tempDir('wa-models-');
-    fs.copyFileSync(path.join(SHARED, 'models', 'yolox_nano.onnx'), path.join(modelsDir, 'yolox_nano.onnx'));
+    fs.copyFileSync(MODEL, path.join(modelsDir, 'yolox_nano.onnx'));
     s = await startTestServer({ noModels: false, asrEngine: 'none', modelsDir, visionWorkers: 1, logLevel: 'error' });
     const admin = await s.user('fuzz', { admin: true });
     ownUser = admin.id;

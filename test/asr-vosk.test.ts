@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAsr, AsrError, type Asr, type AsrStream } from '../dist/assistant/asr/index.js';
 import { buildGrammar, cleanTranscript, normalizePhrase, REQUEST_PHRASES, UNK } from '../dist/assistant/asr/grammar.js';
-import { Resampler as FloatResampler } from '../dist/assistant/audio/pcm.js';
+import { Resampler as FloatResampler } from '../dist/protocol/pcm.js';
 
 /** the shared resampler the recogniser's workers use, seen through 16-bit samples as the workers feed it */
 class Resampler {

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { analyzeSpeech, s16leToFloat32, toDbfs } from '../dist/assistant/audio/pcm.js';
-import { parseWav } from '../dist/assistant/audio/wav.js';
+import { analyzeSpeech, s16leToFloat32, toDbfs } from '../dist/protocol/pcm.js';
+import { parseWav } from '../dist/protocol/wav.js';
 
 const dir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'audio-fixtures');
 

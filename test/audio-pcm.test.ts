@@ -10,8 +10,8 @@ import {
   s16leToFloat32,
   splitBuffer,
   toDbfs,
-} from '../dist/assistant/audio/pcm.js';
-import { WavError, decodeWav, encodeWav, parseWav, parseWavHeader, wavHeader } from '../dist/assistant/audio/wav.js';
+} from '../dist/protocol/pcm.js';
+import { WavError, decodeWav, encodeWav, parseWav, parseWavHeader, wavHeader } from '../dist/protocol/wav.js';
 
 function sine(freq: number, rate: number, seconds: number, amp = 0.5): Float32Array {
   const n = Math.round(rate * seconds);

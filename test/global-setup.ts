@@ -31,8 +31,8 @@ function preflight(): void {
   const missing: string[] = [];
   const models = path.join(repo, 'models', 'files');
   if (!fs.existsSync(path.join(models, 'yolox_nano.onnx')) || !fs.existsSync(path.join(models, 'vosk-model-small-en-us-0.15')))
-    missing.push('the model files (node dist/assistant/cli.js models --from ../shared/models)');
-  if (!fs.existsSync(path.resolve(repo, '..', 'shared', 'images'))) missing.push('../shared beside the checkout (test photos and the detection model)');
+    missing.push('the model files (node dist/assistant/cli.js models)');
+  if (!fs.existsSync(path.resolve(repo, '..', 'shared', 'images'))) missing.push('../shared beside the checkout (test photos)');
   for (const [cmd, pkg] of [['chromium', 'chromium'], ['espeak-ng', 'espeak-ng'], ['sox', 'sox'], ['arecord', 'alsa-utils']] as const)
     if (!onPath(cmd)) missing.push(`${cmd} (apt-get install ${pkg})`);
   if (!findPgBin()) missing.push('PostgreSQL (apt-get install postgresql)');

@@ -77,7 +77,7 @@ describe('HTTP API', () => {
     expectError(await bob.client.patch(`/v1/devices/${cam.id}`, { room: 'x' }), 404, 'not_found');
     expectError(await bob.client.del(`/v1/devices/${cam.id}`), 404, 'not_found');
     // ann still sees hers
-    const items = (await ann.client.get('/v1/items')).body.items;
+    const items = (await ann.client.get('/v1/items?all=true')).body.items;
     expect(items.map((i: any) => i.label).sort()).toEqual(['cup', 'dining table']);
   });
 
@@ -180,13 +180,18 @@ describe('HTTP API', () => {
     expect(who.body.device.name).toBe('kitchen cam');
   });
 
-  it('logout and password change end the other sessions', async () => {
+  it('logout ends this session; logout everywhere and password change end the other sessions', async () => {
     const a = s.client();
     const b = s.client();
     await a.login('bob', bob.password);
     await b.login('bob', bob.password);
     expect((await b.get('/v1/session')).status).toBe(200);
+    // this browser only: the other tab keeps working
     expect((await a.del('/v1/session')).status).toBe(204);
+    expectError(await a.get('/v1/session'), 401, 'unauthorized');
+    expect((await b.get('/v1/session')).status).toBe(200);
+    await a.login('bob', bob.password);
+    expect((await a.del('/v1/session?everywhere=true')).status).toBe(204);
     expectError(await b.get('/v1/session'), 401, 'unauthorized');
     expectError(await a.get('/v1/session'), 401, 'unauthorized');
     await a.login('bob', bob.password);
@@ -227,15 +232,27 @@ describe('durability', () => {
     const s1 = await startTestServer();
     const u = await s1.user('dana');
     const d = await s1.device(u.id, 'cam', 'lounge');
-    let acked = 0;
-    for (let i = 0; i < 40; i++) {
-      const r = await d.client.post('/v1/sightings', { seen_at: Date.now() - (40 - i) * 1000, detections: [{ label: i % 2 ? 'book' : 'remote', score: 0.8, box: [0.1, 0.1, 0.1, 0.1] }] });
-      if (r.status === 201) acked++;
+    // 40 uploads, ten at a time; each must be acknowledged (201 with its sighting ids), then the server stops
+    const acked: number[] = [];
+    for (let batch = 0; batch < 4; batch++) {
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, (_, j) => {
+          const i = batch * 10 + j;
+          return d.client.post('/v1/sightings', { seen_at: Date.now() - (40 - i) * 1000, detections: [{ label: i % 2 ? 'book' : 'remote', score: 0.8, box: [0.1, 0.1, 0.1, 0.1] }] });
+        }),
+      );
+      for (const r of replies) {
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+        acked.push(...r.body.sightings.map((x: { id: number }) => x.id));
+      }
     }
+    expect(new Set(acked).size).toBe(40);
     await s1.close();
     const s2 = await startTestServer({ dataDir: s1.dataDir });
     try {
-      expect(await s2.app.store.countSightings()).toBe(acked);
+      expect(await s2.app.store.countSightings()).toBe(40);
+      const kept = await s2.app.store.listSightings({ userId: u.id, limit: 100 });
+      expect(kept.map((x) => x.id).sort((a, b) => a - b)).toEqual([...acked].sort((a, b) => a - b));
       const c = s2.client(d.token);
       const r = await c.post('/v1/query', { text: 'where is the remote control' });
       expect(r.body.outcome).toBe('found');

@@ -1,5 +1,5 @@
 /**
- * `whereabouts models` (runModelsCommand): copy from a folder, checksum refusal, --check, downloads from a
+ * `whereabouts models` (its flags through the command line's parser, then runModels): copy from a folder, checksum refusal, --check, downloads from a
  * local HTTP server (resumed with Range), and the what/where message when nothing can be fetched. Never
  * touches the internet: downloads go to a local server or to a closed local port via --mirror.
  */
@@ -10,10 +10,12 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../dist/assistant/config.js';
-import { runModelsCommand, sha256File, type ModelProvider } from '../dist/models/models.js';
-import { REPO, SHARED, tempDir } from './helpers/tmp.js';
+import { modelsOptions, parseCommand } from '../dist/assistant/commands.js';
+import { runModels, sha256File, type ModelProvider } from '../dist/models/models.js';
+import { detectionModelProvider } from '../dist/models/providers.js';
+import { REPO, YOLOX_FILE, tempDir } from './helpers/tmp.js';
 
-const YOLOX = path.join(SHARED, 'models', 'yolox_nano.onnx');
+const YOLOX = YOLOX_FILE;
 const OFFICIAL = 'https://github.com/Megvii-BaseDetection/YOLOX/releases/download/0.1.1rc0/yolox_nano.onnx';
 const SHARED_SHA = '695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14';
 
@@ -28,13 +30,23 @@ function sink() {
   return { stream, text: () => chunks.join('') };
 }
 
+/** the detection model without the copy kept in the repository: what the copy/download paths do for any model */
+const detectorWithoutCopy: ModelProvider = {
+  ...detectionModelProvider,
+  artifact: (c) => {
+    const a = detectionModelProvider.artifact(c);
+    return a && { ...a, bundled: undefined };
+  },
+};
+
 async function run(args: string[], over: Record<string, unknown> = {}, io: { providers?: ModelProvider[]; tty?: boolean } = {}) {
   const modelsDir = (over.modelsDir as string) ?? tempDir();
-  const config = loadConfig([], {}, { modelsDir, asrEngine: 'none', ...over }); // the detection model's provider only
+  const config = loadConfig([], {}, { modelsDir, asrEngine: 'none', ttsEngine: 'none', ...over }); // the detection model's provider only
   const lines: string[] = [];
   const err = sink();
   err.stream.isTTY = io.tty;
-  const code = await runModelsCommand(args, config, (l) => lines.push(l), { stderr: err.stream, env: {}, providers: io.providers });
+  const { options } = parseCommand('models', args, {});
+  const code = await runModels(modelsOptions(options), config, (l) => lines.push(l), { stderr: err.stream, providers: io.providers ?? [detectorWithoutCopy] });
   return { code, out: lines.join('\n'), stderr: err.text(), modelsDir, target: path.join(modelsDir, 'yolox_nano.onnx') };
 }
 
@@ -74,6 +86,22 @@ async function serve(body: Buffer) {
 }
 
 describe('whereabouts models', () => {
+  it('installs the default detector from the copy kept in the repository, with no network at all', async () => {
+    const port = await closedPort(); // any download attempt would fail
+    const r = await run(['--mirror', `http://127.0.0.1:${port}`], {}, { providers: [detectionModelProvider] });
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/^installed: detection model "yolox_nano" from .*models\/vendor\/yolox_nano\.onnx to /);
+    expect(r.out).not.toMatch(/download/);
+    expect(await sha256File(r.target)).toBe(SHARED_SHA);
+    // --offline too, and the copy is the same file models/vendor/SHA256SUMS names
+    const off = await run(['--offline'], {}, { providers: [detectionModelProvider] });
+    expect(off.code, off.out).toBe(0);
+    const sums = fs.readFileSync(path.join(REPO, 'models', 'vendor', 'SHA256SUMS'), 'utf8');
+    expect(sums.trim()).toBe(`${SHARED_SHA}  yolox_nano.onnx`);
+    expect(fs.statSync(YOLOX).size).toBe(3_660_092);
+    expect(fs.readFileSync(path.join(REPO, 'models', 'vendor', 'LICENSE.yolox_nano'), 'utf8')).toMatch(/Megvii[\s\S]*Apache License\s+Version 2\.0/);
+  });
+
   it('copies the model from --from DIR and verifies it; a second run finds it in place', async () => {
     const r = await run(['--from', path.dirname(YOLOX)]);
     expect(r.code, r.out).toBe(0);
@@ -221,8 +249,7 @@ describe('whereabouts models', () => {
 
   it('needs nothing with --no-models, and rejects unknown options', async () => {
     expect((await run(['--check'], { noModels: true })).out).toMatch(/no models needed/);
-    const bad = await run(['--frobnicate']);
-    expect(bad.code).toBe(2);
-    expect(bad.out).toMatch(/unknown option --frobnicate/);
+    await expect(run(['--frobnicate'])).rejects.toThrow(/^unknown option --frobnicate$/);
+    await expect(run(['--from'])).rejects.toThrow(/^--from needs a value$/);
   });
 });

@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import { createDetector } from '../dist/assistant/vision/detector.js';
 import { loadConfig } from '../dist/assistant/config.js';
 import { expectedOutput, loadManifest, resolveVisionModel, validateManifest } from '../dist/models/manifest.js';
-import { REPO, SHARED, tempDir } from './helpers/tmp.js';
+import { REPO, SHARED, VENDORED_MODELS, YOLOX_FILE, tempDir } from './helpers/tmp.js';
 
 const FIX = path.join(REPO, 'test', 'fixtures', 'vision');
-const YOLOX = path.join(SHARED, 'models', 'yolox_nano.onnx');
+const YOLOX = YOLOX_FILE;
 const cfg = (over: Record<string, unknown>) => loadConfig([], {}, { visionWorkers: 1, visionThreads: 1, modelsDir: tempDir(), ...over });
 
 async function startupError(over: Record<string, unknown>, opts = {}): Promise<Error> {
@@ -46,7 +46,7 @@ describe('manifest', () => {
   });
 
   it('resolves the manifest model in modelsDir after checking its structure', async () => {
-    const m = await resolveVisionModel(cfg({ modelsDir: path.join(SHARED, 'models') }));
+    const m = await resolveVisionModel(cfg({ modelsDir: VENDORED_MODELS }));
     expect(m).toMatchObject({ name: 'yolox_nano', path: YOLOX, source: 'manifest', format: 'yolox', output: [1, 3549, 85] });
   });
 });

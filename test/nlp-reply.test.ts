@@ -118,7 +118,7 @@ describe('composeReply: found', () => {
       'I think I last saw your cup in the kitchen, four minutes ago, on the dining table.',
     );
     expect(found({ intent: 'last_seen' }, { seenAt: Date.UTC(2025, 2, 10, 9, 0, 0) })).toBe(
-      'I last saw your cup in the kitchen on Monday at 9 am, on the dining table, but that was three days ago, so it may have moved.',
+      'I last saw your cup in the kitchen on Monday 10 March at 9 am, on the dining table, but that was three days ago, so it may have moved.',
     );
   });
 

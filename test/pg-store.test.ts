@@ -160,7 +160,7 @@ describe.skipIf(!url)('postgres store', () => {
     expect(await s.getFrame(f.id)).toEqual({ id: f.id, userId: a.id, deviceId: d1.id, capturedAt: 1, snapshotPath: 'a.jpg', width: 1, height: 2, bytes: 3 });
     expect(await s.addSightings([])).toEqual([]);
     const [row] = await s.addSightings([{ userId: a.id, deviceId: d1.id, frameId: f.id, label: 'cup', score: 0.123456789, box, seenAt: 1 }]);
-    expect(row).toEqual({ id: row.id, userId: a.id, deviceId: d1.id, frameId: f.id, label: 'cup', score: 0.123456789, box, seenAt: 1, firstSeenAt: 1 });
+    expect(row).toEqual({ id: row.id, userId: a.id, deviceId: d1.id, frameId: f.id, label: 'cup', score: 0.123456789, box, seenAt: 1, firstSeenAt: 1, zoneId: null });
     await s.refreshSighting(row.id, { seenAt: 50, frameId: null, score: 0.9, box: { x: 0, y: 0, w: 1, h: 1 } });
     expect(await s.latestSighting(a.id, 'cup')).toMatchObject({ seenAt: 50, firstSeenAt: 1, frameId: null, score: 0.9, snapshotAvailable: false, neighbours: [], deviceName: 'z2', room: 'hall' });
     expect(await s.countSightings()).toBe(1);

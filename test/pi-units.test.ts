@@ -12,7 +12,7 @@ import { parseCardList, parsePcmList, splitCommand, lastLine } from '../dist/pi-
 import { gpiomonCommand, parseEdge } from '../dist/pi-client/button.js';
 import { loadConfig, normalizeServer, saveConfig, withDefaults } from '../dist/pi-client/config.js';
 import { readAudioFile } from '../dist/pi-client/audio.js';
-import { float32ToS16le } from '../dist/assistant/audio/pcm.js';
+import { float32ToS16le } from '../dist/protocol/pcm.js';
 import { REPO, tempDir } from './helpers/tmp.js';
 
 const RATE = 16000;

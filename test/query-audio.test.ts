@@ -1,8 +1,8 @@
 /** The text endpoint speaks: `Accept: audio/wav` or `?audio=wav` returns the reply as a WAV. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from './helpers/server.js';
-import { parseWav } from '../dist/assistant/audio/wav.js';
-import { analyzeSpeech, s16leToFloat32 } from '../dist/assistant/audio/pcm.js';
+import { parseWav } from '../dist/protocol/wav.js';
+import { analyzeSpeech, s16leToFloat32 } from '../dist/protocol/pcm.js';
 
 describe('spoken replies from POST /v1/query', () => {
   let s: TestServer;

@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTts, synthesizeToPcm, synthesizeToWav, MAX_TTS_CHARS, splitSentences, prepareText, type Tts } from '../dist/assistant/tts/index.js';
-import { analyzeSpeech, s16leToFloat32, toDbfs } from '../dist/assistant/audio/pcm.js';
-import { parseWav } from '../dist/assistant/audio/wav.js';
-import { REPLY_AUDIO_CHUNK_BYTES } from '../dist/assistant/protocol.js';
+import { analyzeSpeech, s16leToFloat32, toDbfs } from '../dist/protocol/pcm.js';
+import { parseWav } from '../dist/protocol/wav.js';
+import { REPLY_AUDIO_CHUNK_BYTES } from '../dist/protocol/protocol.js';
 
 const REPLY = 'Your cup was on the dining table in the kitchen, four minutes ago.'; // 12 words
 

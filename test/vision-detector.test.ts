@@ -1,5 +1,5 @@
 /**
- * The detector with the real YOLOX-Nano model (../shared/models) on real photographs (../shared/images).
+ * The detector with the real YOLOX-Nano model (models/vendor/) on real photographs (../shared/images).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -7,11 +7,11 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector, type Detector } from '../dist/assistant/vision/detector.js';
 import { loadConfig } from '../dist/assistant/config.js';
-import { SHARED } from './helpers/tmp.js';
+import { SHARED, VENDORED_MODELS } from './helpers/tmp.js';
 import { exifRotatedJpeg, hugePng, truncatedJpeg } from './fixtures/vision/images.js';
 
 const image = (name: string) => fs.readFileSync(path.join(SHARED, 'images', name));
-const config = loadConfig([], {}, { modelsDir: path.join(SHARED, 'models'), visionModel: 'yolox_nano', visionWorkers: 2, visionThreads: 1 });
+const config = loadConfig([], {}, { modelsDir: VENDORED_MODELS, visionModel: 'yolox_nano', visionWorkers: 2, visionThreads: 1 });
 
 /** COCO labels of things found in a home (backpack .. toothbrush) */
 const HOUSEHOLD_FROM = 'backpack';

@@ -7,8 +7,9 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evictSnapshots } from '../dist/assistant/vision/snapshots.js';
-import { matchSightings } from '../dist/assistant/routes/frames.js';
+import { matchSightings } from '../dist/assistant/vision/frames.js';
 import { SHARED, startTestServer, tempDir, type Client, type TestServer } from './helpers/server.js';
+import { VENDORED_MODELS } from './helpers/tmp.js';
 import { hugePng, truncatedJpeg } from './fixtures/vision/images.js';
 
 const image = (name: string) => fs.readFileSync(path.join(SHARED, 'images', name));
@@ -21,7 +22,7 @@ let cam: { id: number; token: string; client: Client };
 
 beforeAll(async () => {
   server = await startTestServer(
-    { noModels: false, asrEngine: 'none', modelsDir: path.join(SHARED, 'models'), visionWorkers: 1, visionThreads: 1, frameBodyLimit: 2_000_000, metricsToken: 'metrics-secret' },
+    { noModels: false, asrEngine: 'none', modelsDir: VENDORED_MODELS, visionWorkers: 1, visionThreads: 1, frameBodyLimit: 2_000_000, metricsToken: 'metrics-secret' },
     { speech: null },
   );
   alice = await server.user('alice');
@@ -226,7 +227,7 @@ describe('merging near-identical detections', () => {
 
 describe('a burst from one camera, and retried uploads', () => {
   it('keeps a snapshot per frame, merges a burst, and stores a retried upload once', async () => {
-    const srv = await startTestServer({ noModels: false, asrEngine: 'none', modelsDir: path.join(SHARED, 'models'), visionWorkers: 2 }, { speech: null });
+    const srv = await startTestServer({ noModels: false, asrEngine: 'none', modelsDir: VENDORED_MODELS, visionWorkers: 2 }, { speech: null });
     const store = srv.app.store;
     const dataDir = srv.dataDir;
     try {

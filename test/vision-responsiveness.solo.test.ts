@@ -8,10 +8,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDetector, type Detector } from '../dist/assistant/vision/detector.js';
 import { loadConfig } from '../dist/assistant/config.js';
-import { SHARED } from './helpers/tmp.js';
+import { SHARED, VENDORED_MODELS } from './helpers/tmp.js';
 
 const image = (name: string) => fs.readFileSync(path.join(SHARED, 'images', name));
-const config = loadConfig([], {}, { modelsDir: path.join(SHARED, 'models'), visionModel: 'yolox_nano', visionWorkers: 2, visionThreads: 1 });
+const config = loadConfig([], {}, { modelsDir: VENDORED_MODELS, visionModel: 'yolox_nano', visionWorkers: 2, visionThreads: 1 });
 
 let detector: Detector;
 beforeAll(async () => {

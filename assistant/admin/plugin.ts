@@ -21,8 +21,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { addFirstAdmin } from '../accounts.js';
 import { AppError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
-import { html, shell, type Html, type ShellUser } from './html.js';
 import { ErrorBody, JSON_BODY, binary, errors, htmlPage, pageOrError, redirect } from '../schemas.js';
+import { html, shell, type Html, type ShellUser } from './html.js';
+import { sameOrigin } from '../plugins/auth.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SETUP_COOKIE = 'wa_setup';
@@ -68,8 +69,9 @@ function collectAssets(): Map<string, Asset> {
   const clientDir = path.join(HERE, 'client');
   if (fs.existsSync(clientDir))
     for (const f of fs.readdirSync(clientDir)) if (f.endsWith('.js')) files.set(`admin/client/${f}`, path.join(clientDir, f));
-  // the shared protocol module: client/*.js import it as ../../protocol.js
-  files.set('protocol.js', path.join(HERE, '..', 'protocol.js'));
+  // the shared protocol package (protocol/ beside assistant/ in dist): client/*.js import it as
+  // ../../../protocol/protocol.js, i.e. /protocol/protocol.js (served by the route below)
+  files.set('protocol/protocol.js', path.join(HERE, '..', '..', 'protocol', 'protocol.js'));
   const staticDir = path.join(PACKAGE_ROOT, 'assistant', 'admin', 'static');
   if (fs.existsSync(staticDir)) for (const f of fs.readdirSync(staticDir)) if (TYPES[path.extname(f)]) files.set(`admin/${f}`, path.join(staticDir, f));
   const out = new Map<string, Asset>();
@@ -98,7 +100,13 @@ const PAGES: Record<string, PageDef> = {
   '/questions': { page: 'questions', title: 'Questions' },
   '/users': { page: 'users', title: 'Users', admin: true },
   '/account': { page: 'account', title: 'Account' },
+  '/zones': { page: 'zones', title: 'Zones' },
+  '/snapshot': { page: 'snapshot', title: 'Snapshot' },
+  '/labels': { page: 'labels', title: 'What counts as an item' },
 };
+
+/** the nav entry a page belongs under */
+const NAV_OF: Record<string, string> = { item: 'items', snapshot: 'items', labels: 'items', zones: 'devices' };
 
 const PageQuery = Type.Object(
   {
@@ -118,6 +126,19 @@ const SetupBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** https://, or http:// on this machine itself (localhost): what browsers call a potentially trustworthy origin */
+export function trustworthyOrigin(request: FastifyRequest): boolean {
+  if (request.protocol === 'https') return true;
+  const host = request.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1';
+}
+
+function sameToken(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && crypto.timingSafeEqual(x, y);
+}
 
 /** the page's own forms post urlencoded; scripts may send JSON (one schema validates both) */
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'application/json'];
@@ -145,7 +166,7 @@ const LoginSchema = {
     303: redirect('logged in: to /'),
     400: pageOrError('bad input'),
     401: htmlPage('wrong user name or password'),
-    403: { ...ErrorBody, description: 'a cross-site login' },
+    403: pageOrError('a cross-site login'),
     429: htmlPage('too many failed logins'),
     503: pageOrError('the database is unavailable'),
   },
@@ -158,29 +179,21 @@ const PageResponses = {
   403: htmlPage('admins only'),
 };
 
-const AssetSchema = {
-  description: "the page's script, stylesheet and icon (a fixed list)",
-  params: Type.Object({ '*': Type.String({ maxLength: 200 }) }),
-  response: {
-    200: binary('the file', 'text/javascript', 'text/css', 'image/svg+xml'),
-    304: { description: 'not modified (If-None-Match)', type: 'null' },
-    ...errors(400, 404),
-  },
+const AssetResponses = {
+  ...errors(400, 404),
+  200: binary('the file', 'text/javascript', 'text/css', 'image/svg+xml'),
+  304: { description: 'not modified (If-None-Match)', type: 'null' },
 };
-
-function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && crypto.timingSafeEqual(x, y);
-}
 
 const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   const { store, config } = app;
   const assets = collectAssets();
   if (!assets.has('admin/client/app.js')) app.log.warn('admin page: the compiled client is missing (run `npm run build`)');
 
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     reply.headers(SECURITY_HEADERS);
+    // browsers ignore (and warn about) COOP from an untrustworthy origin: plain http:// other than localhost
+    if (!trustworthyOrigin(request)) reply.removeHeader('cross-origin-opener-policy');
     return payload;
   });
 
@@ -192,6 +205,8 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
     return {
       speech: app.speech ? '1' : '0',
       listen: app.hasRoute({ method: 'GET', url: '/v1/listen' }) ? '1' : '0',
+      // where the page is served over HTTPS too (--tls-cert / --tls-self-signed), for the microphone
+      tlsPort: config.tlsCert || config.tlsSelfSigned ? String(config.tlsPort) : '',
     };
   }
 
@@ -267,9 +282,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
     const run = setupLock.then(async () => {
       if ((await store.listUsers()).length > 0) return alreadySetUp(reply);
       const cookieToken = request.cookies[SETUP_COOKIE];
-      const origin = request.headers.origin;
-      const originOk = !origin || origin === `${request.protocol}://${request.host}`;
-      if (!cookieToken || !sameToken(cookieToken, request.body._csrf) || !originOk)
+      if (!cookieToken || !sameToken(cookieToken, request.body._csrf) || !sameOrigin(request))
         return setupForm(reply, request, { status: 403, error: 'The form expired or came from another site. Please try again.', name: request.body.name });
       const name = request.body.name.trim();
       if (request.body.password !== request.body.confirm) return setupForm(reply, request, { status: 400, error: 'The two passwords differ.', name });
@@ -295,8 +308,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
     '/login',
     { schema: LoginSchema },
     async (request, reply) => {
-      const origin = request.headers.origin;
-      if (origin && origin !== `${request.protocol}://${request.host}`) throw new AppError('forbidden', 'cross-site login refused');
+      if (!sameOrigin(request)) throw new AppError('forbidden', 'cross-site login refused');
       const r = await app.inject({
         method: 'POST',
         url: '/v1/session',
@@ -336,18 +348,24 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
       }
       const body: Html = html`<div id="view" class="view" data-view="${def.page}"><p class="muted loading">Loading…</p></div>
         <noscript><p class="alert alert-error">This page needs JavaScript.</p></noscript>`;
-      return sendPage(reply, 200, shell({ title: def.title, page: def.page, current: def.page === 'item' ? 'items' : def.page, user, csrf, flags: flags(), body }));
+      return sendPage(reply, 200, shell({ title: def.title, page: def.page, current: NAV_OF[def.page] ?? def.page, user, csrf, flags: flags(), body }));
     });
   }
 
   // ---- static files ----
-  app.get('/assets/*', { schema: AssetSchema }, async (request, reply) => {
-    const a = assets.get(request.params['*']);
+  const assetParams = Type.Object({ '*': Type.String({ maxLength: 200 }) });
+  const assetSchema = { schema: { description: "the page's scripts, stylesheet and icon (a fixed list)", params: assetParams, response: AssetResponses } };
+  const protocolSchema = { schema: { description: 'the shared protocol module, where the page imports it from', params: assetParams, response: AssetResponses } };
+  const sendAsset = (key: string, request: FastifyRequest, reply: FastifyReply) => {
+    const a = assets.get(key);
     if (!a) throw new AppError('not_found', 'no such file');
     reply.header('cache-control', 'no-cache').header('etag', a.etag);
     if (request.headers['if-none-match'] === a.etag) return reply.status(304).send();
     return reply.type(a.type).send(a.body);
-  });
+  };
+  app.get('/assets/*', assetSchema, async (request, reply) => sendAsset(request.params['*'], request, reply));
+  // the protocol package, where the page's modules import it from
+  app.get('/protocol/*', protocolSchema, async (request, reply) => sendAsset(`protocol/${request.params['*']}`, request, reply));
   app.get('/favicon.ico', { schema: { description: 'the icon', response: { 301: redirect('to /assets/admin/icon.svg'), ...errors() } } }, async (_request, reply) => reply.redirect('/assets/admin/icon.svg', 301));
 };
 

@@ -56,10 +56,44 @@ export const REQUEST_PHRASES: readonly string[] = [
   'what about the',
   'is there a',
   'is there any',
+  // the questions that come next (nlp/questions.ts): history, show me, follow-ups
+  'where has my',
+  'where have my',
+  'where has the',
+  'where did my',
+  'when did you last see',
+  'show me my',
+  'show me the',
+  'can you show me my',
+  'show me a picture of my',
+  'let me see my',
+  'and my',
+  'and the',
+  'how about my',
+];
+
+/**
+ * Questions about a place (a zone or a room): "what's on the kitchen counter", "what's in the kitchen". Each is
+ * followed by a place name (GrammarOptions.places: the zones drawn on the cameras and the rooms).
+ */
+export const PLACE_REQUEST_PHRASES: readonly string[] = [
+  "what's on the",
+  "what's in the",
+  'what is on the',
+  'what is in the',
+  'what is there on the',
+  'is there anything on the',
+  'is there anything in the',
+  'anything on the',
+  'what do you see on the',
+  'what do you see in the',
+  'and on the',
+  'and in the',
+  'what about the',
 ];
 
 /** Endings after the item ("where is my cup please", "when was my cup last seen"). */
-export const REQUEST_ENDINGS: readonly string[] = ['please', 'last seen', 'now', 'again', 'today'];
+export const REQUEST_ENDINGS: readonly string[] = ['please', 'last seen', 'now', 'again', 'today', 'been', 'been today', 'go today', 'been yesterday', 'moved today'];
 
 /**
  * Everyday things people lose that a detector may not know (keys, wallet, ...). They are in the grammar so
@@ -97,6 +131,14 @@ export const FILLERS: readonly string[] = [
   'whereabouts',
   'assistant',
   'computer',
+  // answers to a clarifying question ("did you mean your cup?")
+  'yes',
+  'yeah',
+  'yep',
+  'no',
+  'nope',
+  "that's right",
+  'never mind',
 ];
 
 /**
@@ -147,6 +189,13 @@ export const COMMON_WORDS: readonly string[] = (
 
 const REQUEST_WEIGHT = 3;
 
+/**
+ * Item words kept for typed questions but left out of the recogniser's grammar: rare words for things that
+ * sound like common item words, which the recogniser otherwise picks for them ("cot" for "cat" and "cup",
+ * "tumbler" for "thermos"). Chosen on the recognition corpus' tune split.
+ */
+export const NOT_SPOKEN: ReadonlySet<string> = new Set(['cot', 'cots', 'crib', 'cribs', 'tumbler', 'tumblers', 'moggie', 'moggies', 'moggy', 'mitt', 'mitts', 'loo', 'loos', 'pup', 'pups', 'tele', 'teles']);
+
 export interface GrammarOptions {
   /** the model's vocabulary check (vosk_model_find_word >= 0); sentences with an unknown word are dropped */
   inVocabulary?: (word: string) => boolean;
@@ -160,6 +209,8 @@ export interface GrammarOptions {
   personalItems?: boolean;
   /** spellings to keep when two phrases sound the same ("cell phone" vs "cellphone"): the detector's labels */
   preferred?: readonly string[];
+  /** place names (camera zones, rooms) for "what's on the kitchen counter" */
+  places?: readonly string[];
 }
 
 /** The item phrases, normalised and de-duplicated, in input order. */
@@ -199,7 +250,7 @@ export function buildGrammar(phrases: readonly string[], opts: GrammarOptions = 
     }
     return false;
   };
-  const all = itemPhrases([...phrases, ...(opts.personalItems === false ? [] : PERSONAL_ITEMS)]);
+  const all = itemPhrases([...phrases, ...(opts.personalItems === false ? [] : PERSONAL_ITEMS)]).filter((p) => !NOT_SPOKEN.has(p));
   // "back pack" / "backpack", "cell phone" / "cellphone": one spelling per sound, so the recogniser does not
   // split its belief between them; the preferred one (a label), else the one-word one
   const preferred = new Set(itemPhrases(opts.preferred ?? []));
@@ -221,6 +272,13 @@ export function buildGrammar(phrases: readonly string[], opts: GrammarOptions = 
     .filter(usable)
     .forEach((e, i) => out.push(`${fill[i % fill.length]} ${e}`));
   for (const it of items) out.push(`my ${it}`, `my ${it}`, `the ${it}`, it);
+  // places: every place question with some place, and each place after "the" and alone
+  const places = itemPhrases(opts.places ?? []).filter(usable);
+  if (places.length) {
+    const placeRequests = PLACE_REQUEST_PHRASES.map(normalizePhrase).filter(usable);
+    for (let k = 0; k < REQUEST_WEIGHT; k++) placeRequests.forEach((r, i) => out.push(`${r} ${places[(i * REQUEST_WEIGHT + k) % places.length]}`));
+    for (const p of places) out.push(`the ${p}`, `the ${p}`, p);
+  }
   const unkWeight = Math.max(0, Math.round(opts.unkWeight ?? 5));
   for (let i = 0; i < unkWeight; i++) out.push(`my ${UNK}`, `my ${UNK}`, `the ${UNK}`);
   for (const f of FILLERS) {

@@ -1,9 +1,9 @@
 /** Speech recognition (Vosk via libvosk + koffi, in worker threads). See recognizer.ts. */
 export { createAsr, AsrError } from './recognizer.js';
-export type { Asr, AsrStream, AsrResult, AsrStats, AsrConfig, AsrOptions, AsrErrorCode } from './recognizer.js';
+export type { Asr, AsrProgress, AsrStream, AsrResult, AsrStats, AsrConfig, AsrOptions, AsrErrorCode } from './recognizer.js';
 export { buildGrammar, normalizePhrase, cleanTranscript, REQUEST_PHRASES, FILLERS, UNK } from './grammar.js';
 export { findLibvosk, libvoskCandidates, loadVosk, VoskLoadError } from './libvosk.js';
-export { checkVoskModel, MODEL_RATE } from './modelfiles.js';
-export { probeModel } from './probe.js';
 export type { AsrLogger } from './pool.js';
-export type { WordInfo } from './messages.js';
+export type { Alternative, WordInfo } from './messages.js';
+export { parseVoskResult, joinSegments } from './nbest.js';
+export { SileroVad, VadStream, sileroModelPath, VAD_THRESHOLDS, VAD_WINDOW } from './vad.js';

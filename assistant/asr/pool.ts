@@ -4,7 +4,7 @@
  * order). A worker that dies fails its streams with an error and is replaced.
  */
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
+import type { Alternative, FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
 
 export interface AsrLogger {
   debug?(msg: string): void;
@@ -15,8 +15,8 @@ export interface AsrLogger {
 
 export interface StreamSink {
   onPartial(text: string): void;
-  onEndpoint(text: string, raw: string, words: WordInfo[]): void;
-  onProgress(bytes: number): void;
+  onEndpoint(text: string, raw: string, words: WordInfo[], alternatives: Alternative[]): void;
+  onProgress(bytes: number, text: string, silenceMs: number | null, speech: boolean): void;
   onFinal(m: Extract<FromWorker, { type: 'final' }>): void;
   onError(message: string): void;
 }
@@ -47,6 +47,8 @@ export class AsrPool {
   private closing = false;
   private grammar: string[] | null;
   private statsReq = 0;
+  /** every worker loaded the voice-activity detector */
+  vad = true;
   private statsWaiters = new Map<number, (v: { recognizers: number; pendingBytes: number }) => void>();
 
   private constructor(private readonly opts: PoolOptions) {
@@ -77,7 +79,9 @@ export class AsrPool {
       grammar: this.grammar,
       logLevel: this.opts.logLevel,
       minConfidence: this.opts.minConfidence,
+      maxAlternatives: this.opts.maxAlternatives,
       sliceMs: this.opts.sliceMs,
+      vadModel: this.opts.vadModel,
     };
     // execArgv is inherited; --input-type (node -e) is not allowed in a worker
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
@@ -96,7 +100,9 @@ export class AsrPool {
           ready = true;
           clearTimeout(timer);
           for (const d of m.dropped) this.opts.log?.debug?.(`asr grammar: dropped "${d.word}": not in the speech model's vocabulary (e.g. "${d.phrase}")`);
-          this.opts.log?.debug?.(`asr worker ${index} ready in ${m.loadMs} ms`);
+          this.opts.log?.debug?.(`asr worker ${index} ready in ${m.loadMs} ms${m.vad ? ' (with Silero VAD)' : ''}`);
+          if (!m.vad) this.vad = false;
+          if (m.vadProblem) this.opts.log?.warn?.(`voice-activity detector unavailable (the recogniser's own endpointing is used): ${m.vadProblem}`);
           this.slots.push(slot);
           resolve(slot);
           return;
@@ -149,9 +155,9 @@ export class AsrPool {
       case 'partial':
         return slot.sinks.get(m.id)?.onPartial(m.text);
       case 'endpoint':
-        return slot.sinks.get(m.id)?.onEndpoint(m.text, m.raw, m.words);
+        return slot.sinks.get(m.id)?.onEndpoint(m.text, m.raw, m.words, m.alternatives);
       case 'progress':
-        return slot.sinks.get(m.id)?.onProgress(m.bytes);
+        return slot.sinks.get(m.id)?.onProgress(m.bytes, m.text, m.silenceMs, m.speech);
       case 'final': {
         const s = slot.sinks.get(m.id);
         slot.sinks.delete(m.id);

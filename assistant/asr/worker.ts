@@ -6,10 +6,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { loadVosk, type VoskLib, type VoskModelHandle, type VoskRecognizerHandle } from './libvosk.js';
-import { Resampler, float32ToS16le, s16leToFloat32 } from '../audio/pcm.js';
+import { Resampler, float32ToS16le, s16leToFloat32 } from '../../protocol/pcm.js';
 import { UNK, cleanTranscript, grammarJson } from './grammar.js';
-import { MODEL_RATE } from './modelfiles.js';
-import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
+import { MODEL_RATE } from '../../models/vosk-files.js';
+import { joinSegments, parseVoskResult, type Parsed } from './nbest.js';
+import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
+import { SileroVad, type VadStream } from './vad.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -25,10 +27,12 @@ interface Stream {
   /** an odd byte left over from the previous chunk (-1: none) */
   carry: number;
   finishing: boolean;
-  segments: string[];
-  rawSegments: string[];
-  words: WordInfo[];
+  /** what each endpointed segment heard (libvosk restarts after an endpoint) */
+  segments: Parsed[];
   lastPartial: string;
+  /** the words so far: final segments and the current partial */
+  heard: string;
+  vad: VadStream | null;
   inBytes: number;
   cpuMs: number;
 }
@@ -36,10 +40,12 @@ interface Stream {
 let lib: VoskLib;
 let model: VoskModelHandle;
 let grammar: string | null = null;
+let vad: SileroVad | null = null;
 const streams = new Map<number, Stream>();
 let order: number[] = [];
 let cursor = 0;
 let scheduled = false;
+let pumping = false;
 
 function filterGrammar(sentences: string[] | null): { json: string | null; dropped: { phrase: string; word: string }[]; size: number } {
   if (!sentences) return { json: null, dropped: [], size: 0 };
@@ -67,21 +73,9 @@ function filterGrammar(sentences: string[] | null): { json: string | null; dropp
   return { json: grammarJson(keep), dropped, size: keep.length };
 }
 
-/** Parses a Vosk result JSON; words below minConfidence become [unk]. */
-function parseResult(json: string): { text: string; raw: string; words: WordInfo[] } {
-  let o: { text?: string; result?: WordInfo[] } = {};
-  try {
-    o = JSON.parse(json);
-  } catch {
-    /* empty */
-  }
-  const raw = typeof o.text === 'string' ? o.text : '';
-  if (Array.isArray(o.result) && o.result.length) {
-    const words = o.result.map((w) => ({ word: String(w.word), conf: Number(w.conf), start: Number(w.start), end: Number(w.end) }));
-    const kept = words.map((w) => (w.conf >= init.minConfidence ? w.word : UNK)).join(' ');
-    return { text: cleanTranscript(kept), raw, words };
-  }
-  return { text: cleanTranscript(raw), raw, words: [] };
+/** Parses a libvosk result: words below minConfidence become [unk]; the N-best list with shares of mass. */
+function parseResult(json: string): Parsed {
+  return parseVoskResult(json, init.minConfidence);
 }
 
 function partialText(json: string): string {
@@ -108,6 +102,7 @@ function open(id: number, rate: number) {
   try {
     const rec = grammar ? lib.recognizerNewGrm(model, MODEL_RATE, grammar) : lib.recognizerNew(model, MODEL_RATE);
     lib.setWords(rec, true);
+    if (init.maxAlternatives > 0 && lib.setMaxAlternatives) lib.setMaxAlternatives(rec, init.maxAlternatives);
     streams.set(id, {
       id,
       rec,
@@ -118,9 +113,9 @@ function open(id: number, rate: number) {
       carry: -1,
       finishing: false,
       segments: [],
-      rawSegments: [],
-      words: [],
       lastPartial: '',
+      heard: '',
+      vad: vad ? vad.stream() : null,
       inBytes: 0,
       cpuMs: 0,
     });
@@ -131,7 +126,7 @@ function open(id: number, rate: number) {
 }
 
 function schedule() {
-  if (scheduled) return;
+  if (scheduled || pumping) return;
   scheduled = true;
   setImmediate(pump);
 }
@@ -182,15 +177,13 @@ function decode(s: Stream, pcm16k: Uint8Array) {
   if (r === 1) {
     const res = parseResult(lib.result(s.rec));
     s.lastPartial = '';
-    if (res.raw) {
-      s.segments.push(res.text);
-      s.rawSegments.push(res.raw);
-      s.words.push(...res.words);
-    }
-    post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words });
+    if (res.raw) s.segments.push(res);
+    s.heard = s.segments.map((x) => x.text).filter(Boolean).join(' ');
+    post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words, alternatives: res.alternatives });
   } else {
     const p = partialText(lib.partialResult(s.rec));
-    const full = [...s.segments, p].filter(Boolean).join(' ');
+    const full = [...s.segments.map((x) => x.text), p].filter(Boolean).join(' ');
+    s.heard = full;
     if (p && full !== s.lastPartial) {
       s.lastPartial = full;
       post({ type: 'partial', id: s.id, text: full });
@@ -203,17 +196,24 @@ function toModelRate(s: Stream, bytes: Uint8Array): Uint8Array {
   return float32ToS16le(s.resampler.process(s16leToFloat32(bytes)));
 }
 
-function slice(s: Stream) {
+function slice(s: Stream): number {
   const t0 = performance.now();
   const max = Math.max(2, Math.round((s.rate * init.sliceMs) / 1000) * 2);
   const bytes = take(s, max);
   s.queued -= bytes.byteLength;
   s.inBytes += bytes.byteLength;
   if (bytes.byteLength) {
-    decode(s, toModelRate(s, bytes));
-    post({ type: 'progress', id: s.id, bytes: bytes.byteLength });
+    const pcm = toModelRate(s, bytes);
+    decode(s, pcm);
+    // the VAD judges the same 16 kHz audio, so its quiet time is measured where the words end
+    s.vad?.push(s16leToFloat32(pcm));
   }
   s.cpuMs += performance.now() - t0;
+  return bytes.byteLength;
+}
+
+function progress(s: Stream, bytes: number) {
+  post({ type: 'progress', id: s.id, bytes, text: s.heard, silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true });
 }
 
 function finalize(s: Stream) {
@@ -221,25 +221,42 @@ function finalize(s: Stream) {
   if (s.resampler) decode(s, float32ToS16le(s.resampler.flush()));
   const res = parseResult(lib.finalResult(s.rec));
   s.cpuMs += performance.now() - t0;
-  const text = [...s.segments, res.text].filter(Boolean).join(' ');
-  const raw = [...s.rawSegments, res.raw].filter(Boolean).join(' ');
-  const words = [...s.words, ...res.words];
+  const all = joinSegments([...s.segments, res]);
   free(s);
-  post({ type: 'final', id: s.id, text, raw, words, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs });
+  post({ type: 'final', id: s.id, text: all.text, raw: all.raw, words: all.words, alternatives: all.alternatives, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs });
 }
 
-function pump() {
+async function pump() {
   scheduled = false;
+  if (pumping) return;
+  pumping = true;
+  try {
+    await pumpRound();
+  } finally {
+    pumping = false;
+  }
+  for (const s of streams.values()) {
+    if (s.queued > 0 || s.finishing) {
+      schedule();
+      break;
+    }
+  }
+}
+
+async function pumpRound() {
   const deadline = performance.now() + 40;
   // one round: a slice for each stream with work, starting after the last one served
   const ids = order.slice(cursor).concat(order.slice(0, cursor));
   let served = 0;
+  const decoded: Array<{ s: Stream; bytes: number }> = [];
   for (const id of ids) {
     const s = streams.get(id);
     if (!s) continue;
     try {
-      if (s.queued > 0 || s.carry >= 0) slice(s);
-      if (s.finishing && s.queued <= 0) finalize(s);
+      if (s.queued > 0 || s.carry >= 0) {
+        const bytes = slice(s);
+        if (bytes) decoded.push({ s, bytes });
+      }
     } catch (e) {
       free(s);
       post({ type: 'error', id, message: (e as Error).message });
@@ -247,13 +264,34 @@ function pump() {
     served++;
     if (performance.now() > deadline) break;
   }
-  cursor = order.length ? (cursor + Math.max(1, served)) % order.length : 0;
-  for (const s of streams.values()) {
-    if (s.queued > 0 || s.finishing) {
-      schedule();
-      break;
+  // the round's audio through the VAD, all streams in one batch per window
+  if (vad) {
+    const t0 = performance.now();
+    const withVad = decoded.map((d) => d.s.vad!).filter(Boolean);
+    try {
+      await vad.judge(withVad);
+    } catch (e) {
+      for (const d of decoded) {
+        free(d.s);
+        post({ type: 'error', id: d.s.id, message: `voice-activity detector failed: ${(e as Error).message}` });
+      }
+      return;
+    }
+    const share = decoded.length ? (performance.now() - t0) / decoded.length : 0;
+    for (const d of decoded) d.s.cpuMs += share;
+  }
+  for (const d of decoded) if (streams.has(d.s.id)) progress(d.s, d.bytes);
+  for (const id of ids) {
+    const s = streams.get(id);
+    if (!s) continue;
+    try {
+      if (s.finishing && s.queued <= 0) finalize(s);
+    } catch (e) {
+      free(s);
+      post({ type: 'error', id, message: (e as Error).message });
     }
   }
+  cursor = order.length ? (cursor + Math.max(1, served)) % order.length : 0;
 }
 
 function onMessage(m: ToWorker) {
@@ -305,15 +343,23 @@ function onMessage(m: ToWorker) {
   }
 }
 
-try {
+async function main() {
   const t0 = performance.now();
   lib = loadVosk(init.libPath);
   lib.setLogLevel(init.logLevel);
   model = lib.modelNew(init.modelDir);
   const g = filterGrammar(init.grammar);
   grammar = g.json;
+  let vadProblem: string | null = null;
+  if (init.vadModel) {
+    try {
+      vad = await SileroVad.load(init.vadModel);
+    } catch (e) {
+      vadProblem = (e as Error).message;
+    }
+  }
   port.on('message', onMessage);
-  post({ type: 'ready', dropped: g.dropped, loadMs: Math.round(performance.now() - t0) });
-} catch (e) {
-  post({ type: 'fatal', message: (e as Error).message });
+  post({ type: 'ready', dropped: g.dropped, loadMs: Math.round(performance.now() - t0), vad: !!vad, vadProblem });
 }
+
+main().catch((e) => post({ type: 'fatal', message: (e as Error).message }));

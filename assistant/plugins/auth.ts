@@ -2,13 +2,16 @@
  * Who is calling: a device (`Authorization: Bearer wad_...`), or a user through a session (the HttpOnly
  * `wa_session` cookie set at login, or `Authorization: Bearer was_...`). Routes pick a guard:
  * `app.guard.user`, `app.guard.admin`, `app.guard.device`, `app.guard.any` (user or device; a device acts
- * for its owner). Cookie-authenticated state changes must carry the session's CSRF token in `X-CSRF-Token`
- * (or a `_csrf` form field).
+ * for its owner). Cookie-authenticated state changes must carry the session's CSRF token in `X-CSRF-Token`.
+ *
+ * Guards run before the body is read: a route names its guard as `preHandler: app.guard.x` (or `onRequest`),
+ * and this plugin moves it to the route's `onRequest` hooks, so an unauthenticated or unauthorised request is
+ * refused from its headers alone (plugins/bodies.ts then closes the connection instead of reading the body).
  */
 import crypto from 'node:crypto';
 import fp from 'fastify-plugin';
 import cookie from '@fastify/cookie';
-import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, preHandlerAsyncHookHandler, RouteOptions } from 'fastify';
 import { AppError } from '../errors.js';
 import { DEVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX, hashToken, newToken } from '../auth/secrets.js';
 import type { Device, Session, User } from '../../store/types.js';
@@ -17,7 +20,7 @@ export const SESSION_COOKIE = 'wa_session';
 
 export type Principal =
   | { kind: 'user'; user: User; session: Session; tokenHash: string; via: 'cookie' | 'bearer' }
-  | { kind: 'device'; device: Device; user: User };
+  | { kind: 'device'; device: Device; user: User; tokenHash: string };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -47,6 +50,21 @@ function bearer(request: FastifyRequest): string | null {
   return m ? m[1] : '';
 }
 
+/**
+ * A browser request from this site, or not from a browser at all (no Origin header). A foreign or opaque
+ * ("null") Origin is refused on state changes that a cookie would otherwise make for its site: log in
+ * (login CSRF), first-run setup, the voice socket.
+ */
+export function sameOrigin(request: FastifyRequest): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === request.host;
+  } catch {
+    return false;
+  }
+}
+
 function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -67,7 +85,7 @@ export default fp(
         if (token.startsWith(DEVICE_TOKEN_PREFIX + '_')) {
           const found = await store.getDeviceByTokenHash(hash);
           if (!found) throw new AppError('unauthorized', 'unknown or revoked device token');
-          return { kind: 'device', device: found.device, user: found.user };
+          return { kind: 'device', device: found.device, user: found.user, tokenHash: hash };
         }
         if (token.startsWith(SESSION_TOKEN_PREFIX + '_')) {
           const found = await store.getSession(hash, Date.now());
@@ -93,10 +111,8 @@ export default fp(
 
     function checkCsrf(request: FastifyRequest, p: Principal) {
       if (p.kind !== 'user' || p.via !== 'cookie' || !UNSAFE.has(request.method)) return;
-      const header = request.headers['x-csrf-token'];
-      const sent =
-        (typeof header === 'string' ? header : undefined) ??
-        (request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>)._csrf : undefined);
+      // from the header only: the check runs before the body is read
+      const sent = request.headers['x-csrf-token'];
       if (typeof sent !== 'string' || !sameToken(sent, p.session.csrfToken))
         throw new AppError('csrf', 'missing or wrong CSRF token (send the X-CSRF-Token header from GET /v1/session)');
     }
@@ -124,6 +140,17 @@ export default fp(
       else if (Date.now() - (p.device.lastSeenAt ?? 0) >= 60_000) void store.touchDevice(p.device.id, Date.now()).catch(() => {}); // perf: as above
     };
     app.decorate('guard', { user: needUser, admin: needAdmin, device: needDevice, any: needAny });
+
+    // guards given as preHandler hooks run as onRequest hooks instead: before the body is read
+    const guards = new Set<unknown>([needUser, needAdmin, needDevice, needAny]);
+    const asList = (h: unknown): unknown[] => (Array.isArray(h) ? h : h ? [h] : []);
+    app.addHook('onRoute', (route: RouteOptions) => {
+      const pre = asList(route.preHandler);
+      const moved = pre.filter((h) => guards.has(h));
+      if (!moved.length) return;
+      route.preHandler = pre.filter((h) => !guards.has(h)) as RouteOptions['preHandler'];
+      route.onRequest = [...asList(route.onRequest), ...moved] as RouteOptions['onRequest'];
+    });
 
     app.decorate('sessions', {
       async start(request: FastifyRequest, reply: FastifyReply, user: User) {

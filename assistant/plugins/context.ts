@@ -6,13 +6,14 @@ import type { Store } from '../../store/types.js';
 import type { LabelBook } from '../labels.js';
 import type { Answerer } from '../answer.js';
 import type { QueryLog } from '../query-log.js';
+import type { PlaceBook } from '../places.js';
 
 /** spoken replies (registered when a speech synthesiser is loaded) */
 export interface SpeechService {
   /** s16le mono chunks of at most 8 KiB, as soon as synthesis yields them */
-  stream(text: string): AsyncIterable<Buffer>;
-  /** the whole reply as a WAV file */
-  wav(text: string): Promise<Buffer>;
+  stream(text: string, opts?: { sampleRate?: number }): AsyncIterable<Buffer>;
+  /** the whole reply as a WAV file (at opts.sampleRate, default sampleRate) */
+  wav(text: string, opts?: { sampleRate?: number }): Promise<Buffer>;
   readonly sampleRate: number;
 }
 
@@ -24,6 +25,8 @@ declare module 'fastify' {
     answerer: Answerer;
     queryLog: QueryLog;
     speech: SpeechService | null;
+    /** each user's zones, rooms and place labels, cached (assistant/places.ts) */
+    places: PlaceBook;
   }
 }
 
@@ -34,6 +37,7 @@ export interface ContextOptions {
   answerer: Answerer;
   queryLog: QueryLog;
   speech: SpeechService | null;
+  places: PlaceBook;
   /** close the store when the server closes (false when the caller owns it) */
   ownsStore: boolean;
 }
@@ -46,6 +50,7 @@ export default fp<ContextOptions>(
     app.decorate('answerer', opts.answerer);
     app.decorate('queryLog', opts.queryLog);
     app.decorate('speech', opts.speech);
+    app.decorate('places', opts.places);
     app.addHook('onClose', async () => opts.queryLog.flush());
     if (opts.ownsStore) app.addHook('onClose', async () => opts.store.close());
   },

@@ -70,9 +70,9 @@ export const DOCS_CSP = CSP.replace("img-src 'self' blob:", "img-src 'self' data
 
 const SUCCESS_TEXT: Record<string, string> = { 200: 'done', 201: 'created' };
 
+/** the route's hooks where a guard may sit (onRequest: the guard runs before the body is read) */
 function preHandlers(route: RouteOptions): unknown[] {
-  const p = route.preHandler;
-  return p === undefined ? [] : Array.isArray(p) ? p : [p];
+  return [route.onRequest, route.preHandler].flatMap((p) => (p === undefined ? [] : Array.isArray(p) ? p : [p]));
 }
 
 export default fp(

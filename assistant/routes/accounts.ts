@@ -2,7 +2,8 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
-import { addDevice, addUser, changePassword, cleanRoom, removeUser, setAdmin } from '../accounts.js';
+import { reachableUrls, setupAddress } from '../lan.js';
+import { addDevice, addUser, changePassword, cleanDeviceName, cleanRoom, removeUser, setAdmin } from '../accounts.js';
 import { deviceView, queryView, userView } from '../views.js';
 import type { Device } from '../../store/types.js';
 import {
@@ -24,13 +25,26 @@ const Id = IdParams;
 const Name = Type.String({ minLength: 1, maxLength: 64 });
 const Room = Type.Union([Type.String({ maxLength: 64 }), Type.Null()]);
 
-/** the public address a Pi should use, for the ready-to-paste setup line */
-export function serverUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
+/**
+ * The address a Pi should use, for the ready-to-paste setup line: the page's own address when other machines
+ * can use it (a LAN address, or a public name behind a proxy); seen on this machine itself (127.0.0.1), a LAN
+ * address of the server instead; with a note when nothing but this machine can reach the server. A page
+ * opened through the server's own HTTPS listener (--tls-port) gives the plain HTTP address: a Pi does not
+ * trust a self-signed certificate, and needs no HTTPS (only a browser's microphone does).
+ */
+export function setupTarget(request: FastifyRequest): { url: string; note: string | null } {
+  const config = request.server.config;
+  const addr = request.server.server.address();
+  const port = addr && typeof addr === 'object' ? addr.port : config.port;
+  const local = request.raw.socket?.localPort;
+  const viaOwnTls = request.protocol === 'https' && !!config.tlsPort && local === config.tlsPort;
+  const host = viaOwnTls ? request.host.replace(/:\d+$/, `:${port}`) : request.host;
+  return setupAddress(viaOwnTls ? 'http' : request.protocol, host, reachableUrls(config.host, port, 'http'));
 }
 
-export function setupCommand(request: FastifyRequest, token: string): string {
-  return `whereabouts-pi setup --server ${serverUrl(request)} --token ${token}`;
+export function setupCommand(request: FastifyRequest, token: string): { command: string; note: string | null } {
+  const t = setupTarget(request);
+  return { command: `whereabouts-pi setup --server ${t.url} --token ${token}`, note: t.note };
 }
 
 const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -128,7 +142,9 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         owner = u;
       }
       const { device, token } = await addDevice(store, owner.id, request.body.name, request.body.room ?? null);
-      return reply.status(201).send({ device: deviceView(device), token, setup_command: setupCommand(request, token) });
+      app.places.invalidate(owner.id); // rooms are places
+      const setup = setupCommand(request, token);
+      return reply.status(201).send({ device: deviceView(device), token, setup_command: setup.command, setup_note: setup.note });
     },
   );
 
@@ -144,10 +160,11 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      await ownDevice(request, request.params.id);
-      const name = request.body.name?.trim();
-      if (name === '') throw new AppError('validation', 'the device needs a name');
+      const current = await ownDevice(request, request.params.id);
+      if (current.revokedAt !== null) throw new AppError('conflict', 'this device was revoked: it cannot be changed (add a new one instead)');
+      const name = request.body.name === undefined ? undefined : cleanDeviceName(request.body.name);
       const d = await store.updateDevice(request.params.id, { name, room: request.body.room === undefined ? undefined : cleanRoom(request.body.room) });
+      app.places.invalidate(d!.userId); // rooms are places
       return { device: deviceView(d!) };
     },
   );
@@ -156,6 +173,8 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/v1/devices/:id', { preHandler: app.guard.user, schema: revokeDevice }, async (request, reply) => {
     await ownDevice(request, request.params.id);
     await store.revokeDevice(request.params.id, Date.now());
+    const gone = await store.getDevice(request.params.id);
+    if (gone) app.places.invalidate(gone.userId); // rooms are places
     return reply.status(204).send();
   });
 

@@ -1,5 +1,5 @@
 /**
- * `GET /v1/listen` (WebSocket): ask by voice. The wire protocol is assistant/protocol.ts, documented in
+ * `GET /v1/listen` (WebSocket): ask by voice. The wire protocol is protocol/protocol.ts, documented in
  * docs/protocol.md. One connection carries many utterances, one at a time:
  *
  *   client: {"type":"start","sample_rate":16000}, binary s16le mono PCM frames..., {"type":"stop"}
@@ -9,10 +9,8 @@
  * (browsers; the Origin must then match the Host). A bad bearer token is refused before the upgrade (HTTP
  * 401); a connection without credentials is accepted, told `unauthorized`, and closed (code 1008).
  *
- * Registration: `await app.register(listenRoutes, { asr })`. Without `asr` the plugin starts the recogniser
- * itself from app.config (unless config.noModels), rebuilds its grammar when the labels change, and stops it
- * when the server closes; if the model is missing, voice requests get `unavailable` and the rest of the
- * server keeps working.
+ * Registration: `await app.register(listenRoutes, { asr })` with the recogniser app.ts started (the caller
+ * closes it); with `asr: null` (no models, or asr-engine none) voice requests get `unavailable`.
  */
 import crypto from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -20,27 +18,26 @@ import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import { createAsr, AsrError, type Asr, type AsrStream } from '../asr/index.js';
-import type { DialogContext } from '../dialog.js';
-import {
-  MAX_AUDIO_FRAME_BYTES,
-  MAX_SAMPLE_RATE,
-  MIN_SAMPLE_RATE,
-  PROTOCOL_VERSION,
-  REPLY_AUDIO_CHUNK_BYTES,
-  parseClientMessage,
-  type ErrorEventCode,
-  type ServerEvent,
-  type TranscriptEvent,
-} from '../protocol.js';
+import { AsrError, type Asr, type AsrProgress, type AsrStream } from '../asr/index.js';
+import type { Answer } from '../answer.js';
+import type { Hypothesis } from '../../nlp/hearing.js';
+import { liveDialog, type DialogContext } from '../dialog.js';
+import { REPLY_AUDIO_CHUNK_BYTES, parseClientMessage, type ReplyEvent, type ServerEvent } from '../../protocol/protocol.js';
 import type { Principal } from '../plugins/auth.js';
 import { AppError } from '../errors.js';
 import { ListenSchema } from '../schemas.js';
+import { CompletenessClassifier } from '../voice/complete.js';
+import type { VoiceGuard } from '../voice/guard.js';
+import { TURN_DEFAULTS, initialTurn, reduceTurn, type TimerKind, type TurnEffect, type TurnEvent, type TurnSettings, type TurnState } from '../voice/turn.js';
 import { countAsr, countError, recordQuery, registerGauge, voiceStreamOpened } from '../metrics.js'; // metrics
 
 export interface ListenOptions {
-  /** a recogniser to use (the caller closes it); null: voice is unavailable; undefined: start one from config */
-  asr?: Asr | null;
+  /** the recogniser (the caller closes it); null: voice is unavailable */
+  asr: Asr | null;
+  /** voice turn settings over the configured ones (tests: short watchdog, follow-up wait) */
+  turn?: Partial<TurnSettings>;
+  /** connection policy hooks (else app.voiceGuard when decorated) */
+  guard?: VoiceGuard | null;
 }
 
 declare module 'fastify' {
@@ -55,27 +52,53 @@ const MAX_TEXT_FRAME = 4096;
 /** reply audio waits while this much is still unsent to a slow client */
 const MAX_BUFFERED = 4 * 1024 * 1024;
 
-type State = 'idle' | 'listening' | 'busy';
-
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-class Conversation {
-  private state: State = 'idle';
-  /** after the server ended an utterance (endpoint, max length), audio still in flight is dropped until stop/start */
-  private draining = false;
-  private stream: AsrStream | null = null;
-  /** the utterance whose partials are forwarded: from start until its transcript is sent */
-  private heard: AsrStream | null = null;
-  private rate = 16000;
-  private wantAudio = true;
-  private bytes = 0;
-  private maxBytes = 0;
-  private closed = false;
-  private cancelSpeech: (() => void) | null = null;
+/** the turn settings from the configuration (voice-* settings) */
+export function turnSettings(config: FastifyInstance['config'], over: Partial<TurnSettings> = {}): TurnSettings {
+  const c = config as unknown as Record<string, unknown>;
+  const num = (k: string, d: number) => (typeof c[k] === 'number' && Number.isFinite(c[k]) ? (c[k] as number) : d);
+  return {
+    ...TURN_DEFAULTS,
+    maxUtteranceSeconds: num('maxUtteranceSeconds', TURN_DEFAULTS.maxUtteranceSeconds),
+    endSilenceMs: num('voiceEndSilenceMs', TURN_DEFAULTS.endSilenceMs),
+    hesitationMs: num('voiceHesitationMs', TURN_DEFAULTS.hesitationMs),
+    followUpMs: num('voiceFollowUpSeconds', TURN_DEFAULTS.followUpMs / 1000) * 1000,
+    ...over,
+  };
+}
+
+/** a reply being prepared: the answer and, with speech, the first synthesised chunk */
+interface Prepared {
+  answer: Answer;
+  iterator: AsyncIterator<Buffer> | null;
+  first: IteratorResult<Buffer> | null;
+  ttsMs: number;
+}
+
+/**
+ * The plumbing around the pure turn reducer (voice/turn.ts) for one connection: it turns socket messages,
+ * recogniser callbacks, answers and timers into TurnEvents, and carries out the reducer's effects.
+ */
+class Connection {
+  private state: TurnState = initialTurn();
+  private queue: TurnEvent[] = [];
+  private running = false;
+  private stream: { seq: number; s: AsrStream; release: (() => void) | null } | null = null;
+  private timers = new Map<TimerKind, NodeJS.Timeout>();
+  /** a speculative answer: started on a stable complete partial, kept if the final transcript agrees */
+  private spec: { seq: number; text: string; dialog: DialogContext | null; p: Promise<Prepared>; dropped: boolean } | null = null;
+  /** the recogniser's N-best list for the utterance being answered */
+  private heard: { seq: number; alternatives: Hypothesis[] } | null = null;
+  /** the reply being spoken: its first chunk and the rest */
+  private reply: { seq: number; prepared: Prepared; stopped: boolean } | null = null;
   /** what this conversation remembers between utterances (assistant/dialog.ts) */
   private dialog: DialogContext | null = null;
-  /** the connection's request logger, then a child carrying the current utterance's id on every line */
+  /** the reply audio's sample rate the client asked for (null: the synthesiser's) */
+  private replyRate: number | null = null;
   private log: FastifyBaseLogger;
+  private readonly classifier: CompletenessClassifier;
+  private unwatch: (() => void) | null = null;
 
   constructor(
     private readonly app: FastifyInstance,
@@ -84,250 +107,333 @@ class Conversation {
     private readonly asr: Asr | null,
     private readonly asrProblem: string | null,
     private readonly requestLog: FastifyBaseLogger,
+    private readonly cfg: TurnSettings,
+    private guard: VoiceGuard | null,
+    classifier: CompletenessClassifier,
   ) {
     this.log = requestLog;
+    this.classifier = classifier;
   }
 
-  start() {
+  open() {
     this.socket.on('message', (data: RawData, isBinary: boolean) => {
       try {
         this.onMessage(data, isBinary);
       } catch (e) {
         this.log.error({ err: e }, 'voice socket: message handling failed');
-        this.fail('internal', 'something went wrong on the server');
+        this.sendNow({ type: 'error', code: 'internal', message: 'something went wrong on the server' });
       }
     });
-    this.socket.on('close', () => this.onClose());
-    this.socket.once('close', voiceStreamOpened()); // metrics
+    const offMetric = voiceStreamOpened(); // metrics
+    this.socket.once('close', () => {
+      offMetric();
+      this.onClose();
+    });
     this.socket.on('error', () => this.onClose());
-    this.send({ type: 'ready', protocol: PROTOCOL_VERSION, sample_rates: [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE] });
-  }
-
-  private send(e: ServerEvent) {
-    if (!this.closed && this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(e));
-  }
-
-  private sendError(code: ErrorEventCode, message: string) {
-    countError(code, 'ws'); // metrics
-    this.send({ type: 'error', code, message });
-  }
-
-  /** ends the current utterance (if any) with an error; the connection stays open */
-  private fail(code: ErrorEventCode, message: string) {
-    if (this.heard === this.stream) this.heard = null;
-    if (this.stream) {
-      this.stream.abort();
-      this.stream = null;
+    const refusal = this.guard?.admit?.(this.principal) ?? null;
+    if (refusal) {
+      this.guard = null; // nothing to release
+      this.dispatch({ type: 'terminate', code: refusal.code, message: refusal.message, closeCode: 1008 });
+      return;
     }
-    if (this.state === 'listening') this.state = 'idle';
-    this.sendError(code, message);
+    this.unwatch = this.guard?.watch?.(this.principal, (code, message) => this.dispatch({ type: 'terminate', code, message, closeCode: 1008 })) ?? null;
+    this.dispatch({ type: 'connected' });
+  }
+
+  /** runs events one at a time; events raised while effects run are queued behind them */
+  dispatch(e: TurnEvent) {
+    this.queue.push(e);
+    if (this.running) return;
+    this.running = true;
+    try {
+      while (this.queue.length) {
+        const ev = this.queue.shift()!;
+        const r = reduceTurn(this.state, ev, this.cfg);
+        this.state = r.state;
+        for (const fx of r.effects) {
+          try {
+            this.run(fx);
+          } catch (err) {
+            this.log.error({ err, effect: fx.type }, 'voice socket: effect failed');
+          }
+        }
+      }
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private sendNow(e: ServerEvent) {
+    if (this.socket.readyState !== this.socket.OPEN) return;
+    if (e.type === 'error') countError(e.code, 'ws'); // metrics
+    this.socket.send(JSON.stringify(e));
   }
 
   private onClose() {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.stream) {
-      this.stream.abort();
-      this.stream = null;
-    }
-    this.cancelSpeech?.();
+    if (this.state.closed) return;
+    this.dispatch({ type: 'closed' });
+    this.unwatch?.();
+    this.unwatch = null;
+    this.guard?.release?.(this.principal);
   }
 
   private onMessage(data: RawData, isBinary: boolean) {
-    if (this.closed) return;
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
-    if (isBinary) return this.onAudio(buf);
-    if (buf.length > MAX_TEXT_FRAME) return this.fail('bad_message', `text frames are at most ${MAX_TEXT_FRAME} bytes`);
-    const text = buf.toString('utf8');
-    const m = parseClientMessage(text);
-    if (!m) {
-      const hint = this.state === 'listening' ? ' (audio goes in binary frames)' : '';
-      return this.fail('bad_message', `expected {"type":"start","sample_rate":N} or {"type":"stop"}${hint}`);
+    if (isBinary) return this.dispatch({ type: 'audio', pcm: buf });
+    if (buf.length > MAX_TEXT_FRAME) return this.dispatch({ type: 'bad_message', message: `text frames are at most ${MAX_TEXT_FRAME} bytes` });
+    const m = parseClientMessage(buf.toString('utf8'));
+    if (!m) return this.dispatch({ type: 'bad_message', message: 'expected {"type":"start","sample_rate":N}, {"type":"stop"} or {"type":"cancel"}' });
+    if ('type' in m) {
+      if (m.type === 'start') {
+        const rr = m.reply_sample_rate;
+        if (rr !== undefined && !(Number.isInteger(rr) && rr >= 8000 && rr <= 48000)) return this.dispatch({ type: 'bad_message', message: 'reply_sample_rate must be a whole number from 8000 to 48000' });
+        if (rr !== undefined) this.replyRate = rr; // reply audio at the rate the client asked for (speech.ts resamples)
+        return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio, endpoint: m.endpoint });
+      }
+      if (m.type === 'cancel') return this.dispatch({ type: 'cancel' });
+      return this.dispatch({ type: 'stop' });
     }
-    if ('type' in m && m.type === 'start') return this.onStart(m.sample_rate, m.format, m.channels, m.audio);
-    if ('config' in m) return this.onStart(m.config.sample_rate, undefined, undefined, undefined);
-    return this.onStop();
+    if ('config' in m) return this.dispatch({ type: 'start', sample_rate: m.config.sample_rate });
+    return this.dispatch({ type: 'stop' });
   }
 
-  private onStart(rate: unknown, format: unknown, channels: unknown, audio: unknown) {
-    if (this.state === 'busy') return this.sendError('bad_message', 'still answering the previous question: wait for "done"');
-    if (this.stream) {
-      // a new start while listening drops the unfinished utterance
-      this.heard = null;
-      this.stream.abort();
-      this.stream = null;
-      this.state = 'idle';
+  // ---- effects ------------------------------------------------------------------------------------------
+
+  private run(fx: TurnEffect) {
+    switch (fx.type) {
+      case 'send':
+        return this.sendNow(fx.event);
+      case 'log':
+        return this.log[fx.level](fx.data ?? {}, fx.msg);
+      case 'open_asr':
+        return this.openAsr(fx.seq, fx.rate);
+      case 'write_asr':
+        if (this.stream?.seq === fx.seq) this.stream.s.write(fx.pcm);
+        return;
+      case 'finish_asr':
+        return this.finishAsr(fx.seq);
+      case 'abort_asr':
+        return this.closeStream(fx.seq, true);
+      case 'speculate':
+        return this.speculate(fx.seq, fx.text);
+      case 'drop_speculation':
+        return this.dropSpeculation();
+      case 'answer':
+        return void this.answer(fx.seq, fx.text, fx.asrMs, fx.audio);
+      case 'speak':
+        return void this.speak(fx.seq);
+      case 'stop_speech':
+        return this.stopSpeech(fx.seq);
+      case 'set_timer': {
+        const old = this.timers.get(fx.kind);
+        if (old) clearTimeout(old);
+        const t = setTimeout(() => {
+          this.timers.delete(fx.kind);
+          this.dispatch({ type: 'timer', kind: fx.kind, seq: fx.seq });
+        }, fx.ms);
+        t.unref?.();
+        this.timers.set(fx.kind, t);
+        return;
+      }
+      case 'clear_timer': {
+        const t = this.timers.get(fx.kind);
+        if (t) clearTimeout(t);
+        this.timers.delete(fx.kind);
+        return;
+      }
+      case 'close':
+        if (this.socket.readyState === this.socket.OPEN) this.socket.close(fx.code, fx.reason);
+        return;
     }
-    this.draining = false;
-    if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE)
-      return this.fail('bad_audio', `sample_rate must be a whole number from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE}, got ${JSON.stringify(rate)}`);
-    if (format !== undefined && format !== 's16le') return this.fail('bad_audio', `format must be "s16le", got ${JSON.stringify(format)}`);
-    if (channels !== undefined && channels !== 1) return this.fail('bad_audio', `channels must be 1 (mono), got ${JSON.stringify(channels)}`);
-    if (audio !== undefined && typeof audio !== 'boolean') return this.fail('bad_message', '"audio" must be true or false');
-    if (!this.asr) return this.fail('unavailable', this.asrProblem ?? 'speech recognition is not available');
+  }
+
+  private openAsr(seq: number, rate: number) {
+    if (!this.asr) return this.dispatch({ type: 'asr_refused', seq, code: 'unavailable', message: this.asrProblem ?? 'speech recognition is not available' });
+    let release: (() => void) | null = null;
+    const g = this.guard?.openStream?.(this.principal);
+    if (g && typeof g === 'object') return this.dispatch({ type: 'asr_refused', seq, code: g.code, message: g.message });
+    if (typeof g === 'function') release = g;
     let s: AsrStream;
     try {
       s = this.asr.open(rate);
     } catch (e) {
-      if (e instanceof AsrError) return this.fail(e.code === 'busy' ? 'busy' : e.code === 'bad_audio' ? 'bad_audio' : 'unavailable', e.message);
+      release?.();
+      if (e instanceof AsrError)
+        return this.dispatch({ type: 'asr_refused', seq, code: e.code === 'busy' ? 'busy' : e.code === 'bad_audio' ? 'bad_audio' : 'unavailable', message: e.message });
       throw e;
     }
-    this.stream = s;
-    this.rate = rate;
-    this.wantAudio = audio !== false;
-    this.bytes = 0;
-    this.maxBytes = Math.round(Math.max(1, this.app.config.maxUtteranceSeconds) * rate) * 2;
-    this.heard = s;
-    s.on('partial', (text) => {
-      // also after stop: audio sent just before it is still being decoded
-      if (this.heard === s && text) this.send({ type: 'partial', text });
-    });
-    s.on('endpoint', (text) => {
-      if (this.stream === s && text) void this.endUtterance('endpoint');
-    });
-    s.on('error', (e) => {
-      if (this.stream === s) {
-        this.log.error({ err: e }, 'voice socket: recogniser failed');
-        this.fail('internal', 'the speech recogniser failed; try again');
-      }
-    });
-    this.state = 'listening';
+    this.stream = { seq, s, release };
     // every log line of this utterance, through every stage, carries its id (and the connection's reqId)
     this.log = this.requestLog.child({ utterance: crypto.randomUUID() });
-    this.log.info({ sample_rate: rate, device: this.principal.kind === 'device' ? this.principal.device.id : null }, 'utterance started');
-    this.send({ type: 'listening', sample_rate: rate });
-  }
-
-  private onAudio(buf: Buffer) {
-    if (this.state !== 'listening' || !this.stream) {
-      if (this.state === 'busy' || this.draining) return; // audio still in flight after the utterance ended
-      return this.sendError('bad_audio', 'send {"type":"start","sample_rate":N} before audio');
-    }
-    if (buf.length === 0) return;
-    if (buf.length > MAX_AUDIO_FRAME_BYTES) return this.fail('bad_audio', `audio frames are at most ${MAX_AUDIO_FRAME_BYTES} bytes`);
-    if (buf.length % 2 !== 0) return this.fail('bad_audio', `audio frames must hold whole 16-bit samples (got ${buf.length} bytes)`);
-    this.stream.write(buf);
-    this.bytes += buf.length;
-    if (this.bytes >= this.maxBytes) void this.endUtterance('max_length');
-  }
-
-  private onStop() {
-    if (this.state === 'listening') return void this.endUtterance('stop');
-    this.draining = false; // the stop that follows a server-ended utterance, or a stray one: nothing to do
-  }
-
-  private async endUtterance(reason: TranscriptEvent['reason']) {
-    const s = this.stream;
-    if (!s || this.state !== 'listening') return;
-    this.stream = null;
-    this.state = 'busy';
-    this.draining = reason !== 'stop';
-    try {
-      let r;
-      try {
-        r = await s.finish();
-      } catch (e) {
-        if (this.heard === s) this.heard = null;
-        if (this.closed) return;
-        this.log.error({ err: e }, 'voice socket: recogniser failed');
-        this.state = 'idle';
-        return this.sendError('internal', 'the speech recogniser failed; try again');
-      }
-      if (this.heard === s) this.heard = null;
-      if (this.closed) return;
-      const text = r.text;
-      countAsr(r.audioSeconds, r.cpuMs); // metrics
-      if (reason === 'max_length' && !text) {
-        this.state = 'idle';
-        return this.sendError('too_long', `stopped listening after ${this.app.config.maxUtteranceSeconds} s without hearing a question`);
-      }
-      this.log.info({ stage: 'asr', ms: round(r.ms), reason, audio_s: r.audioSeconds }, 'heard');
-      this.log.debug({ text }, 'transcript');
-      this.send({ type: 'transcript', text, reason });
-      await this.reply(text, r.ms);
-    } catch (e) {
-      if (!this.closed) {
-        this.log.error({ err: e }, 'voice socket: answering failed');
-        this.sendError('internal', 'something went wrong while answering');
-      }
-    } finally {
-      if (this.state === 'busy') this.state = 'idle';
-    }
-  }
-
-  private async reply(text: string, asrMs: number) {
-    const p = this.principal;
-    const userId = p.user.id;
-    const a = await this.app.answerer.answer(userId, text, { dialog: this.dialog });
-    this.dialog = a.dialog;
-    if (this.closed) return;
-    const speech = this.wantAudio ? this.app.speech : null;
-    let ttsMs = 0;
-    let iterator: AsyncIterator<Buffer> | null = null;
-    let first: IteratorResult<Buffer> | null = null;
-    if (speech && a.reply) {
-      const t = performance.now();
-      iterator = speech.stream(a.reply)[Symbol.asyncIterator]();
-      this.cancelSpeech = () => void iterator?.return?.();
-      first = await iterator.next();
-      ttsMs = round(performance.now() - t);
-      if (this.closed) return void iterator.return?.();
-    }
-    const timings = { asr_ms: round(asrMs), nlp_ms: a.timings.nlp_ms, lookup_ms: a.timings.lookup_ms, tts_ms: ttsMs };
-    this.log.info({ stage: 'answer', intent: a.intent, outcome: a.outcome, label: a.label, ...timings }, 'answered');
-    recordQuery('voice', a.outcome, timings); // metrics
-    this.send({
-      type: 'reply',
-      text: a.reply,
-      intent: a.intent,
-      outcome: a.outcome,
-      item: a.item,
-      label: a.label,
-      sighting: a.sighting
-        ? {
-            label: a.sighting.label,
-            score: a.sighting.score,
-            box: a.sighting.box,
-            seen_at: a.sighting.seen_at,
-            room: a.sighting.room,
-            device: a.sighting.device,
-            frame_id: a.sighting.frame_id,
-          }
-        : null,
-      timings,
+    if (this.principal.kind === 'device') this.log.debug({ device: this.principal.device.id }, 'device');
+    const dialog = () => liveDialog(this.dialog, Date.now());
+    s.on('progress', (p: AsrProgress) =>
+      this.dispatch({ type: 'asr_progress', seq, text: p.text, silenceMs: p.silenceMs, speech: p.speech, complete: this.classifier.classify(p.text, dialog()) }),
+    );
+    s.on('partial', (text: string) => {
+      // without a VAD the partials come only this way
+      if (!s.hasVad) this.dispatch({ type: 'asr_progress', seq, text, silenceMs: null, speech: true, complete: 'incomplete' });
     });
-    this.app.queryLog.addAnswer(p, 'voice', text, a, timings);
-    if (iterator && first) await this.speak(iterator, first);
-    this.cancelSpeech = null;
-    if (!this.closed) {
-      this.log.info({ stage: 'tts' }, 'spoken');
-      this.send({ type: 'done' });
+    s.on('endpoint', (text: string) => this.dispatch({ type: 'asr_endpoint', seq, text, complete: this.classifier.classify(text, dialog()) }));
+    s.on('error', (e: AsrError) => this.dispatch({ type: 'asr_error', seq, message: e.message }));
+    this.dispatch({ type: 'asr_opened', seq });
+  }
+
+  private closeStream(seq: number, abort: boolean) {
+    const cur = this.stream;
+    if (!cur || cur.seq !== seq) return;
+    this.stream = null;
+    if (abort) cur.s.abort();
+    cur.release?.();
+  }
+
+  private finishAsr(seq: number) {
+    const cur = this.stream;
+    if (!cur || cur.seq !== seq) return;
+    cur.s.finish().then(
+      (r) => {
+        this.closeStream(seq, false);
+        countAsr(r.audioSeconds, r.cpuMs); // metrics
+        if (!this.state.closed) this.log.debug({ text: r.text, alternatives: r.alternatives.length }, 'transcript');
+        const alternatives = r.alternatives.map((a) => ({ text: a.text, confidence: a.confidence }));
+        this.heard = { seq, alternatives };
+        this.dispatch({ type: 'asr_final', seq, text: r.text, ms: round(r.ms), alternatives, words: r.words.map((w) => ({ word: w.word, conf: w.conf })) });
+      },
+      (e: Error) => {
+        this.closeStream(seq, false);
+        this.dispatch({ type: 'asr_error', seq, message: e.message });
+      },
+    );
+  }
+
+  /** the answer and (with speech) its first synthesised chunk */
+  private async prepare(text: string, dialog: DialogContext | null, audio: boolean, isStale: () => boolean, alternatives?: Hypothesis[]): Promise<Prepared> {
+    const a = await this.app.answerer.answer(this.principal.user.id, text, { dialog, alternatives });
+    const speech = audio ? this.app.speech : null;
+    if (!speech || !a.reply || isStale()) return { answer: a, iterator: null, first: null, ttsMs: 0 };
+    const t = performance.now();
+    const iterator = speech.stream(a.reply, this.replyRate ? { sampleRate: this.replyRate } : undefined)[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    return { answer: a, iterator, first, ttsMs: round(performance.now() - t) };
+  }
+
+  private speculate(seq: number, text: string) {
+    this.dropSpeculation();
+    const dialog = this.dialog;
+    const spec = { seq, text, dialog, dropped: false, p: null as unknown as Promise<Prepared> };
+    spec.p = this.prepare(text, dialog, this.state.wantAudio, () => spec.dropped);
+    spec.p.then(
+      (r) => {
+        if (spec.dropped) void r.iterator?.return?.();
+      },
+      () => {},
+    );
+    this.spec = spec;
+  }
+
+  private dropSpeculation() {
+    const spec = this.spec;
+    if (!spec) return;
+    this.spec = null;
+    spec.dropped = true;
+    spec.p.then((r) => void r.iterator?.return?.(), () => {});
+  }
+
+  private async answer(seq: number, text: string, asrMs: number, audio: boolean) {
+    try {
+      const spec = this.spec;
+      let prepared: Prepared;
+      let speculative = false;
+      // the recogniser's N-best list: the answer is decided from it (nlp/hearing.ts), not from the words alone
+      const alternatives = this.heard?.seq === seq ? this.heard.alternatives : undefined;
+      this.heard = null;
+      // a speculative answer was prepared from the words so far; it stands only when the whole list leads to
+      // the same decision (an unsure item is asked about, not answered)
+      if (spec && spec.seq === seq && spec.text === text && spec.dialog === this.dialog && this.app.answerer.sameHearing(text, alternatives)) {
+        this.spec = null;
+        prepared = await spec.p;
+        speculative = true;
+      } else {
+        this.dropSpeculation();
+        prepared = await this.prepare(text, this.dialog, audio, () => this.state.seq !== seq || this.state.closed, alternatives);
+      }
+      if (this.state.seq !== seq || this.state.closed || this.state.phase !== 'answering') {
+        void prepared.iterator?.return?.();
+        return;
+      }
+      const a = prepared.answer;
+      this.dialog = a.dialog;
+      const timings = { asr_ms: round(asrMs), nlp_ms: a.timings.nlp_ms, lookup_ms: a.timings.lookup_ms, tts_ms: speculative ? 0 : prepared.ttsMs };
+      this.log.info({ stage: 'answer', intent: a.intent, outcome: a.outcome, label: a.label, speculative, ...timings }, 'answered');
+      recordQuery('voice', a.outcome, timings); // metrics
+      this.app.queryLog.addAnswer(this.principal, 'voice', text, a, timings);
+      const reply: ReplyEvent = {
+        type: 'reply',
+        text: a.reply,
+        intent: a.intent,
+        outcome: a.outcome,
+        item: a.item,
+        label: a.label,
+        sighting: a.sighting
+          ? {
+              label: a.sighting.label,
+              score: a.sighting.score,
+              box: a.sighting.box,
+              seen_at: a.sighting.seen_at,
+              room: a.sighting.room,
+              zone: a.sighting.zone,
+              device: a.sighting.device,
+              frame_id: a.sighting.frame_id,
+            }
+          : null,
+        timings,
+        follow_up: a.follow_up,
+      };
+      const speech = !!(prepared.iterator && prepared.first && !prepared.first.done);
+      if (speech) this.reply = { seq, prepared, stopped: false };
+      else void prepared.iterator?.return?.();
+      this.dispatch({ type: 'answered', seq, reply, followUp: a.follow_up, speech });
+    } catch (e) {
+      this.dispatch({ type: 'answer_failed', seq, message: (e as Error).message });
     }
+  }
+
+  private stopSpeech(seq: number) {
+    const r = this.reply;
+    if (!r || r.seq !== seq) return;
+    r.stopped = true;
+    this.reply = null;
+    void r.prepared.iterator?.return?.();
   }
 
   /**
    * Streams reply audio: chunks that synthesis hands out together go under one `audio` event (its `bytes`
    * is exactly what follows, in frames of at most 8 KiB); a later burst gets its own `audio` event.
+   * A stop (cancel, barge-in, close) takes effect between bursts, so the framing stays whole.
    */
-  private async speak(it: AsyncIterator<Buffer>, first: IteratorResult<Buffer>) {
+  private async speak(seq: number) {
+    const cur = this.reply;
+    if (!cur || cur.seq !== seq) return this.dispatch({ type: 'spoken', seq });
+    const it = cur.prepared.iterator!;
+    const sampleRate = this.replyRate ?? this.app.speech?.sampleRate ?? 16000;
+    const stopped = () => cur.stopped || this.state.closed || this.socket.readyState !== this.socket.OPEN;
     const TICK = Symbol('tick');
-    const sampleRate = this.app.speech?.sampleRate ?? 16000;
     let batch: Buffer[] = [];
     const flush = async () => {
       const total = batch.reduce((n, b) => n + b.length, 0);
-      if (total > 0 && !this.closed) {
-        this.send({ type: 'audio', format: 's16le', sample_rate: sampleRate, bytes: total });
+      if (total > 0 && !stopped()) {
+        this.sendNow({ type: 'audio', format: 's16le', sample_rate: sampleRate, bytes: total });
         for (const b of batch)
           for (let o = 0; o < b.length; o += REPLY_AUDIO_CHUNK_BYTES) this.socket.send(b.subarray(o, o + REPLY_AUDIO_CHUNK_BYTES), { binary: true });
-        while (!this.closed && this.socket.bufferedAmount > MAX_BUFFERED) await new Promise((r) => setTimeout(r, 20));
+        while (!stopped() && this.socket.bufferedAmount > MAX_BUFFERED) await new Promise((r) => setTimeout(r, 20));
       }
       batch = [];
     };
-    let r: IteratorResult<Buffer> | typeof TICK = first;
+    let r: IteratorResult<Buffer> | typeof TICK = cur.prepared.first!;
     let pending: Promise<IteratorResult<Buffer>> | null = null;
     try {
       for (;;) {
-        if (this.closed) return void it.return?.();
+        if (stopped()) break;
         if (r === TICK) {
           await flush();
           r = await pending!;
@@ -340,8 +446,12 @@ class Conversation {
       }
       await flush();
     } catch (e) {
-      if (!this.closed) this.log.error({ err: e }, 'voice socket: speech synthesis failed');
+      if (!stopped()) this.log.error({ err: e }, 'voice socket: speech synthesis failed');
+    } finally {
+      if (stopped()) void it.return?.();
+      if (this.reply === cur) this.reply = null;
     }
+    this.dispatch({ type: 'spoken', seq });
   }
 }
 
@@ -366,38 +476,17 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
     done();
   });
 
-  let asr: Asr | null = opts.asr ?? null;
-  let problem: string | null = null;
-  if (opts.asr === undefined) {
-    if (app.config.noModels) problem = 'speech recognition is off (the server runs without models)';
-    else {
-      try {
-        const v = app.labelBook.vocabulary;
-        asr = await createAsr(app.config, v.phrases(), {
-          preferred: v.labels,
-          log: {
-            debug: (m) => app.log.debug(m),
-            info: (m) => app.log.info(m),
-            warn: (m) => app.log.warn(m),
-            error: (m) => app.log.error(m),
-          },
-        });
-        const started = asr;
-        app.addHook('onClose', async () => started.close());
-      } catch (e) {
-        problem = (e as Error).message;
-        app.log.error(`speech recognition unavailable: ${problem}`);
-      }
-    }
-  } else if (!opts.asr) problem = 'speech recognition is not available';
+  const asr = opts.asr;
+  const problem = asr ? null : 'speech recognition is not available';
   if (asr) {
     const a = asr;
     const offBacklog = registerGauge('whereabouts_asr_backlog_seconds', 'seconds of audio waiting for the recogniser', () => a.stats().queued); // metrics
     app.addHook('onClose', async () => offBacklog()); // metrics
-    const off = app.labelBook.onChange((v) => a.setPhrases(v.phrases(), v.labels));
-    app.addHook('onClose', async () => void off());
   }
   if (!app.hasDecorator('asr')) app.decorate('asr', asr);
+  // what counts as a whole question follows the vocabulary (fixed at start-up, like the labels)
+  const classifier = new CompletenessClassifier(app.labelBook.vocabulary);
+  const cfg = turnSettings(app.config, opts.turn);
 
   // a plain HTTP request (no upgrade) gets the one error shape; the socket side is the wsHandler
   const upgradeRequired = async () => {
@@ -417,7 +506,9 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
       return;
     }
     if (p.kind === 'device') void app.store.touchDevice(p.device.id, Date.now()).catch(() => {});
-    new Conversation(app, socket, p, asr, problem, request.log).start();
+    const guard = opts.guard !== undefined ? opts.guard : (app.voiceGuard ?? null);
+    const g = guard?.noAudioMs ? { ...cfg, noAudioMs: guard.noAudioMs } : cfg;
+    new Connection(app, socket, p, asr, problem, request.log, g, guard, classifier).open();
   } });
 }
 

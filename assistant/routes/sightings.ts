@@ -26,12 +26,6 @@ const PostBody = Type.Object(
   { additionalProperties: false },
 );
 
-const PostSchema = {
-  description: 'sightings from a detector that runs elsewhere (labels of the active model; boxes normalised [x, y, w, h])',
-  body: PostBody,
-  response: { 201: PostSightingsReply, ...errors(...GUARDED, ...JSON_BODY) },
-};
-
 /** ISO 8601 or epoch ms; refuses unparseable values and times far in the future */
 export function parseTime(v: string | number | undefined, field: string, now = Date.now()): number | undefined {
   if (v === undefined || v === '') return undefined;
@@ -51,6 +45,12 @@ export function resolveLabelParam(app: FastifyInstance, label: string | undefine
   throw new AppError('unknown_label', `"${label}" is not something the detector knows; try one of: ${app.labelBook.vocabulary.examples(5).join(', ')}`);
 }
 
+const PostSchema = {
+  description: 'sightings from a detector that runs elsewhere (labels of the active model; boxes normalised [x, y, w, h])',
+  body: PostBody,
+  response: { 201: PostSightingsReply, ...errors(...GUARDED, ...JSON_BODY) },
+};
+
 const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store } = app;
 
@@ -68,13 +68,17 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     });
     // the detections share a frame row (no snapshot), so the reply can say what each was on or next to;
     // frame and sightings are one transaction
+    const zoneOf = await app.places.zonerFor(p.user.id, p.device.id);
     const { frame, sightings: rows } = await store.recordFrame(
       { userId: p.user.id, deviceId: p.device.id, capturedAt: seenAt, snapshotPath: null, width: 0, height: 0, bytes: 0 },
-      dets.map((d) => ({ ...d, userId: p.user.id, deviceId: p.device.id, seenAt })),
+      dets.map((d) => ({ ...d, userId: p.user.id, deviceId: p.device.id, seenAt, zoneId: zoneOf(d.box) })),
       [],
     );
+    const zones = (await app.places.forUser(p.user.id)).zones;
     const ctx = { deviceName: p.device.name, room: p.device.room, snapshotAvailable: false };
-    return reply.status(201).send({ frame_id: frame.id, sightings: rows.map((r) => sightingView({ ...r, ...ctx })) });
+    return reply
+      .status(201)
+      .send({ frame_id: frame.id, sightings: rows.map((r) => sightingView({ ...r, ...ctx, zoneName: zones.find((z) => z.id === r.zoneId)?.name ?? null })) });
   });
 
   app.get(
@@ -89,16 +93,21 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
             since: Type.Optional(Type.String({ maxLength: 40 })),
             until: Type.Optional(Type.String({ maxLength: 40 })),
             before: Type.Optional(Type.String({ maxLength: 40 })),
+            // with `before`: the id of the last sighting of the previous page (sightings can share a time)
+            before_id: Type.Optional(Type.Integer({ minimum: 1 })),
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
           },
           { additionalProperties: false },
         ),
-        description: 'sighting history, newest first (`label` may be a word that names a label, e.g. mug; times are ISO 8601 or epoch ms; `before` pages)',
+        description:
+          'sighting history, newest first (`label` may be a word that names a label, e.g. mug; times are ISO 8601 or epoch ms; ' +
+          'next page: `before` = the last row\'s `seen_at`, `before_id` = its `id`)',
         response: { 200: SightingsReply, ...errors(...GUARDED) },
       },
     },
     async (request) => {
       const q = request.query;
+      if (q.before_id !== undefined && q.before === undefined) throw new AppError('validation', 'before_id goes with before (the seen_at and id of the last sighting of the previous page)');
       const far = Number.MAX_SAFE_INTEGER;
       const rows = await store.listSightings({
         userId: request.principal!.user.id,
@@ -107,16 +116,40 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         since: parseTime(q.since, 'since', far),
         until: parseTime(q.until, 'until', far),
         before: parseTime(q.before, 'before', far),
+        beforeId: q.before_id,
         limit: q.limit ?? 50,
       });
       return { sightings: rows.map(sightingView) };
     },
   );
 
-  app.get('/v1/items', { preHandler: app.guard.any, schema: { description: 'every label seen, with its latest sighting', response: { 200: ItemsReply, ...errors(...GUARDED) } } }, async (request) => {
-    const items = await store.listItems(request.principal!.user.id);
-    return { items: items.map((i) => ({ label: i.label, count: i.count, latest: sightingView(i.latest) })) };
-  });
+  // every label seen, with its latest sighting; places (furniture, people: the user's choice) only with
+  // ?all=true; ?label= takes what Ask takes ("mugs", "my coffee mug" -> cup)
+  app.get(
+    '/v1/items',
+    {
+      preHandler: app.guard.any,
+      schema: {
+        querystring: Type.Object(
+          { all: Type.Optional(Type.Boolean()), label: Type.Optional(Type.String({ maxLength: 100 })) },
+          { additionalProperties: false },
+        ),
+        description: 'every label seen, with its latest sighting; places (furniture, people) only with `all=true`; `label` takes what Ask takes ("mugs" -> cup)',
+        response: { 200: ItemsReply, ...errors(...GUARDED) },
+      },
+    },
+    async (request) => {
+      const userId = request.principal!.user.id;
+      const label = resolveLabelParam(app, request.query.label);
+      const [items, places] = await Promise.all([store.listItems(userId), app.places.forUser(userId)]);
+      const hidePlaces = !request.query.all && label === undefined;
+      const shown = items.filter((i) => (label === undefined || i.label === label) && (!hidePlaces || !places.placeLabels.has(i.label)));
+      return {
+        items: shown.map((i) => ({ label: i.label, count: i.count, kind: places.placeLabels.has(i.label) ? ('place' as const) : ('item' as const), latest: sightingView(i.latest) })),
+        ...(label !== undefined ? { label } : {}),
+      };
+    },
+  );
 };
 
 export default sightingRoutes;

@@ -4,11 +4,11 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { AppError } from '../errors.js';
-import { REPLY_AUDIO_CHUNK_BYTES } from '../protocol.js';
-import { Resampler, float32ToS16le, s16leToFloat32, splitBuffer } from '../audio/pcm.js';
-import { parseWavHeader, type WavHeaderInfo } from '../audio/wav.js';
+import { REPLY_AUDIO_CHUNK_BYTES } from '../../protocol/protocol.js';
+import { Resampler, float32ToS16le, s16leToFloat32, splitBuffer } from '../../protocol/pcm.js';
+import { parseWavHeader, type WavHeaderInfo } from '../../protocol/wav.js';
 import { isSilentText, prepareText } from './text.js';
-import type { Tts, TtsOptions } from './types.js';
+import type { SynthesizeOptions, Tts, TtsOptions } from './types.js';
 
 export const ESPEAK_BIN = process.env.WHEREABOUTS_ESPEAK_BIN || 'espeak-ng';
 const DEFAULT_WPM = 175;
@@ -49,7 +49,7 @@ export class EspeakTts implements Tts {
     }
   }
 
-  async *synthesize(text: string): AsyncIterable<Buffer> {
+  async *synthesize(text: string, opts: SynthesizeOptions = {}): AsyncIterable<Buffer> {
     const t = prepareText(text);
     if (!t || isSilentText(t)) return;
     if (this.closed) throw new AppError('unavailable', 'text-to-speech has been closed');
@@ -88,7 +88,7 @@ export class EspeakTts implements Tts {
           header = parseWavHeader(head);
           if (!header) continue;
           if (header.channels !== 1) throw new AppError('internal', `espeak-ng produced ${header.channels} channels`);
-          resampler = new Resampler(header.sampleRate, this.sampleRate);
+          resampler = new Resampler(header.sampleRate, opts.sampleRate ?? this.sampleRate);
           data = head.subarray(header.dataOffset);
           head = null;
         }

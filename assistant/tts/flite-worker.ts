@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { compileFlite, prepareFlite, type PreparedFlite } from './flite-wasi.js';
-import { parseWav } from '../audio/wav.js';
-import { resampleS16le } from '../audio/pcm.js';
+import { parseWav } from '../../protocol/wav.js';
+import { resampleS16le } from '../../protocol/pcm.js';
 
 export interface FliteRequest {
   id: number;

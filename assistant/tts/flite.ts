@@ -5,12 +5,12 @@
  */
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
-import { REPLY_AUDIO_CHUNK_BYTES } from '../protocol.js';
-import { splitBuffer } from '../audio/pcm.js';
+import { REPLY_AUDIO_CHUNK_BYTES } from '../../protocol/protocol.js';
+import { float32ToS16le, resampleS16le, s16leToFloat32, splitBuffer } from '../../protocol/pcm.js';
 import { fliteWasmPath } from './flite-wasi.js';
 import type { FliteReply, FliteRequest } from './flite-worker.js';
 import { isSilentText, prepareText, splitSentences } from './text.js';
-import type { Tts, TtsOptions } from './types.js';
+import type { SynthesizeOptions, Tts, TtsOptions } from './types.js';
 
 export const FLITE_VOICES = ['kal16', 'kal', 'slt', 'rms', 'awb', 'awb_time'] as const;
 
@@ -24,6 +24,7 @@ export class FliteTts implements Tts {
   readonly sampleRate: number;
   readonly voice: string;
   private readonly stretch: number;
+  private readonly volume: number;
   private worker: Worker | null = null;
   private ready: Promise<void> | null = null;
   private readonly pending = new Map<number, Pending>();
@@ -41,6 +42,9 @@ export class FliteTts implements Tts {
     const rate = opts.rate ?? 1;
     if (!(rate >= 0.5 && rate <= 2)) throw new AppError('bad_request', `speaking rate must be 0.5..2, got ${rate}`);
     this.stretch = Math.round((1 / rate) * 1000) / 1000;
+    const volume = opts.volume ?? 1;
+    if (!(volume >= 0 && volume <= 2)) throw new AppError('bad_request', `volume must be 0..2, got ${volume}`);
+    this.volume = volume;
   }
 
   /** Starts the worker (compiles flite.wasm) and waits until it is ready. Safe to call more than once. */
@@ -106,10 +110,20 @@ export class FliteTts implements Tts {
     });
   }
 
-  async *synthesize(text: string): AsyncIterable<Buffer> {
+  /** volume and a sample rate other than the worker's, applied on the way out */
+  private finish(pcm: Buffer, rate: number): Buffer {
+    let out = pcm;
+    if (this.volume !== 1) out = float32ToS16le(s16leToFloat32(out).map((v) => v * this.volume));
+    if (rate !== this.sampleRate) out = resampleS16le(out, this.sampleRate, rate);
+    return out;
+  }
+
+  async *synthesize(text: string, opts: SynthesizeOptions = {}): AsyncIterable<Buffer> {
     const t = prepareText(text);
     if (!t || isSilentText(t)) return;
     if (this.closed) throw new AppError('unavailable', 'text-to-speech has been closed');
+    const rate = opts.sampleRate ?? this.sampleRate;
+    if (!Number.isInteger(rate) || rate < 8000 || rate > 48000) throw new AppError('bad_request', `sample rate must be 8000..48000, got ${rate}`);
     const sentences = splitSentences(t);
     let next: Promise<Buffer> | null = this.sentence(sentences[0]);
     for (let i = 0; next; i++) {
@@ -117,7 +131,7 @@ export class FliteTts implements Tts {
       // ask for the next sentence before handing out this one (pipelining)
       next = i + 1 < sentences.length ? this.sentence(sentences[i + 1]) : null;
       next?.catch(() => {}); // observed when awaited; no unhandled rejection if the consumer stops early
-      yield* splitBuffer(pcm, REPLY_AUDIO_CHUNK_BYTES);
+      yield* splitBuffer(this.finish(pcm, rate), REPLY_AUDIO_CHUNK_BYTES);
     }
   }
 

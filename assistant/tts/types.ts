@@ -1,26 +1,33 @@
 /** The text-to-speech contract shared by the engines (see index.ts for createTts). */
 
 export interface Tts {
-  /** 'flite' or 'espeak-ng' */
+  /** 'piper', 'flite' or 'espeak-ng' */
   readonly engine: string;
-  /** sample rate of the PCM handed out (16000) */
+  /** sample rate of the PCM handed out unless a call asks for another (default 16000) */
   readonly sampleRate: number;
   /**
    * Speaks `text` as s16le mono PCM chunks of at most REPLY_AUDIO_CHUNK_BYTES (8 KiB, always an even
-   * number of bytes), yielded as soon as they exist (per sentence for flite, per pipe read for espeak-ng).
-   * Empty or whitespace-only text yields nothing. Text over MAX_TTS_CHARS (1000) throws
+   * number of bytes), yielded as soon as they exist (per clause for piper, per sentence for flite, per pipe
+   * read for espeak-ng). Empty or whitespace-only text yields nothing. Text over MAX_TTS_CHARS (1000) throws
    * AppError('validation'). Stopping the iteration early cancels the remaining work.
    */
-  synthesize(text: string): AsyncIterable<Buffer>;
+  synthesize(text: string, opts?: SynthesizeOptions): AsyncIterable<Buffer>;
   /** Stops the worker thread / child processes. Further synthesize() calls throw. */
   close(): Promise<void>;
 }
 
+export interface SynthesizeOptions {
+  /** sample rate of this reply's PCM (8000..48000; default: the engine's sampleRate) */
+  sampleRate?: number;
+}
+
 export interface TtsOptions {
-  /** engine voice: flite 'kal16' (default), 'slt', 'rms', 'awb', 'kal'; espeak-ng 'en-us' (default), 'en-gb', 'en+f3', ... */
+  /** engine voice: piper a path to a .onnx voice; flite 'kal16' (default), 'slt', 'rms', 'awb', 'kal'; espeak-ng 'en-us' (default), 'en-gb', 'en+f3', ... */
   voice?: string;
-  /** speaking-rate factor, 0.5..2 (1 = the engine's normal speed) */
+  /** speaking-rate factor, 0.5..2 (1 = the voice's normal speed; piper: length scale / rate) */
   rate?: number;
+  /** loudness factor 0..2 (1 = normal; piper and flite) */
+  volume?: number;
   /** output sample rate, default 16000 */
   sampleRate?: number;
 }

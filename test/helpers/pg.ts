@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort } from '../../dist/bench/server.js';
+import { freePort } from './net.js';
 
 export const PG_URL_ENV = 'WHEREABOUTS_TEST_PG_URL';
 /** set by the global setup when no server could be started: the reason */

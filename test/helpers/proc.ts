@@ -2,8 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { REPO } from './tmp.js';
-export { freePort } from '../../dist/bench/server.js';
-import { freePort } from '../../dist/bench/server.js';
+export { freePort } from './net.js';
+import { freePort } from './net.js';
 
 export const CLI = path.join(REPO, 'dist', 'assistant', 'cli.js');
 

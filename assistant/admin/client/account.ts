@@ -1,5 +1,5 @@
-/** Account: who am I, change my password (ends my other sessions). */
-import { api, setCsrfToken, type PasswordReply } from './api.js';
+/** Account: who am I, change my password (ends my other sessions), log out everywhere. */
+import { api, setCsrfToken } from './api.js';
 import { alertBox, busy, field, h, replace } from './dom.js';
 import type { PageContext } from './app.js';
 
@@ -8,6 +8,7 @@ export async function renderAccount(ctx: PageContext): Promise<void> {
   const next = h('input', { type: 'password', name: 'password', required: true, minlength: '8', maxlength: '1024', autocomplete: 'new-password' });
   const again = h('input', { type: 'password', name: 'confirm', required: true, minlength: '8', maxlength: '1024', autocomplete: 'new-password' });
   const msg = h('div', { 'aria-live': 'polite' });
+  const everywhere = h('button', { type: 'button', class: 'btn btn-danger', id: 'logout-everywhere' }, 'Log out everywhere');
   const form = h(
     'form',
     { class: 'form', id: 'password-form', novalidate: true },
@@ -29,7 +30,20 @@ export async function renderAccount(ctx: PageContext): Promise<void> {
       h('p', { class: 'muted' }, 'Changing it logs you out everywhere else (other browsers, phones).'),
       form,
     ),
+    h(
+      'section',
+      { class: 'card narrow-left' },
+      h('h2', null, 'Log out everywhere'),
+      h('p', { class: 'muted' }, '“Log out” at the top ends only this browser’s session. This ends every session of your account: other browsers, phones, and their voice connections. Cameras and speakers keep their device tokens.'),
+      everywhere,
+    ),
   );
+  everywhere.addEventListener('click', () => {
+    everywhere.disabled = true;
+    api('DELETE', '/v1/session?everywhere=true')
+      .catch(() => {})
+      .finally(() => location.assign('/'));
+  });
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     replace(msg);
@@ -43,7 +57,7 @@ export async function renderAccount(ctx: PageContext): Promise<void> {
     }
     void busy(form, async () => {
       try {
-        const r = await api<PasswordReply>('POST', '/v1/session/password', { current: current.value, password: next.value });
+        const r = await api<{ csrf_token: string }>('POST', '/v1/session/password', { current: current.value, password: next.value });
         setCsrfToken(r.csrf_token);
         form.reset();
         replace(msg, alertBox('Password changed. Your other sessions have ended.', 'ok'));

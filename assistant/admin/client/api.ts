@@ -10,6 +10,13 @@ export class ApiError extends Error {
   }
 }
 
+let sessionEnded: (() => void) | null = null;
+
+/** what to do when a request finds the session ended (app.ts shows the log-in-again banner) */
+export function onSessionEnded(fn: () => void): void {
+  sessionEnded = fn;
+}
+
 export function csrfToken(): string {
   return document.querySelector<HTMLMetaElement>('meta[name="csrf-token"]')?.content ?? '';
 }
@@ -43,8 +50,12 @@ export async function request(method: string, url: string, body?: unknown, accep
     } catch {
       /* not JSON */
     }
-    // the session ended (logged out elsewhere, password changed): the server shows the login form
-    if (res.status === 401 && url !== '/v1/session' && url !== '/v1/session/password') location.reload();
+    // the session ended (logged out, logged out everywhere, password changed): say so and let the user log
+    // in again on this page, so what they typed is kept (no reload)
+    if (res.status === 401 && url !== '/v1/session' && url !== '/v1/session/password') {
+      sessionEnded?.();
+      throw new ApiError(401, 'session_ended', 'Your session has ended. Log in again above; what you typed is kept.');
+    }
     throw new ApiError(res.status, code, message);
   }
   return res;

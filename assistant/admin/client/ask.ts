@@ -1,10 +1,11 @@
 /** Ask: type a question (POST /v1/query), read the answer, hear it (POST /v1/speak), or hold to talk. */
-import { api, request, ApiError, type Answer, type Item, type ItemsReply } from './api.js';
+import { api, request, ApiError, type Answer, type Item } from './api.js';
 import { alertBox, busy, h, icon, replace, snapshot, timeEl, type Child } from './dom.js';
 import { timingsView } from './questions.js';
 import { Talker, talkSupported } from './talk.js';
 import type { PageContext } from './app.js';
-import type { ConversationState, ReplyEvent, SightingView } from '../../protocol.js';
+import { frameDetailView, type FrameDetail } from './zones.js';
+import type { ConversationState, ReplyEvent, SightingView } from '../../../protocol/protocol.js';
 
 export async function renderAsk(ctx: PageContext): Promise<void> {
   const input = h('input', { id: 'ask-text', name: 'text', type: 'text', required: true, maxlength: '1000', autocomplete: 'off', placeholder: 'where is my cup?', enterkeyhint: 'send' });
@@ -28,17 +29,41 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
 
   let speechOn = ctx.speech;
   let lastQuestion = '';
+  /** the conversation so far (sent back with the next question: "and my phone?") */
+  let conversation: Answer['context'] | null = null;
 
   function speechUnavailable(): HTMLElement {
     return h('p', { class: 'muted small', id: 'speech-off' }, 'Spoken replies are not available: the speech synthesiser is not loaded on this server.');
   }
 
-  function showAnswer(a: { reply: string; outcome: string; sighting: (SightingView & { snapshot_url?: string | null }) | null; timings: Record<string, number> }, question: string, opts: { voice?: boolean; transcript?: string } = {}): void {
+  function showAnswer(
+    // a typed answer's sighting (Answer) or a voice reply's (the protocol's SightingView): what both carry
+    a: { reply: string; outcome: string; intent?: string; sighting: (SightingView & { snapshot_url?: string | null }) | null; timings: Record<string, number>; items?: Answer['items'] },
+    question: string,
+    opts: { voice?: boolean; transcript?: string } = {},
+  ): void {
     const kids: Child[] = [];
     if (opts.transcript !== undefined) kids.push(h('p', { class: 'muted transcript' }, 'You said: “', opts.transcript, '”'));
     kids.push(h('p', { class: `reply outcome-${a.outcome}`, id: 'reply' }, a.reply));
     const s = a.sighting;
-    if (s) {
+    // "show me my cup": the whole snapshot, every box and zone, right here
+    const show = a.intent === 'show_item' && s?.frame_id ? h('div', { class: 'answer-show', id: 'answer-show' }, h('p', { class: 'muted loading' }, 'Opening the snapshot…')) : null;
+    if (show && s?.frame_id) {
+      const frameId = s.frame_id;
+      const sid = (s as { id?: number }).id ?? null;
+      api<FrameDetail>('GET', `/v1/frames/${frameId}`)
+        .then((d) => replace(show, frameDetailView(d, sid), h('p', null, h('a', { href: `/snapshot?frame=${frameId}${sid ? `&sighting=${sid}` : ''}` }, 'Open full size'))))
+        .catch((err: unknown) => replace(show, alertBox(err instanceof Error ? err.message : String(err))));
+      kids.push(show);
+    } else if (a.items?.length) {
+      kids.push(
+        h(
+          'ul',
+          { class: 'answer-items' },
+          a.items.map((it) => h('li', null, h('a', { href: `/item?label=${encodeURIComponent(it.label)}` }, snapshot({ ...it.sighting, label: it.label }, { small: true }), h('span', null, it.label)))),
+        ),
+      );
+    } else if (s) {
       kids.push(
         h(
           'div',
@@ -49,6 +74,7 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
             { class: 'facts' },
             h('dt', null, 'Item'),
             h('dd', null, h('a', { href: `/item?label=${encodeURIComponent(s.label)}` }, s.label)),
+            ...(s.zone ? [h('dt', null, 'Zone'), h('dd', null, s.zone)] : []),
             h('dt', null, 'Room'),
             h('dd', null, s.room ?? 'no room set'),
             h('dt', null, 'Camera'),
@@ -97,7 +123,8 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
     lastQuestion = text;
     replace(answer, h('p', { class: 'muted loading' }, 'Thinking…'));
     try {
-      const a = await api<Answer>('POST', '/v1/query', { text });
+      const a = await api<Answer>('POST', '/v1/query', { text, context: conversation });
+      conversation = a.context ?? null;
       if (text === lastQuestion) showAnswer(a, text);
     } catch (err) {
       replace(answer, alertBox(err instanceof Error ? err.message : String(err)));
@@ -116,7 +143,7 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
   });
 
   // suggestions from what has been seen
-  api<ItemsReply>('GET', '/v1/items')
+  api<{ items: Item[] }>('GET', '/v1/items')
     .then(({ items }) => {
       const labels = items
         .slice()
@@ -146,6 +173,9 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
     })
     .catch(() => {});
 
+  // browsers give the microphone only to https:// pages and to this computer itself: say so, and where to go
+  if (ctx.listen && !window.isSecureContext) replace(talkBox, micNeedsHttps(ctx.tlsPort));
+
   // hold to talk over the voice WebSocket, when the server has it and the browser can record
   if (ctx.listen && talkSupported()) {
     const btnText = h('span', null, 'Hold to talk');
@@ -167,7 +197,7 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
       else if (s.reply) status.textContent = 'Press and hold to ask again.';
     });
     let shownReply: ReplyEvent | null = null;
-    const showVoice = (r: ReplyEvent, transcript: string) => showAnswer({ reply: r.text, outcome: r.outcome, sighting: r.sighting, timings: r.timings }, transcript, { voice: true, transcript });
+    const showVoice = (r: ReplyEvent, transcript: string) => showAnswer({ reply: r.text, outcome: r.outcome, intent: r.intent, sighting: r.sighting, timings: r.timings }, transcript, { voice: true, transcript });
     let holding = false;
     const down = (ev: Event) => {
       ev.preventDefault();
@@ -199,4 +229,25 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
     });
     btn.addEventListener('blur', up);
   }
+}
+
+/** why "Hold to talk" is missing on a plain http:// page from another machine, and the way to get it */
+export function micNeedsHttps(tlsPort: number | null): HTMLElement {
+  const here = `${location.protocol}//${location.host}`;
+  if (tlsPort) {
+    const url = `https://${location.hostname}:${tlsPort}${location.pathname}`;
+    return h(
+      'p',
+      { class: 'muted small', id: 'talk-https' },
+      'Hold to talk needs the microphone, which browsers give only to https:// pages (or to this server’s own machine). Open ',
+      h('a', { href: url }, url),
+      ' to talk; the first time, the browser asks you to accept the server’s certificate.',
+    );
+  }
+  return h(
+    'p',
+    { class: 'muted small', id: 'talk-https' },
+    `Hold to talk needs the microphone, which browsers give only to https:// pages or to localhost, not to ${here}. `,
+    'Start the server with --tls-self-signed (or --tls-cert and --tls-key) and open its https:// address, or type your question above.',
+  );
 }

@@ -11,7 +11,7 @@ import {
   type ConversationState,
   type ServerEvent,
   type StartMessage,
-} from '../../protocol.js';
+} from '../../../protocol/protocol.js';
 
 export const TARGET_RATE = 16000;
 

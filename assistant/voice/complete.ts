@@ -1,0 +1,90 @@
+/**
+ * Is what the person has said so far a whole question? The semantic half of endpointing (voice/turn.ts):
+ * "where is my cup" is complete, "where is my" or "where is my um" is not, "where is my phone" is complete
+ * but could still grow ("... charger"), "turn on the lights" is a whole sentence that is not a request.
+ *
+ * Pure over the text, the names of things the recogniser can hear (the vocabulary's phrases and the
+ * everyday things of the ASR grammar) and the question the assistant is waiting an answer to, if any.
+ */
+import { parseRequest } from '../../nlp/parse.js';
+import type { Vocabulary } from '../../nlp/types.js';
+import { PERSONAL_ITEMS, REQUEST_PHRASES, normalizePhrase } from '../asr/grammar.js';
+import type { DialogContext } from '../dialog.js';
+import type { Completeness } from './turn.js';
+
+/** words a sentence does not end on: it goes on after them */
+const CONTINUES = new Set([
+  'the', 'a', 'an', 'my', 'your', 'our', 'his', 'her', 'their', 'its', 'this', 'that', 'these', 'those', 'some', 'any',
+  'is', 'are', 'was', 'were', 'be', 'am', 'did', 'do', 'does', 'have', 'has', 'had', 'can', 'could', 'will', 'would',
+  'to', 'of', 'in', 'on', 'at', 'for', 'with', 'from', 'by', 'and', 'or', 'but', 'if', 'about', 'where', 'when',
+  'what', 'which', 'who', 'how', 'i', 'you', 'we', 'it', 'me', 'um', 'uh', 'er', 'hmm', 'erm', 'oh', 'so', 'like',
+  'see', 'seen', 'find', 'leave', 'left', 'put', 'lost', 'last', 'know', 'need', 'there',
+]);
+
+const YES_NO = /^(?:yes|yeah|yep|yup|no|nope|nah|correct|right|that's right|that is right|exactly|sure|okay|ok|please|no thanks|not that)(?: (?:please|thanks|thank you))?$/;
+
+export class CompletenessClassifier {
+  private readonly items = new Set<string>();
+  /** items that are the start of a longer item ("phone" of "phone charger") */
+  private readonly prefixes = new Set<string>();
+  private readonly starts: string[];
+
+  constructor(vocabulary: Pick<Vocabulary, 'phrases' | 'resolve'>) {
+    for (const p of [...vocabulary.phrases(), ...PERSONAL_ITEMS]) {
+      const n = normalizePhrase(p);
+      if (n) this.items.add(n);
+    }
+    const means = (item: string) => {
+      const m = vocabulary.resolve(item);
+      return m.kind === 'label' ? m.label : `?${item}`;
+    };
+    // "phone" is a prefix of "phone charger" (another thing); "laptop" of "laptop computer" is not (the same one)
+    for (const n of this.items) {
+      const w = n.split(' ');
+      for (let k = 1; k < w.length; k++) {
+        const head = w.slice(0, k).join(' ');
+        if (this.items.has(head) && means(head) !== means(n)) this.prefixes.add(head);
+      }
+    }
+    this.starts = REQUEST_PHRASES.map((p) => normalizePhrase(p));
+  }
+
+  /** the item phrase the words end with ("the red cup" -> "red cup" when known, else "cup"), or null */
+  private trailingItem(words: string[]): string | null {
+    for (let k = Math.min(4, words.length); k >= 1; k--) {
+      const tail = words.slice(words.length - k).join(' ');
+      if (this.items.has(tail)) return tail;
+    }
+    return null;
+  }
+
+  private itemClass(item: string): Completeness {
+    return this.prefixes.has(item) ? 'prefix' : 'complete';
+  }
+
+  classify(text: string, dialog?: DialogContext | null): Completeness {
+    const t = normalizePhrase(text);
+    if (!t) return 'incomplete';
+    const words = t.split(' ');
+    const last = words[words.length - 1];
+    // an answer to the assistant's own question
+    if (dialog?.pending) {
+      if (dialog.pending.kind === 'confirm' && YES_NO.test(t)) return 'complete';
+      const it = this.trailingItem(words);
+      if (it && !CONTINUES.has(last)) return this.itemClass(it);
+    }
+    const parsed = parseRequest(t);
+    if (parsed.intent !== 'not_a_request') {
+      if (CONTINUES.has(last)) return 'incomplete';
+      const it = this.trailingItem(words);
+      if (it) return this.itemClass(it);
+      // a request that ends in a word after the item ("where is my cup please")
+      if (parsed.item && this.items.has(normalizePhrase(parsed.item))) return 'complete';
+      return 'incomplete';
+    }
+    // the beginning of a request ("where", "have you", "i can't find"), or a sentence that goes on
+    if (this.starts.some((s) => s.startsWith(t + ' ') || s === t || t.startsWith(s + ' ') || t === s)) return 'incomplete';
+    if (CONTINUES.has(last)) return 'incomplete';
+    return 'statement';
+  }
+}

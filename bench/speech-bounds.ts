@@ -1,0 +1,52 @@
+/**
+ * Where the speech in a clip begins and ends, derived deterministically from the audio (no model): the
+ * "true end of speech" the voice bench measures from.
+ *
+ * The clip is cut into 20 ms frames and each frame's RMS level taken in dBFS. The noise floor is the 20th
+ * percentile of the frame levels (every fixture has >= 600 ms of lead-in and tail of noise only, about a
+ * quarter of its frames or more). A frame is voiced when it is at least 6 dB above the floor (white-noise frames
+ * of 320 samples vary by about +-1 dB, so no noise frame reaches it; the weak last consonant of a word
+ * usually does). The end of speech is the end of the last voiced frame; the start, the start of the first.
+ */
+import { s16leToFloat32, rms, toDbfs } from '../protocol/pcm.js';
+
+export const BOUNDS_FRAME_MS = 20;
+export const BOUNDS_MARGIN_DB = 6;
+
+export interface SpeechBounds {
+  /** start of the first voiced 20 ms frame, ms from the start of the clip */
+  startMs: number;
+  /** end of the last voiced 20 ms frame, ms */
+  endMs: number;
+  floorDb: number;
+  /** RMS of the noise (frames at or below the floor + 3 dB), full scale 1 */
+  noiseRms: number;
+}
+
+export function speechBounds(pcm: Uint8Array, sampleRate: number): SpeechBounds {
+  const x = s16leToFloat32(pcm);
+  const n = Math.max(1, Math.round((sampleRate * BOUNDS_FRAME_MS) / 1000));
+  const db: number[] = [];
+  for (let o = 0; o + n <= x.length; o += n) {
+    const l = rms(x, o, o + n);
+    db.push(l > 0 ? toDbfs(l) : -120);
+  }
+  const sorted = [...db].sort((a, b) => a - b);
+  const floorDb = sorted[Math.floor(sorted.length * 0.2)] ?? -120;
+  const voiced = (d: number) => d >= floorDb + BOUNDS_MARGIN_DB;
+  const first = db.findIndex(voiced);
+  let last = -1;
+  for (let i = db.length - 1; i >= 0; i--)
+    if (voiced(db[i])) {
+      last = i;
+      break;
+    }
+  const quiet = db.filter((d) => d <= floorDb + 3);
+  const noiseRms = quiet.length ? Math.sqrt(quiet.reduce((a, d) => a + Math.pow(10, d / 10), 0) / quiet.length) : 0;
+  return {
+    startMs: first < 0 ? 0 : first * BOUNDS_FRAME_MS,
+    endMs: last < 0 ? 0 : (last + 1) * BOUNDS_FRAME_MS,
+    floorDb,
+    noiseRms,
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * The server's voice turn reducer (assistant/voice/turn.ts), table-tested on its own: each row folds a
+ * sequence of events from a starting state and checks the phase, the events sent to the client and the
+ * effects asked of the plumbing. Also the completeness classifier (voice/complete.ts) that drives semantic
+ * endpointing.
+ */
+import { describe, expect, it } from 'vitest';
+import { initialTurn, reduceTurn, silenceNeeded, TURN_DEFAULTS, type TurnEffect, type TurnEvent, type TurnState } from '../dist/assistant/voice/turn.js';
+import { CompletenessClassifier } from '../dist/assistant/voice/complete.js';
+import { buildVocabulary } from '../dist/nlp/vocabulary.js';
+import { manifestLabels } from '../dist/assistant/app.js';
+
+const cfg = { ...TURN_DEFAULTS, maxUtteranceSeconds: 1, endSilenceMs: 200, prefixSilenceMs: 450, hesitationMs: 1500, speculateSilenceMs: 60, watchdogMs: 5000, followUpMs: 4000 };
+
+function fold(events: TurnEvent[], from: TurnState = initialTurn()) {
+  let s = from;
+  const effects: TurnEffect[] = [];
+  for (const e of events) {
+    const r = reduceTurn(s, e, cfg);
+    s = r.state;
+    effects.push(...r.effects);
+  }
+  return { s, effects, sent: effects.filter((f) => f.type === 'send').map((f) => (f as { event: { type: string } }).event), kinds: effects.map((f) => f.type) };
+}
+const sentTypes = (x: ReturnType<typeof fold>) => x.sent.map((e) => e.type);
+
+const pcm = (ms: number) => new Uint8Array(Math.round(16 * ms) * 2);
+const start: TurnEvent = { type: 'start', sample_rate: 16000 };
+const opened: TurnEvent = { type: 'asr_opened', seq: 1 };
+const prog = (text: string, silenceMs: number | null, complete: 'complete' | 'prefix' | 'statement' | 'incomplete', seq = 1): TurnEvent => ({
+  type: 'asr_progress',
+  seq,
+  text,
+  silenceMs,
+  speech: true,
+  complete,
+});
+const reply = (seq = 1, followUp = false) => ({
+  type: 'answered' as const,
+  seq,
+  reply: { type: 'reply' as const, text: 'Your cup is on the table.', intent: 'find_item', outcome: 'found', item: 'cup', label: 'cup', sighting: null, timings: { asr_ms: 1, nlp_ms: 1, lookup_ms: 1, tts_ms: 1 }, follow_up: followUp },
+  followUp,
+  speech: true,
+});
+const listeningTurn = fold([start, opened]).s;
+
+describe('voice turn reducer: a table of event sequences', () => {
+  const rows: Array<{ name: string; from?: TurnState; events: TurnEvent[]; phase: string; sent?: string[]; has?: string[]; not?: string[]; check?: (x: ReturnType<typeof fold>) => void }> = [
+    { name: 'connect says ready', events: [{ type: 'connected' }], phase: 'idle', sent: ['ready'] },
+    { name: 'start opens a recogniser stream; listening once it is open', events: [start, opened], phase: 'listening', sent: ['listening'], has: ['open_asr'] },
+    { name: 'a refused stream (busy) ends with a typed error', events: [start, { type: 'asr_refused', seq: 1, code: 'busy', message: 'x' }], phase: 'idle', sent: ['error'] },
+    { name: 'bad sample rate', events: [{ type: 'start', sample_rate: 7999 }], phase: 'idle', sent: ['error'], not: ['open_asr'] },
+    { name: 'wrong format', events: [{ type: 'start', sample_rate: 16000, format: 'f32le' }], phase: 'idle', sent: ['error'] },
+    { name: 'audio before start', events: [{ type: 'audio', pcm: pcm(20) }], phase: 'idle', sent: ['error'] },
+    { name: 'audio is written to the stream', from: listeningTurn, events: [{ type: 'audio', pcm: pcm(20) }], phase: 'listening', sent: [], has: ['write_asr'] },
+    { name: 'an odd byte count fails the utterance, then its audio in flight is dropped', from: listeningTurn, events: [{ type: 'audio', pcm: new Uint8Array(3) }, { type: 'audio', pcm: pcm(20) }], phase: 'idle', sent: ['error'], has: ['abort_asr'] },
+    { name: 'the length limit ends the utterance (max_length)', from: listeningTurn, events: [{ type: 'audio', pcm: pcm(1000) }], phase: 'finishing', has: ['finish_asr', 'set_timer'], check: (x) => expect(x.s.reason).toBe('max_length') },
+    { name: 'stop ends the utterance; the final transcript is sent and answered', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 20 }], phase: 'answering', sent: ['transcript'], has: ['finish_asr', 'answer'] },
+    { name: 'the whole turn: reply, speech, done', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 20 }, reply(), { type: 'spoken', seq: 1 }], phase: 'idle', sent: ['transcript', 'reply', 'done'], has: ['speak', 'clear_timer'] },
+    { name: 'no speech wanted: done right after the reply', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 20 }, { ...reply(), speech: false }], phase: 'idle', sent: ['transcript', 'reply', 'done'], not: ['speak'] },
+    { name: 'max_length with nothing heard: too_long', from: listeningTurn, events: [{ type: 'audio', pcm: pcm(1000) }, { type: 'asr_final', seq: 1, text: '', ms: 5 }], phase: 'idle', sent: ['error'], check: (x) => expect((x.sent[0] as { code?: string }).code).toBe('too_long') },
+    // semantic endpointing
+    { name: 'a complete request ends after the short silence', from: listeningTurn, events: [prog('where is my cup', 0, 'complete'), prog('where is my cup', 100, 'complete'), prog('where is my cup', 200, 'complete')], phase: 'finishing', sent: ['partial'], has: ['speculate', 'finish_asr'], check: (x) => expect(x.s.reason).toBe('endpoint') },
+    { name: 'a complete request is not ended before the short silence', from: listeningTurn, events: [prog('where is my cup', 190, 'complete')], phase: 'listening', has: ['speculate'], not: ['finish_asr'] },
+    { name: 'an incomplete request waits through a hesitation', from: listeningTurn, events: [prog('where is my', 300, 'incomplete'), prog('where is my', 1000, 'incomplete')], phase: 'listening', not: ['finish_asr', 'speculate'] },
+    { name: 'the recogniser\'s own endpoint does not end an incomplete request', from: listeningTurn, events: [prog('where is my', 600, 'incomplete'), { type: 'asr_endpoint', seq: 1, text: 'where is my', complete: 'incomplete' }], phase: 'listening', not: ['finish_asr'] },
+    { name: 'a hesitation that never ends ends at the longest wait', from: listeningTurn, events: [prog('where is my', 1500, 'incomplete')], phase: 'finishing', has: ['finish_asr'] },
+    { name: 'the item after a hesitation ends the utterance', from: listeningTurn, events: [prog('where is my', 900, 'incomplete'), prog('where is my keys', 0, 'complete'), prog('where is my keys', 220, 'complete')], phase: 'finishing', sent: ['partial', 'partial'] },
+    { name: 'an item that could still grow waits longer', from: listeningTurn, events: [prog('where is my phone', 300, 'prefix')], phase: 'listening', not: ['finish_asr'] },
+    { name: 'a whole sentence that is not a request ends after the short silence', from: listeningTurn, events: [prog('turn on the lights', 200, 'statement')], phase: 'finishing', not: ['speculate'] },
+    { name: 'push-to-talk (endpoint: false): quiet does not end it, stop does; it still speculates', from: fold([{ type: 'start', sample_rate: 16000, endpoint: false }, opened]).s, events: [prog('where is my cup', 900, 'complete'), { type: 'asr_endpoint', seq: 1, text: 'where is my cup', complete: 'complete' }], phase: 'listening', has: ['speculate'], not: ['finish_asr'] },
+    { name: 'endpoint must be a boolean', events: [{ type: 'start', sample_rate: 16000, endpoint: 'no' }], phase: 'idle', sent: ['error'] },
+    { name: 'the transcript says how much audio it covers', from: listeningTurn, events: [{ type: 'audio', pcm: pcm(500) }, { type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 2 }], phase: 'answering', check: (x) => expect(x.sent.at(-1)).toMatchObject({ type: 'transcript', heard_ms: 500 }) },
+    { name: 'without a VAD the recogniser\'s endpoint decides', from: listeningTurn, events: [prog('where is my cup', null, 'incomplete'), { type: 'asr_endpoint', seq: 1, text: 'where is my cup', complete: 'complete' }], phase: 'finishing', not: ['speculate'] },
+    // speculation
+    { name: 'a speculation for words that changed is dropped', from: listeningTurn, events: [prog('where is my cup', 80, 'complete'), prog('where is my cupboard', 0, 'incomplete')], phase: 'listening', has: ['speculate', 'drop_speculation'] },
+    { name: 'a final transcript that disagrees drops the speculation', from: listeningTurn, events: [prog('where is my cup', 80, 'complete'), { type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is my cap', ms: 3 }], phase: 'answering', has: ['speculate', 'drop_speculation', 'answer'] },
+    { name: 'a final transcript that agrees keeps it', from: listeningTurn, events: [prog('where is my cup', 80, 'complete'), prog('where is my cup', 200, 'complete'), { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 3 }], phase: 'answering', has: ['speculate', 'answer'], not: ['drop_speculation'] },
+    // cancel / barge-in
+    { name: 'cancel while speaking stops the audio and says done (cancelled)', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 20 }, reply(), { type: 'cancel' }, { type: 'spoken', seq: 1 }], phase: 'idle', sent: ['transcript', 'reply', 'done'], has: ['stop_speech'], check: (x) => expect(x.sent.at(-1)).toEqual({ type: 'done', reason: 'cancelled' }) },
+    { name: 'a new start while speaking stops the reply and listens (barge-in)', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 20 }, reply(), start, { type: 'asr_opened', seq: 2 }, { type: 'spoken', seq: 1 }], phase: 'listening', sent: ['transcript', 'reply', 'listening'], has: ['stop_speech'], check: (x) => expect(x.s.seq).toBe(2) },
+    { name: 'cancel while listening drops the utterance', from: listeningTurn, events: [{ type: 'cancel' }, { type: 'audio', pcm: pcm(20) }], phase: 'idle', sent: ['done'], has: ['abort_asr'] },
+    { name: 'a late final of a cancelled utterance is ignored', from: listeningTurn, events: [{ type: 'stop' }, { type: 'cancel' }, { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 1 }], phase: 'idle', sent: ['done'], not: ['answer'] },
+    // watchdog
+    { name: 'the watchdog ends a stuck answer with a typed error', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 20 }, { type: 'timer', kind: 'watchdog', seq: 1 }, reply()], phase: 'idle', sent: ['transcript', 'error'], has: ['set_timer', 'stop_speech'], check: (x) => expect((x.sent[1] as { code?: string }).code).toBe('timeout') },
+    { name: 'a stale watchdog of an earlier utterance is ignored', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'x', ms: 1 }, reply(), { type: 'spoken', seq: 1 }, start, { type: 'asr_opened', seq: 2 }, { type: 'timer', kind: 'watchdog', seq: 1 }], phase: 'listening', not: ['abort_asr'] },
+    // follow-up
+    { name: 'a reply that asks a question: done (follow_up), then listening again on its own', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is it', ms: 20 }, reply(1, true), { type: 'spoken', seq: 1 }, { type: 'asr_opened', seq: 2 }], phase: 'listening', sent: ['transcript', 'reply', 'done', 'listening'], check: (x) => { expect(x.sent[2]).toEqual({ type: 'done', follow_up: true }); expect(x.sent[3]).toEqual({ type: 'listening', sample_rate: 16000, follow_up: true }); expect(x.s.followUp).toBe(true); } },
+    { name: 'nobody answers the follow-up: done (no_speech), quietly', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is it', ms: 20 }, reply(1, true), { type: 'spoken', seq: 1 }, { type: 'asr_opened', seq: 2 }, { type: 'timer', kind: 'follow_up', seq: 2 }], phase: 'idle', has: ['abort_asr'], check: (x) => expect(x.sent.at(-1)).toEqual({ type: 'done', reason: 'no_speech' }) },
+    { name: 'speech in the follow-up keeps listening past its timer', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is it', ms: 20 }, reply(1, true), { type: 'spoken', seq: 1 }, { type: 'asr_opened', seq: 2 }, prog('yes', 0, 'complete', 2), { type: 'timer', kind: 'follow_up', seq: 2 }], phase: 'listening' },
+    // the connection
+    { name: 'close tears the utterance down', from: listeningTurn, events: [{ type: 'closed' }, { type: 'audio', pcm: pcm(20) }], phase: 'idle', sent: [], has: ['abort_asr'], check: (x) => expect(x.s.closed).toBe(true) },
+    { name: 'the guard ends the connection with a typed error and a close', from: listeningTurn, events: [{ type: 'terminate', code: 'unauthorized', message: 'revoked', closeCode: 1008 }], phase: 'idle', sent: ['error'], has: ['abort_asr', 'close'] },
+  ];
+  for (const r of rows)
+    it(r.name, () => {
+      const x = fold(r.events, r.from);
+      expect(x.s.phase).toBe(r.phase);
+      if (r.sent) expect(sentTypes(x)).toEqual(r.sent);
+      for (const k of r.has ?? []) expect(x.kinds, k).toContain(k);
+      for (const k of r.not ?? []) expect(x.kinds, k).not.toContain(k);
+      r.check?.(x);
+    });
+
+  it('silence needed grows with doubt', () => {
+    expect(silenceNeeded(cfg, 'complete')).toBe(200);
+    expect(silenceNeeded(cfg, 'statement')).toBe(200);
+    expect(silenceNeeded(cfg, 'prefix')).toBe(450);
+    expect(silenceNeeded(cfg, 'incomplete')).toBe(1500);
+  });
+
+  it('is pure: the state passed in is not changed', () => {
+    const s = fold([start, opened]).s;
+    const copy = JSON.stringify(s);
+    reduceTurn(s, prog('where is my cup', 300, 'complete'), cfg);
+    reduceTurn(s, { type: 'cancel' }, cfg);
+    expect(JSON.stringify(s)).toBe(copy);
+  });
+});
+
+describe('completeness of the words so far', () => {
+  const c = new CompletenessClassifier(buildVocabulary(manifestLabels('yolox_nano')!));
+  const table: Array<[string, string]> = [
+    ['', 'incomplete'],
+    ['where', 'incomplete'],
+    ['where is', 'incomplete'],
+    ['where is my', 'incomplete'],
+    ['where is my um', 'incomplete'],
+    ['have you seen', 'incomplete'],
+    ['where is my cup', 'complete'],
+    ['where are my keys', 'complete'],
+    ['have you seen my laptop', 'complete'],
+    ['when did you last see my umbrella', 'complete'],
+    ['where is my teddy bear', 'complete'],
+    ['where is my teddy bear please', 'complete'],
+    ['where is my phone', 'prefix'],
+    ['where is my cup please', 'complete'],
+    ['turn on the lights', 'statement'],
+    ['play some music', 'statement'],
+    ['turn on the', 'incomplete'],
+  ];
+  for (const [text, want] of table) it(`"${text}" is ${want}`, () => expect(c.classify(text)).toBe(want));
+  it('an answer to a pending question is complete', () => {
+    expect(c.classify('yes', { lastItem: 'cup', lastLabel: 'cup', pending: { kind: 'confirm', item: 'cup', label: 'cup' }, at: 0 })).toBe('complete');
+    expect(c.classify('yes')).not.toBe('complete');
+    expect(c.classify('the cup', { lastItem: null, lastLabel: null, pending: { kind: 'which' }, at: 0 })).toBe('complete');
+  });
+});
