@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: false,
+    reporters: ['default', './test/helpers/skip-report.ts'],
   },
 });

@@ -3,12 +3,15 @@
  * text -> intent (nlp/parse) -> label (nlp/vocabulary) -> lookup (store) -> reply (nlp/reply).
  */
 import { performance } from 'node:perf_hooks';
-import { parseRequest } from '../nlp/parse.js';
-import { composeHistoryReply, composePlaceReply, composeReply, groupStays, type Stay } from '../nlp/reply.js';
+import { parseHeard } from '../nlp/parse.js';
+import { DEFAULT_THRESHOLDS, decideHearing, readFollowUp, type HearingThresholds, type Hypothesis } from '../nlp/hearing.js';
+import { NOT_DETECTABLE_WORDS } from '../nlp/synonyms.js';
+import { composeHistoryReply, composePlaceReply, composeReply, groupStays, spokenLabel, type Stay } from '../nlp/reply.js';
 import { matchPlaces, placeKey } from '../nlp/places.js';
 import type { Intent, IntentName, Outcome, Period } from '../nlp/types.js';
 import type { ItemSummary, PlacedSighting, Store } from '../store/types.js';
 import { PlaceBook } from './places.js';
+import { PERSONAL_ITEMS } from './asr/grammar.js';
 import { emptyDialog, liveDialog, type DialogContext } from './dialog.js';
 import type { LabelBook } from './labels.js';
 import type { SightingView } from '../protocol/protocol.js';
@@ -40,6 +43,11 @@ export interface AnswerOptions {
   now?: number;
   /** the conversation so far (from the previous Answer.dialog) */
   dialog?: DialogContext | null;
+  /**
+   * what a speech recogniser heard: its N-best list, best first, each with its share of the list's mass.
+   * Without it `text` is taken as said for certain (typed questions).
+   */
+  alternatives?: readonly Hypothesis[];
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
@@ -61,15 +69,108 @@ export class Answerer {
     const dialog = liveDialog(opts.dialog, now) ?? emptyDialog(now);
     const t0 = performance.now();
     const vocab = this.labels.vocabulary;
-    // the questions that come next (follow-ups, places, history, show): answerNext below
-    const parsed = followUp(parseRequest(text), dialog);
-    if (NEXT_INTENTS.has(parsed.intent)) return this.answerNext(userId, parsed, now, t0);
+    const resolve = (item: string) => vocab.resolve(item);
+    const speech = !!opts.alternatives?.length;
+    const heard: Hypothesis[] = speech ? [...opts.alternatives!] : [{ text, confidence: 1 }];
+    const said = heard[0]?.text ?? text;
+
+    // an answer to the question the assistant asked last turn ("did you mean your cup?" / "which thing?")
+    if (dialog.pending) {
+      const f = readFollowUp(said);
+      const pending = dialog.pending;
+      if (!said.trim() || f.kind === 'no' || (f.kind === 'yes' && pending.kind === 'which'))
+        return this.simple(userId, 'cancelled', dialog, now, t0, { intent: 'not_a_request', item: null });
+      if (f.kind === 'yes' && pending.kind === 'confirm')
+        return this.lookup(userId, { intent: 'find_item', item: pending.item }, pending.label, now, t0, dialog);
+      if (f.kind === 'item') {
+        const m = resolve(f.item);
+        return this.lookup(userId, { intent: 'find_item', item: f.item }, m.kind === 'label' ? m.label : null, now, t0, dialog);
+      }
+      // something else: a new question
+    }
+
+    // the questions that come next (follow-ups, places, history, show): answerNext below. "and my phone?"
+    // continues the last question and is answered as said.
+    const top = parseHeard(said);
+    const next = followUp(top, dialog);
+    if (NEXT_INTENTS.has(next.intent)) return this.answerNext(userId, next, now, t0);
+    if (top.intent === 'follow_up') return this.lookup(userId, next, null, now, t0, dialog);
+
+    // spoken questions: the recogniser's pieces of items are weighed (typed ones are taken as written)
+    const h = decideHearing(heard, resolve, this.thresholds, speech ? this.phraseCheck() : undefined);
+    switch (h.kind) {
+      case 'not_heard':
+        return this.simple(userId, 'not_heard', dialog, now, t0, { intent: 'not_a_request', item: null });
+      case 'not_request':
+        return this.simple(userId, 'not_understood', dialog, now, t0, { intent: 'not_a_request', item: null });
+      case 'confirm': {
+        // asked by the label's own name ("did you mean your handbag?"), not the recogniser's pieces ("paint purse")
+        const item = spokenLabel(h.label).toLowerCase();
+        return this.simple(userId, 'clarify', { ...dialog, pending: { kind: 'confirm', item, label: h.label } }, now, t0, { intent: h.intent.intent, item }, h.label);
+      }
+      case 'which': {
+        // "where is it": a plain question without an item, as typed or heard for sure
+        const plain = !h.unknown && heard.length === 1 && h.intent.item === null;
+        // an unsure item is not echoed ("I don't know what a map map is"): the recogniser may have made it up
+        return this.simple(userId, plain ? 'no_item' : h.unknown ? 'unknown_item' : 'clarify', { ...dialog, pending: { kind: 'which' } }, now, t0, { intent: h.intent.intent, item: null });
+      }
+      case 'answer':
+        return this.lookup(userId, h.intent, h.label, now, t0, dialog);
+    }
+  }
+
+  /**
+   * Whether a recogniser's N-best list leads to the same decision as its best text taken as said (then an
+   * answer prepared early from the words alone, e.g. a speculative one, stands). Pure and cheap: no lookup.
+   */
+  sameHearing(text: string, alternatives: readonly Hypothesis[] | undefined): boolean {
+    if (!alternatives?.length) return true;
+    const resolve = (item: string) => this.labels.vocabulary.resolve(item);
+    const a = decideHearing(alternatives, resolve, this.thresholds, this.phraseCheck());
+    const b = decideHearing([{ text, confidence: 1 }], resolve, this.thresholds);
+    const key = (h: typeof a) => (h.kind === 'answer' || h.kind === 'confirm' ? `${h.kind}:${h.label}:${h.intent.intent}:${h.intent.item}` : h.kind);
+    return key(a) === key(b);
+  }
+
+  /** thresholds for spoken questions (nlp/hearing.ts); tests and the benchmark may change them */
+  thresholds: HearingThresholds = DEFAULT_THRESHOLDS;
+
+  private phrases: { vocab: unknown; set: Set<string> } | null = null;
+  /** "is this exactly a phrase of the vocabulary, or a thing people ask about" (cached per vocabulary) */
+  private phraseCheck(): (item: string) => boolean {
+    const vocab = this.labels.vocabulary;
+    if (this.phrases?.vocab !== vocab) this.phrases = { vocab, set: new Set([...vocab.phrases(), ...PERSONAL_ITEMS, ...NOT_DETECTABLE_WORDS].map((p) => p.toLowerCase())) };
+    const set = this.phrases.set;
+    return (item) => set.has(item.toLowerCase());
+  }
+
+  /** a reply without a lookup; follow_up when it asks something (pending set) */
+  private async simple(userId: number, outcome: Outcome, dialog: DialogContext, now: number, t0: number, intent: Intent, label: string | null = null): Promise<Answer> {
+    const asks = dialog.pending !== null && (outcome === 'clarify' || outcome === 'no_item' || outcome === 'unknown_item');
+    const examples = outcome === 'not_heard' || outcome === 'clarify' || outcome === 'cancelled' ? [] : await this.examples(userId);
+    const reply = composeReply({ outcome, intent: intent.intent, item: intent.item, label, examples, now, timeZone: this.timeZone });
+    return {
+      reply,
+      intent: intent.intent,
+      outcome,
+      item: intent.item,
+      label,
+      sighting: null,
+      timings: { nlp_ms: round(performance.now() - t0), lookup_ms: 0 },
+      dialog: { ...dialog, pending: asks ? dialog.pending : null, at: now },
+      follow_up: asks,
+    };
+  }
+
+  /** the request is understood: resolve, look up, word the reply */
+  private async lookup(userId: number, parsed: Intent, knownLabel: string | null, now: number, t0: number, dialog: DialogContext): Promise<Answer> {
+    const vocab = this.labels.vocabulary;
     let outcome: Outcome;
     let label: string | null = null;
     if (parsed.intent === 'not_a_request') outcome = 'not_understood';
     else if (!parsed.item) outcome = 'no_item';
     else {
-      const m = vocab.resolve(parsed.item);
+      const m = knownLabel ? ({ kind: 'label', label: knownLabel } as const) : vocab.resolve(parsed.item);
       if (m.kind === 'label') {
         label = m.label;
         outcome = 'found'; // provisional until the lookup
@@ -90,6 +191,7 @@ export class Answerer {
       timeZone: this.timeZone,
     });
     const t3 = performance.now();
+    const asks = outcome === 'no_item';
     return {
       reply,
       intent: parsed.intent,
@@ -100,8 +202,8 @@ export class Answerer {
       timings: { nlp_ms: round(t1 - t0 + (t3 - t2)), lookup_ms: round(t2 - t1) },
       dialog: label
         ? { lastItem: parsed.item, lastLabel: label, pending: null, at: now, lastIntent: parsed.intent === 'last_seen' ? 'last_seen' : 'find_item', lastPlace: null }
-        : { ...dialog, pending: null, at: now },
-      follow_up: false,
+        : { ...dialog, pending: asks ? { kind: 'which' } : null, at: now },
+      follow_up: asks,
     };
   }
 

@@ -3,7 +3,8 @@
  */
 import readline from 'node:readline';
 import { Writable } from 'node:stream';
-import { loadConfig, settingsHelp, ConfigError, type Config } from './config.js';
+import type { Config } from './config.js';
+import { commandHelp, ConfigError, isCommand, modelsOptions, parseCommand } from './commands.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { AppError } from './errors.js';
@@ -11,47 +12,7 @@ import { addDevice, addUser, changePassword, removeUser } from './accounts.js';
 import { startServer } from './server.js';
 import { printable } from './names.js';
 
-const USAGE = `usage: whereabouts <command> [options]
-
-commands:
-  serve                                 start the server (see options below)
-  models [--from DIR] [--check] [--offline] [--mirror URL]
-                                        make sure the model files are present and valid
-  user add NAME [--admin]               add a user (password from stdin or a prompt)
-  user list                             list users
-  user remove NAME                      remove a user and all their devices and sightings
-  user passwd NAME                      set a user's password (ends their sessions)
-  device add USER NAME [--room ROOM]    register a device; prints its token once
-  device list [USER]                    list devices
-  device revoke ID                      revoke a device's token
-
-options (flag, environment variable, meaning):
-${settingsHelp()}`;
-
 class UsageError extends Error {}
-
-/** splits command words from --flags; `own` names the flags the command itself takes (with a value or not) */
-function split(args: string[], own: Record<string, 'flag' | 'value'>) {
-  const words: string[] = [];
-  const mine: Record<string, string | true> = {};
-  const rest: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    const name = a.startsWith('--') ? a.slice(2).split('=')[0] : null;
-    if (name && own[name]) {
-      if (own[name] === 'flag') mine[name] = true;
-      else {
-        const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : args[++i];
-        if (v === undefined) throw new UsageError(`--${name} needs a value`);
-        mine[name] = v;
-      }
-    } else if (name) {
-      rest.push(a);
-      if (!a.includes('=') && args[i + 1] !== undefined && !args[i + 1].startsWith('--') && !/^--no-/.test(a) && a !== '--no-models') rest.push(args[++i]);
-    } else words.push(a);
-  }
-  return { words, mine, rest };
-}
 
 async function readPassword(prompt: string): Promise<string> {
   if (!process.stdin.isTTY) {
@@ -102,40 +63,35 @@ async function userByName(store: Store, name: string) {
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...args] = argv;
   if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    console.log(USAGE);
+    console.log(commandHelp(args[0] && isCommand(args[0]) ? args[0] : undefined));
     return cmd ? 0 : 2;
+  }
+  if (!isCommand(cmd)) throw new UsageError(`unknown command "${cmd}" (try: whereabouts help)`);
+  if (args.includes('--help') || args.includes('-h')) {
+    console.log(commandHelp(cmd));
+    return 0;
   }
   switch (cmd) {
     case 'serve': {
-      if (args.includes('--help')) {
-        console.log(USAGE);
-        return 0;
-      }
-      const config = loadConfig(args);
+      const { config } = parseCommand('serve', args);
       await startServer(config);
       return -1; // keeps running
     }
     case 'models': {
-      const own = { from: 'value', mirror: 'value', check: 'flag', 'check-only-if-present': 'flag', offline: 'flag' } as const;
-      const { words, mine, rest } = split(args, own);
-      if (words.length) throw new UsageError(`unexpected argument "${words[0]}"`);
-      const config = loadConfig(rest);
-      const { runModelsCommand } = await import('../models/models.js');
-      const passOn = Object.entries(mine).flatMap(([k, v]) => (v === true ? [`--${k}`] : [`--${k}`, v]));
-      return runModelsCommand(passOn, config, (line: string) => console.log(line));
+      const { config, options: o } = parseCommand('models', args);
+      const { runModels } = await import('../models/models.js');
+      return runModels(modelsOptions(o), config, (line: string) => console.log(line));
     }
     case 'user': {
-      const { words, mine, rest } = split(args, { admin: 'flag' });
-      const config = loadConfig(rest);
-      const [sub, name, extra] = words;
-      if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+      const { config, options: mine, words } = parseCommand('user', args);
+      const [sub, name] = words;
       return withStore(config, async (store) => {
         switch (sub) {
           case 'add': {
             if (!name) throw new UsageError('usage: whereabouts user add NAME [--admin]');
             if (await store.getUserByName(name)) throw new AppError('conflict', `a user named "${name}" already exists`);
             const pw = await readPassword(`password for ${name}: `);
-            const u = await addUser(store, name, pw, !!mine.admin);
+            const u = await addUser(store, name, pw, mine.admin);
             console.log(`added user ${u.name}${u.isAdmin ? ' (admin)' : ''}, id ${u.id}`);
             return 0;
           }
@@ -165,16 +121,14 @@ export async function main(argv: string[]): Promise<number> {
       });
     }
     case 'device': {
-      const { words, mine, rest } = split(args, { room: 'value' });
-      const config = loadConfig(rest);
-      const [sub, a, b, extra] = words;
-      if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}"`);
+      const { config, options: mine, words } = parseCommand('device', args);
+      const [sub, a, b] = words;
       return withStore(config, async (store) => {
         switch (sub) {
           case 'add': {
             if (!a || !b) throw new UsageError('usage: whereabouts device add USER NAME [--room ROOM]');
             const u = await userByName(store, a);
-            const { device, token } = await addDevice(store, u.id, b, typeof mine.room === 'string' ? mine.room : null);
+            const { device, token } = await addDevice(store, u.id, b, mine.room || null);
             console.error(`added device ${printable(device.name)} (id ${device.id}) for ${u.name}${device.room ? ` in the ${device.room}` : ''}; its token is shown only now:`);
             console.log(token);
             return 0;
@@ -206,8 +160,6 @@ export async function main(argv: string[]): Promise<number> {
         }
       });
     }
-    default:
-      throw new UsageError(`unknown command "${cmd}" (try: whereabouts help)`);
   }
 }
 

@@ -15,6 +15,7 @@ export default fp(
       {
         maxPerDevice: Math.max(1, Math.floor(c.maxStreamsPerDevice)),
         maxPerUser: Math.max(1, Math.floor(c.maxStreamsPerUser)),
+        maxConnectionsPerDevice: Math.max(1, Math.floor(c.maxVoiceConnectionsPerDevice)),
         idleMs: Math.max(0.1, c.utteranceIdleSeconds) * 1000,
         maxOpenMs: (Math.max(1, c.maxUtteranceSeconds) + Math.max(0.1, c.utteranceIdleSeconds)) * 1000,
         recheckMs: Math.max(0.1, c.voiceRecheckSeconds) * 1000,

@@ -9,7 +9,8 @@
  *   a SQLite file, a lost LISTEN connection). A connection whose credentials ended is closed with
  *   `{"type":"error","code":"unauthorized"}` (1008).
  * - Fair shares (`openStream`): a device may hold at most `maxPerDevice` speech streams at once and a user
- *   (all their devices and browsers) at most `maxPerUser`; beyond that, `start` is answered `busy`.
+ *   (all their devices and browsers) at most `maxPerUser`; beyond that, `start` is answered `busy`. A device
+ *   may keep at most `maxConnectionsPerDevice` connections open (`admit`); more are closed with `busy`.
  * - Idle utterances: a started utterance whose audio stops arriving ends with `timeout` after `noAudioMs`
  *   (the turn reducer's timer); one still open after `maxOpenMs` (audio trickled in to keep it alive) ends
  *   the connection with `timeout`.
@@ -24,6 +25,8 @@ export interface VoiceGuardOptions {
   maxPerDevice: number;
   /** speech streams one user (all their devices and sessions) may hold at once */
   maxPerUser: number;
+  /** open connections one device may hold */
+  maxConnectionsPerDevice: number;
   /** a started utterance with no audio for this long ends with `timeout`, ms */
   idleMs: number;
   /** a started utterance still open after this long ends the connection, ms */
@@ -86,6 +89,12 @@ export class VoiceGuard implements VoiceGuardHooks {
   }
 
   admit(principal: Principal): GuardRefusal | null {
+    if (principal.kind === 'device') {
+      let n = 0;
+      for (const c of this.conns.values()) if (c.principal.kind === 'device' && c.principal.device.id === principal.device.id) n++;
+      if (n >= this.opts.maxConnectionsPerDevice)
+        return { code: 'busy', message: `this device already has ${this.opts.maxConnectionsPerDevice} voice connections open; close one first` };
+    }
     this.conns.set(principal, { principal, streams: 0, end: null, ended: false });
     if (!this.timer) {
       this.timer = setInterval(() => void this.recheck(), this.opts.recheckMs);

@@ -12,7 +12,7 @@ export interface LoadSpec {
   url: string;
   method: 'POST' | 'GET';
   headers: Record<string, string>;
-  /** bodies used round-robin (wrk) or the first one (autocannon) */
+  /** bodies used round-robin across all connections, by either load generator */
   bodies: string[];
   connections: number;
   seconds: number;
@@ -30,6 +30,8 @@ export interface LoadResult {
   max: number;
   /** non-2xx replies and socket errors */
   errors: number;
+  /** distinct bodies the load generator sent (counted by it, not assumed) */
+  distinct: number;
 }
 
 export function haveWrk(): boolean {
@@ -52,16 +54,24 @@ function wrkScript(spec: LoadSpec): string {
 wrk.method = ${lua(spec.method)}
 ${hdr}
 local bodies = { ${spec.bodies.map(lua).join(', ')} }
-local i = 0
+i = 0 -- global: done() reads it from each thread (thread:get)
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+end
 request = function()
   i = i + 1
-  return wrk.format(nil, nil, nil, bodies[(i % #bodies) + 1])
+  return wrk.format(nil, nil, nil, bodies[((i - 1) % #bodies) + 1])
 end
 done = function(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d,"errors":%d}\\n',
+  -- requests built per thread (one thread: one round-robin over the bodies)
+  local built = 0
+  for _, t in ipairs(threads) do built = built + (t:get("i") or 0) end
+  local distinct = math.min(built, #bodies)
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d,"errors":%d,"distinct":%d}\\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
-    e.connect + e.read + e.write + e.timeout + e.status))
+    e.connect + e.read + e.write + e.timeout + e.status, distinct))
 end
 `;
 }
@@ -89,26 +99,31 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
       if (!m) throw new Error(`wrk failed (${r.code}): ${r.out}\n${r.err}`);
       const j = JSON.parse(m[1]) as Record<string, number>;
       const secs = j.duration_us / 1e6;
-      return { loader: 'wrk', requests: j.requests, seconds: secs, rps: j.requests / secs, p50: j.p50 / 1000, p90: j.p90 / 1000, p99: j.p99 / 1000, max: j.max / 1000, errors: j.errors };
+      return { loader: 'wrk', requests: j.requests, seconds: secs, rps: j.requests / secs, p50: j.p50 / 1000, p90: j.p90 / 1000, p99: j.p99 / 1000, max: j.max / 1000, errors: j.errors, distinct: j.distinct };
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }
-  const bin = path.join(REPO, 'node_modules', 'autocannon', 'autocannon.js');
-  const args = [bin, '--json', '-c', String(spec.connections), '-d', String(spec.seconds), '-m', spec.method, '-t', '10'];
-  for (const [k, v] of Object.entries(spec.headers)) args.push('-H', `${k}=${v}`);
-  if (spec.bodies[0] !== undefined && spec.method !== 'GET') args.push('-b', spec.bodies[0]);
-  args.push(spec.url);
-  const r = await runProc(process.execPath, args);
-  const start = r.out.indexOf('{');
-  if (start < 0) throw new Error(`autocannon failed (${r.code}): ${r.err}`);
-  const j = JSON.parse(r.out.slice(start)) as {
+  // the API in a second process (bench/autocannon-run.ts), so that the bodies rotate like wrk's
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wa-ac-'));
+  const specFile = path.join(dir, 'spec.json');
+  fs.writeFileSync(specFile, JSON.stringify({ url: spec.url, method: spec.method, headers: spec.headers, bodies: spec.method === 'GET' ? [] : spec.bodies, connections: spec.connections, seconds: spec.seconds }));
+  let r: { code: number | null; out: string; err: string };
+  try {
+    r = await runProc(process.execPath, [path.join(REPO, 'dist', 'bench', 'autocannon-run.js'), specFile]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const m = /ACJSON (\{.*\})/.exec(r.out);
+  if (!m) throw new Error(`autocannon failed (${r.code}): ${r.err}`);
+  const j = JSON.parse(m[1]) as {
     requests: { total: number };
     duration: number;
     latency: { p50: number; p90: number; p99: number; max: number };
     non2xx: number;
     errors: number;
     timeouts: number;
+    distinct: number;
   };
   return {
     loader: 'autocannon',
@@ -120,5 +135,6 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     p99: j.latency.p99,
     max: j.latency.max,
     errors: j.non2xx + j.errors + j.timeouts,
+    distinct: j.distinct,
   };
 }

@@ -1,11 +1,12 @@
 /**
  * Lookup: "latest sighting of L" through the product's SqliteStore, on files seeded with 10 thousand,
  * 1 million and 10 million sightings: p50/p99 over many lookups of random labels (should stay flat: one
- * index seek on sightings(user_id, label, seen_at DESC) plus the frame's neighbours).
+ * index seek on sightings(user_id, label, seen_at DESC) plus the frame's neighbours). The query plan kept
+ * with each row is EXPLAIN of the store's own statements (LATEST_SIGHTING_SQL, NEIGHBOURS_SQL).
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { SqliteStore } from '../store/sqlite.js';
+import { LATEST_SIGHTING_SQL, NEIGHBOURS_SQL, SqliteStore } from '../store/sqlite.js';
 import { mulberry32, seedSqlite, type SeedResult } from './seed.js';
 import { log, summarize, type Summary } from './util.js';
 
@@ -28,16 +29,11 @@ export async function lookupBench(o: { dir: string; sizes: number[]; lookups: nu
     const seed: SeedResult = await seedSqlite({ file, sightings: n, labels: o.labels });
     log(`lookup: seeded in ${seed.seconds.toFixed(1)} s (indexes ${seed.indexSeconds.toFixed(1)} s)`);
     const store = new SqliteStore(file);
-    const plan = (
-      store.db
-        .prepare(
-          `EXPLAIN QUERY PLAN SELECT s.id FROM sightings s JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id
-           WHERE s.user_id = ? AND s.label = ? ORDER BY s.seen_at DESC, s.id DESC LIMIT 1`,
-        )
-        .all(seed.userId, o.labels[0]) as Array<{ detail: string }>
-    )
-      .map((r) => r.detail)
-      .join('; ');
+    // the plans of the store's own statements (exported from store/), with real parameters
+    const explain = (sql: string, ...params: unknown[]) =>
+      (store.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+    const sample = await store.latestSighting(seed.userId, o.labels[0]);
+    const plan = `latest: ${explain(LATEST_SIGHTING_SQL, seed.userId, o.labels[0])} | neighbours: ${explain(NEIGHBOURS_SQL, sample?.frameId ?? 0, sample?.id ?? 0)}`;
     const rnd = mulberry32(7);
     const labels = seed.labelsUsed;
     for (let i = 0; i < 500; i++) await store.latestSighting(seed.userId, labels[(rnd() * labels.length) | 0]);
@@ -66,9 +62,15 @@ export async function lookupBench(o: { dir: string; sizes: number[]; lookups: nu
  * (one network round trip per query instead of an in-process call).
  */
 export async function lookupPostgres(o: { url: string; seed: SeedResult; lookups: number }): Promise<LookupRow> {
-  const { openPostgresStore } = await import('../store/postgres.js');
+  const { openPostgresStore, LATEST_SIGHTING_SQL: PG_LATEST } = await import('../store/postgres.js');
   const store = await openPostgresStore(o.url);
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: o.url });
   try {
+    await client.connect();
+    // the plan of the store's own statement, with a real user and label
+    const explained = await client.query(`EXPLAIN ${PG_LATEST}`, [o.seed.userId, o.seed.labelsUsed[0]]);
+    const plan = explained.rows.map((r: Record<string, string>) => r['QUERY PLAN'].trim()).join('; ');
     const rnd = mulberry32(11);
     const labels = o.seed.labelsUsed;
     for (let i = 0; i < 300; i++) await store.latestSighting(o.seed.userId, labels[(rnd() * labels.length) | 0]);
@@ -79,8 +81,9 @@ export async function lookupPostgres(o: { url: string; seed: SeedResult; lookups
       await store.latestSighting(o.seed.userId, label);
       ms[i] = performance.now() - t;
     }
-    return { store: 'postgres', sightings: o.seed.sightings, seedSeconds: o.seed.seconds, indexSeconds: 0, fileMiB: 0, lookups: o.lookups, ms: summarize(ms), plan: '' };
+    return { store: 'postgres', sightings: o.seed.sightings, seedSeconds: o.seed.seconds, indexSeconds: 0, fileMiB: 0, lookups: o.lookups, ms: summarize(ms), plan };
   } finally {
+    await client.end().catch(() => {});
     await store.close();
   }
 }

@@ -2,18 +2,16 @@
  * `npm run bench`: starts a server on a temporary data folder, loads it, prints a markdown table and writes
  * the figures as JSON under bench/results/ (git-ignored). See docs/benchmarks.md.
  *
- *   node dist/bench/run.js [--quick] [--only voice,text,frames,lookup] [--models-dir DIR]
- *                          [--database postgres://...] [--images DIR] [--loader wrk|autocannon]
- *                          [--sightings N] [--seconds S] [--out FILE] [--keep] [--note TEXT]
- *                          [--cpu-prof DIR]   (profile the server with node --cpu-prof; prints the top functions)
- *                          [--env NAME=VALUE]... [--server-arg ARG]...   (A/B runs: server environment and flags)
+ *   node dist/bench/run.js [--quick] [--only voice,text,frames,lookup] [--loader wrk|autocannon] ...
+ *   node dist/bench/run.js --help      (every option: BENCH_SETTINGS below, in the server's settings form)
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { manifestLabels } from '../assistant/app.js';
 import { SQLITE_FILE } from '../store/index.js';
-import { SETTINGS } from '../assistant/config.js';
+import { loadConfig, SETTINGS } from '../assistant/config.js';
+import { bool, choice, ConfigError, int, list, num, parseSettings, settingsHelp, str } from '../assistant/settings.js';
 import { haveWrk } from './load.js';
 import { lookupBench, lookupPostgres, type LookupRow } from './lookup.js';
 import { seedPostgres, seedSqlite, type SeedResult } from './seed.js';
@@ -21,11 +19,13 @@ import { startServer, type BenchServer } from './server.js';
 import { textBench, type TextRow } from './text.js';
 import { framesBench, makeImages, type FramesRow } from './frames.js';
 import { asrRealTimeFactor, loadFixtures, voiceAvailable, voiceBench, type VoiceRow } from './voice.js';
+import { ttsBench, ttsReport, type TtsResult } from './tts.js';
 import { inferenceAlone, modelFlops, peakGflops } from './onnx.js';
+import { recognitionBench, recognitionReport, type RecognitionResult } from './recognition.js';
 import { formatProfile, summarizeProfile } from './cpuprofile.js';
 import { REPO, fmt, log, machine, procCpuSeconds, procMemory, sleep, table, type Machine, type Summary } from './util.js';
 
-const SECTIONS = ['voice', 'text', 'frames', 'lookup'] as const;
+const SECTIONS = ['voice', 'text', 'frames', 'lookup', 'recognition', 'tts'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -50,102 +50,63 @@ interface Args {
   serverArgs: string[];
 }
 
-const USAGE = `usage: node dist/bench/run.js [--quick] [--only ${SECTIONS.join(',')}] [--models-dir DIR] [--database postgres://...]
-       [--images DIR] [--loader wrk|autocannon] [--sightings N] [--seconds S] [--out FILE] [--keep] [--note TEXT] [--cpu-prof DIR]
-       [--env NAME=VALUE]... [--server-arg ARG]...`;
+const dir = { placeholder: 'DIR', env: false as const, map: (v: string) => (v ? path.resolve(v) : v) };
 
-function parseArgs(argv: string[]): Args {
-  const defModels = process.env.WHEREABOUTS_MODELS_DIR || path.join(REPO, 'models', 'files');
-  const a: Args = {
-    quick: false,
-    only: new Set(SECTIONS),
-    modelsDir: defModels,
-    database: process.env.WHEREABOUTS_DATABASE || '',
-    images: null,
-    loader: haveWrk() ? 'wrk' : 'autocannon',
-    sightings: 0,
-    connections: 16,
-    seconds: 0,
-    out: '',
-    keep: false,
-    note: '',
-    cpuProf: '',
-    env: {},
-    serverArgs: [],
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const f = argv[i];
-    const val = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${f} needs a value\n${USAGE}`);
-      return v;
-    };
-    switch (f) {
-      case '--quick':
-        a.quick = true;
-        break;
-      case '--only': {
-        const s = val().split(',').map((x) => x.trim()).filter(Boolean);
-        for (const x of s) if (!(SECTIONS as readonly string[]).includes(x)) throw new Error(`unknown section "${x}" (${SECTIONS.join(', ')})`);
-        a.only = new Set(s as Section[]);
-        break;
-      }
-      case '--models-dir':
-        a.modelsDir = path.resolve(val());
-        break;
-      case '--database':
-        a.database = val();
-        break;
-      case '--images':
-        a.images = path.resolve(val());
-        break;
-      case '--loader': {
-        const l = val();
-        if (l !== 'wrk' && l !== 'autocannon') throw new Error('--loader is wrk or autocannon');
-        a.loader = l;
-        break;
-      }
-      case '--sightings':
-        a.sightings = Number(val());
-        break;
-      case '--connections':
-        a.connections = Number(val());
-        if (!(a.connections >= 1)) throw new Error('--connections must be a positive number');
-        break;
-      case '--seconds':
-        a.seconds = Number(val());
-        break;
-      case '--out':
-        a.out = path.resolve(val());
-        break;
-      case '--keep':
-        a.keep = true;
-        break;
-      case '--note':
-        a.note = val();
-        break;
-      case '--cpu-prof':
-        a.cpuProf = path.resolve(val());
-        break;
-      case '--env': {
-        const kv = val();
-        const eq = kv.indexOf('=');
-        if (eq < 1) throw new Error('--env takes NAME=VALUE');
-        a.env[kv.slice(0, eq)] = kv.slice(eq + 1);
-        break;
-      }
-      case '--server-arg':
-        a.serverArgs.push(val());
-        break;
-      case '--help':
-      case '-h':
-        console.log(USAGE);
-        process.exit(0);
-      // falls through
-      default:
-        throw new Error(`unknown option ${f}\n${USAGE}`);
-    }
+/** the bench's flags, in the server's settings form (models-dir and database are the server's own settings) */
+const BENCH_SETTINGS = {
+  quick: bool(false, 'a short run: smaller store, fewer seconds', { env: false }),
+  only: str(SECTIONS.join(','), 'sections to run, comma-separated', {
+    placeholder: SECTIONS.join(','),
+    env: false,
+    check: (v) => {
+      const bad = v.split(',').map((x) => x.trim()).filter((x) => x && !(SECTIONS as readonly string[]).includes(x));
+      return bad.length ? `must list sections from ${SECTIONS.join(', ')}` : null;
+    },
+  }),
+  modelsDir: { ...SETTINGS.modelsDir, def: () => path.join(REPO, 'models', 'files') },
+  database: SETTINGS.database,
+  images: str('', 'photos for the frames section (default: ../shared/images when present, else generated images)', dir),
+  loader: choice(haveWrk() ? 'wrk' : 'autocannon', ['wrk', 'autocannon'], 'HTTP load generator for the text section', { env: false }),
+  sightings: int(0, 'sightings to seed (0: 100,000 quick, 1,000,000 full)', { min: 0, env: false }),
+  connections: int(16, 'connections for the text-query load', { min: 1, max: 1024, env: false }),
+  seconds: num(0, 'seconds per load step (0: 3 quick, 10 full)', { min: 0, env: false }),
+  out: str('', 'write the JSON results to FILE (default bench/results/<time>.json)', { ...dir, placeholder: 'FILE' }),
+  keep: bool(false, 'keep the temporary data folder', { env: false }),
+  note: str('', 'a note printed with the results', { env: false }),
+  cpuProf: str('', 'profile the server with node --cpu-prof into DIR and print the top functions', dir),
+  env: list('server environment for A/B runs, NAME=VALUE', { placeholder: 'NAME=VALUE', check: (v) => (v.every((kv) => kv.indexOf('=') > 0) ? null : 'takes NAME=VALUE') }),
+  serverArg: list('an extra server flag for A/B runs, e.g. --server-arg=--asr-workers=1', { placeholder: 'ARG' }),
+  help: bool(false, 'show this help', { short: 'h', env: false }),
+};
+
+const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [options])
+
+${settingsHelp(BENCH_SETTINGS)}`;
+
+/** the bench's options; null after printing --help */
+function parseArgs(argv: string[]): Args | null {
+  const { values: v } = parseSettings(BENCH_SETTINGS, argv, process.env);
+  if (v.help) {
+    console.log(USAGE);
+    return null;
   }
+  const a: Args = {
+    quick: v.quick,
+    only: new Set(v.only.split(',').map((x) => x.trim()).filter(Boolean) as Section[]),
+    modelsDir: v.modelsDir,
+    database: v.database,
+    images: v.images || null,
+    loader: v.loader as Args['loader'],
+    sightings: v.sightings,
+    connections: v.connections,
+    seconds: v.seconds,
+    out: v.out,
+    keep: v.keep,
+    note: v.note,
+    cpuProf: v.cpuProf,
+    env: Object.fromEntries(v.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    serverArgs: v.serverArg,
+  };
   if (!a.images) {
     // development convenience only: the bench falls back to generated images
     const shared = path.resolve(REPO, '..', 'shared', 'images');
@@ -175,6 +136,8 @@ interface Results {
     skipped?: string;
   } | null;
   lookup: { rows: LookupRow[]; skipped?: string } | null;
+  recognition: RecognitionResult | { skipped: string } | null;
+  tts: TtsResult | null;
   memory: Array<{ state: string; rssMiB: number }>;
   hwmMiB: number | null;
   profile: string | null;
@@ -197,9 +160,9 @@ function modelFile(modelsDir: string, visionModel: string): { file: string; dims
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
+  if (!args) return 0;
   const t0 = performance.now();
-  const visionModel = SETTINGS.find((s) => s.key === 'visionModel')!.def() as string;
-  const asrModel = SETTINGS.find((s) => s.key === 'asrModel')!.def() as string;
+  const { visionModel, asrModel } = loadConfig([], {});
   const labels = manifestLabels(visionModel);
   if (!labels) throw new Error(`no labels for ${visionModel} in models/manifest.json`);
   const quick = args.quick;
@@ -216,6 +179,8 @@ async function main(): Promise<number> {
     text: null,
     frames: null,
     lookup: null,
+    recognition: null,
+    tts: null,
     memory: [],
     hwmMiB: null,
     profile: null,
@@ -229,6 +194,15 @@ async function main(): Promise<number> {
     if (args.only.has('lookup')) {
       const sizes = quick ? [10_000, 1_000_000] : [10_000, 1_000_000, 10_000_000];
       res.lookup = { rows: await lookupBench({ dir: work, sizes, lookups: quick ? 5_000 : 20_000, labels }) };
+    }
+
+    // ---- tts: the synthesisers alone, each in its own process, before any server runs
+    if (args.only.has('tts')) {
+      try {
+        res.tts = await ttsBench({ modelsDir: args.modelsDir, asrModel, work: path.join(work, 'tts'), quick });
+      } catch (e) {
+        res.tts = { rows: [], sentences: 0, voice: '', threads: 0, skipped: (e as Error).message };
+      }
     }
 
     // ---- the server, on a store holding many sightings
@@ -253,7 +227,9 @@ async function main(): Promise<number> {
       const nodeArgs = args.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', args.cpuProf] : [];
       if (args.cpuProf) fs.mkdirSync(args.cpuProf, { recursive: true });
       try {
-        server = await startServer({ dataDir, modelsDir: args.modelsDir, database: args.database, nodeArgs, env: args.env, extraArgs: args.serverArgs });
+        // the bench's one household drives every stream: its share limits are lifted so capacity is what is measured
+        const shares = ['--max-streams-per-device', '64', '--max-streams-per-user', '64', '--max-voice-connections-per-device', '64'];
+        server = await startServer({ dataDir, modelsDir: args.modelsDir, database: args.database, nodeArgs, env: args.env, extraArgs: [...shares, ...args.serverArgs] });
       } catch (e) {
         const onlyText = !args.only.has('frames') && !args.only.has('voice');
         if (!onlyText) throw e;
@@ -275,6 +251,7 @@ async function main(): Promise<number> {
         try {
           const rows = await textBench(server, {
             token: tokens[0],
+            labels,
             seconds,
             connections: args.connections,
             wavConnections: 8,
@@ -332,6 +309,15 @@ async function main(): Promise<number> {
           res.profile = `${newest}\n${formatProfile(summarizeProfile(newest, 30))}`;
           log(res.profile);
         }
+      }
+    }
+
+    // ---- recognition: the spoken corpus through its own server (a small store: the outcome, not the lookup)
+    if (args.only.has('recognition')) {
+      try {
+        res.recognition = await recognitionBench({ modelsDir: args.modelsDir, streams: 16, split: 'all', serverArgs: args.serverArgs, env: args.env });
+      } catch (e) {
+        res.recognition = { skipped: (e as Error).message };
       }
     }
 
@@ -449,10 +435,11 @@ export function report(r: Results): string {
   else
     out.push(
       table(
-        ['reply', 'connections', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'nlp ms', 'lookup ms', 'tts ms', 'server CPU', 'peak RSS MiB', 'loader'],
+        ['reply', 'connections', 'questions (distinct sent)', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'nlp ms', 'lookup ms', 'tts ms', 'server CPU', 'peak RSS MiB', 'loader'],
         r.text.rows.map((t) => [
           t.kind === 'wav' ? 'spoken (WAV)' : 'JSON',
           t.connections,
+          `${t.questions.toLocaleString('en-US')} (${(t.load.distinct ?? 0).toLocaleString('en-US')})`,
           fmt(t.load.rps, 0),
           ms(t.load.p50),
           ms(t.load.p99),
@@ -519,6 +506,12 @@ export function report(r: Results): string {
       ),
     );
 
+  if (r.recognition) {
+    // the per-clip lines stay in the JSON; the report shows the figures
+    out.push(recognitionReport(r.recognition));
+  }
+  if (r.args.only.includes('tts')) out.push(...ttsReport(r.tts));
+
   out.push('\n### Memory: server VmRSS\n');
   if (!r.memory.length) out.push('not run');
   else {
@@ -558,6 +551,13 @@ export function report(r: Results): string {
   const lMax = sqliteRows?.at(-1);
   if (l10) rows.push(['lookup at 10M: p99 <= 1 ms', `${fmt(l10.ms.p99, 4)} ms`, mark(l10.ms.p99 <= 1)]);
   else if (lMax) rows.push([`lookup p99 <= 1 ms (largest run: ${lMax.sightings.toLocaleString('en-US')})`, `${fmt(lMax.ms.p99, 4)} ms`, mark(lMax.ms.p99 <= 1)]);
+  const tp = r.tts?.rows.find((x) => x.asked === 'piper');
+  const tf = r.tts?.rows.find((x) => x.asked === 'flite');
+  if (tp) {
+    rows.push(['tts: Piper first audio <= 120 ms p50 after the reply text', `${ms(tp.firstMs.p50)} ms (p95 ${ms(tp.firstMs.p95)})`, mark(tp.engine === 'piper' && tp.firstMs.p50 <= 120)]);
+    rows.push(['tts: Piper worker RSS <= 150 MB', `${fmt(tp.memory.workerMiB * 1.048576, 0)} MB (peak ${fmt(tp.memory.workerPeakMiB * 1.048576, 0)} MB)`, mark(tp.memory.workerMiB * 1.048576 <= 150)]);
+    if (tf) rows.push(['tts: Piper WER not worse than flite (same run)', `${fmt(tp.wer * 100, 1)} % vs ${fmt(tf.wer * 100, 1)} %`, mark(tp.wer <= tf.wer)]);
+  }
   if (r.server?.idleRssMiB && r.server.models === 'loaded') rows.push(['memory: <= 400 MB RSS, both models loaded (idle)', `${fmt(r.server.idleRssMiB, 0)} MiB`, mark(r.server.idleRssMiB * 1.048576 <= 400)]);
   const peak = r.memory.length ? Math.max(...r.memory.map((x) => x.rssMiB)) : null;
   if (peak && r.server?.models === 'loaded') rows.push(['memory: peak under load (for reference)', `${fmt(peak, 0)} MiB`, mark(peak * 1.048576 <= 400)]);
@@ -572,7 +572,9 @@ export function report(r: Results): string {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
-    process.exit(1);
+    // a bad option is one line and exit code 2, like the whereabouts command
+    if (e instanceof ConfigError) process.stderr.write(`bench: ${e.message}\n`);
+    else process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+    process.exit(e instanceof ConfigError ? 2 : 1);
   },
 );

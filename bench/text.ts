@@ -1,30 +1,22 @@
-/** Text queries: POST /v1/query throughput and latency at a fixed concurrency, JSON and spoken (WAV) replies. */
+/**
+ * Text queries: POST /v1/query throughput and latency at a fixed concurrency, JSON and spoken (WAV) replies.
+ * The questions (bench/questions.ts: every label and its household words in 14 phrasings, > 1,000 distinct)
+ * rotate round-robin across all connections under either load generator; a run in which the generator sent
+ * fewer than MIN_DISTINCT_QUESTIONS distinct questions (or fewer than it had, in a short run) is an error.
+ */
 import { runLoad, type LoadResult } from './load.js';
 import { stageMeansMs, type BenchServer } from './server.js';
+import { benchQuestions } from './questions.js';
 import { log } from './util.js';
 
-export const QUESTIONS = [
-  'where is my cup',
-  'where is my phone',
-  'where did I leave my laptop',
-  'have you seen my remote',
-  'where is my book',
-  'where are my scissors',
-  'can you find my backpack',
-  'where is the bottle',
-  'where is my umbrella',
-  'where is my handbag',
-  'where is my teddy bear',
-  'where is my keyboard',
-  'where is my mouse',
-  'where is the clock',
-  'where is my toothbrush',
-  'where are my keys', // not detectable: the "I can't recognise keys" reply
-];
+/** at least this many distinct questions rotate through a run (more than the parse cache holds) */
+export const MIN_DISTINCT_QUESTIONS = 1000;
 
 export interface TextRow {
   kind: 'json' | 'wav';
   connections: number;
+  /** distinct questions available to the run */
+  questions: number;
   load: LoadResult;
   /** server-side mean ms per stage (from /metrics) */
   stages: Record<string, number>;
@@ -35,10 +27,10 @@ export interface TextRow {
 
 export async function textBench(
   server: BenchServer,
-  o: { token: string; seconds: number; connections: number; wavConnections: number; loader: 'wrk' | 'autocannon'; wav: boolean; cpu: () => number | null },
+  o: { token: string; labels: readonly string[]; seconds: number; connections: number; wavConnections: number; loader: 'wrk' | 'autocannon'; wav: boolean; cpu: () => number | null },
 ): Promise<TextRow[]> {
   const rows: TextRow[] = [];
-  const bodies = QUESTIONS.map((text) => JSON.stringify({ text }));
+  const bodies = benchQuestions(o.labels, MIN_DISTINCT_QUESTIONS).map((text) => JSON.stringify({ text }));
   const kinds: Array<'json' | 'wav'> = o.wav ? ['json', 'wav'] : ['json'];
   for (const kind of kinds) {
     const headers: Record<string, string> = { 'content-type': 'application/json', authorization: `Bearer ${o.token}` };
@@ -58,11 +50,15 @@ export async function textBench(
     log(`text: ${kind} replies, ${connections} connections, ${o.seconds} s (${o.loader})`);
     const load = await runLoad({ ...spec, seconds: o.seconds });
     const cpu1 = o.cpu();
+    // the questions really rotated: every one of them, or (a short or slow run) one per request sent
+    const want = Math.min(bodies.length, MIN_DISTINCT_QUESTIONS, load.requests);
+    if (load.distinct < want) throw new Error(`text: ${o.loader} sent only ${load.distinct} distinct questions in ${load.requests} requests (wanted ${want})`);
     const peakRssMiB = server.rss.reset();
     const after = await server.metrics();
     rows.push({
       kind,
       connections,
+      questions: bodies.length,
       load,
       stages: stageMeansMs(before, after),
       peakRssMiB,

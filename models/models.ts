@@ -32,57 +32,26 @@ async function exists(p: string): Promise<boolean> {
 export interface ModelsIo {
   /** where the progress bar goes (default process.stderr) */
   stderr?: NodeJS.WritableStream & { isTTY?: boolean };
-  env?: NodeJS.ProcessEnv;
   providers?: ModelProvider[];
   /** abort a download when no byte arrives for this long (default 30 s) */
   stallMs?: number;
 }
 
-interface Options {
+/** What `whereabouts models` was asked to do (its flags, parsed by the command line). */
+export interface ModelsCommandOptions {
+  /** only verify */
   check: boolean;
+  /** with check: a model that is not installed is a note, not a failure */
   onlyIfPresent: boolean;
+  /** never download */
   offline: boolean;
+  /** a folder or file to copy from first */
   from: string | null;
+  /** download from <mirror>/<file name> */
   mirror: string | null;
 }
 
-const USAGE = `usage: whereabouts models [--from DIR|FILE] [--offline] [--check | --check-only-if-present] [--mirror URL]
-  (no option)              make sure the configured models are in the models folder: copy or download them
-  --from DIR|FILE          copy the model files from DIR (or this file) instead of downloading them
-  --offline                never download (copy from --from only)
-  --check                  only verify; exit 1 when a model is missing or damaged
-  --check-only-if-present  verify the models that are present; a missing one is only reported
-  --mirror URL             download from URL/<file name> (env WHEREABOUTS_MODELS_MIRROR)`;
-
-function parseArgs(args: string[], env: NodeJS.ProcessEnv): Options | string {
-  const o: Options = { check: false, onlyIfPresent: false, offline: false, from: null, mirror: env.WHEREABOUTS_MODELS_MIRROR || null };
-  for (let i = 0; i < args.length; i++) {
-    let a = args[i];
-    let value: string | undefined;
-    const eq = a.indexOf('=');
-    if (a.startsWith('--') && eq > 0) {
-      value = a.slice(eq + 1);
-      a = a.slice(0, eq);
-    }
-    const need = () => {
-      const v = value ?? args[++i];
-      if (v === undefined || v === '') throw new Error(`${a} needs a value`);
-      return v;
-    };
-    try {
-      if (a === '--check') o.check = true;
-      else if (a === '--check-only-if-present') o.check = o.onlyIfPresent = true;
-      else if (a === '--offline') o.offline = true;
-      else if (a === '--from') o.from = path.resolve(need());
-      else if (a === '--mirror') o.mirror = need();
-      else if (a === '--help' || a === '-h') return USAGE;
-      else return `unknown option ${a}\n${USAGE}`;
-    } catch (e) {
-      return `${(e as Error).message}\n${USAGE}`;
-    }
-  }
-  return o;
-}
+type Options = ModelsCommandOptions;
 
 async function defaultInstall(provider: ModelProvider, file: string, config: ModelsOptions): Promise<void> {
   if (provider.install) return provider.install(file, config);
@@ -204,14 +173,8 @@ async function ensure(p: ModelProvider, config: ModelsOptions, o: Options, out: 
   return verified(`installed: ${title} at ${target}`);
 }
 
-/** The `whereabouts models` command; resolves to the exit code. */
-export async function runModelsCommand(args: string[], config: ModelsOptions, out: (line: string) => void, io: ModelsIo = {}): Promise<number> {
-  const env = io.env ?? process.env;
-  const parsed = parseArgs(args, env);
-  if (typeof parsed === 'string') {
-    out(parsed);
-    return parsed === USAGE ? 0 : 2;
-  }
+/** The `whereabouts models` command; resolves to the exit code (0 ok, 1 a model is missing or failed). */
+export async function runModels(o: ModelsCommandOptions, config: ModelsOptions, out: (line: string) => void, io: ModelsIo = {}): Promise<number> {
   const providers = (io.providers ?? MODEL_PROVIDERS).filter((p) => p.enabled(config));
   if (providers.length === 0) {
     out('no models needed by this configuration');
@@ -220,7 +183,7 @@ export async function runModelsCommand(args: string[], config: ModelsOptions, ou
   let ok = true;
   for (const p of providers) {
     try {
-      if (!(await ensure(p, config, parsed, out, { ...io, stderr: io.stderr ?? process.stderr }))) ok = false;
+      if (!(await ensure(p, config, o, out, { ...io, stderr: io.stderr ?? process.stderr }))) ok = false;
     } catch (e) {
       out(`error: ${p.id}: ${(e as Error).message}`);
       ok = false;

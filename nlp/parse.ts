@@ -319,3 +319,65 @@ export function warmUp(): void {
   nounPhrase(['phone', 'my', 'mum', 'gave', 'me']);
   parseRequest('where is my cup');
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// tolerant parsing of speech recogniser output (issue 13): stray words before, inside and after a request
+
+/** where a request starts inside recogniser output: "okay know where is my clock" -> "where is my clock" */
+const ANCHOR = /(?:^| )((?:where|have you|did you|can you|could you|find|i can not|i lost|i have lost|what about) .*)$/;
+const ANCHOR_WORDS = /\b(?:where|have you|did you|can you|could you|find|i can not|i lost|i have lost|what about)\b/g;
+
+/**
+ * Like parseRequest, for what a speech recogniser heard: when the text as a whole is not a request, the
+ * request may start after a few stray words ("a where's the cup", "the know where my remote", "when find my
+ * laptop"), a verb may be misheard ("where did i pot the cup"), "is" may come out as "as" / "this" ("where as
+ * my cup", "where my cup this"), "seen" as "see" ("can you seen the cup", "have you see my cup"). Only these
+ * request anchors are tried, never a free search for nouns, so non-requests ("call mum", "remind me to buy
+ * milk", "how tall is the eiffel tower") stay non-requests.
+ */
+export function parseHeard(text: string): Intent {
+  const direct = trimSlips(parseRequest(text));
+  // (a place question has a place, not an item: "what's on the desk")
+  if (direct.intent !== 'not_a_request' && (direct.item || direct.place)) return direct;
+  const s = normalise(text).join(' ');
+  if (!s) return direct;
+  const fixed = repairSlips(s);
+  if (fixed !== s) {
+    const r = trimSlips(parseRequest(fixed));
+    if (r.intent !== 'not_a_request' && (r.item || r.place)) return r;
+  }
+  // stray words in front: try from each request anchor, at most four words in
+  for (const m of fixed.matchAll(ANCHOR_WORDS)) {
+    const at = m.index ?? 0;
+    if (at === 0) continue;
+    if (fixed.slice(0, at).trim().split(' ').length > 4) break;
+    const rest = fixed.slice(at);
+    const r = trimSlips(parseRequest(rest.startsWith('what about ') ? rest.replace(/^what about /, 'where is ') : rest));
+    if (r.intent !== 'not_a_request' && r.item) return r;
+  }
+  if (ANCHOR.test(fixed) && fixed.startsWith('what about ')) {
+    const r = parseRequest(fixed.replace(/^what about /, 'where is '));
+    if (r.intent !== 'not_a_request' && r.item) return r;
+  }
+  return direct;
+}
+
+/** short words a recogniser leaves after the item ("where is my cup this", "my mouse them", "my keys end") */
+const TRAILING_SLIPS = new Set(['this', 'as', 'his', 'them', 'then', 'than', 'end', 'and', 'an', 'when', 'in', 'is', 'men', 'us', 'its']);
+
+function trimSlips(r: Intent): Intent {
+  if (!r.item) return r;
+  const w = r.item.split(' ');
+  while (w.length > 1 && TRAILING_SLIPS.has(w[w.length - 1])) w.pop();
+  return w.length === r.item.split(' ').length ? r : { ...r, item: w.join(' ') };
+}
+
+/** recogniser slips on the request words (never on the item) */
+function repairSlips(s: string): string {
+  return s
+    .replace(/^where (?:as|this|his|if|was) (my|the|our) /, 'where is $1 ')
+    .replace(/^(where (?:did|have|had) (?:i|we) )(?:pot|pat|pit|port|pert|bought|part)( |$)/, '$1put$2')
+    .replace(/^((?:can|could|did|have) you )(?:seen|scene|sean|see in)( |$)/, '$1see$2')
+    .replace(/^have you see( |$)/, 'have you seen$1')
+    .replace(/ (?:this|as|his)$/, ' is');
+}

@@ -362,6 +362,31 @@ function foundReply(r: ReplyInput, s: NonNullable<ReplyInput['sighting']>): stri
   return `Your ${item} ${were}${detail ? ` ${detail},` : ''} seen by ${camera} ${when}${tail}`;
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// asking back (nlp/hearing.ts decides when)
+
+/** an article for "what a thermos is" / "what an abacus is" / "what scissors are" */
+function whatItIs(item: string): string {
+  const w = fixCase(item.trim().toLowerCase());
+  if (isPlural(w)) return `what ${w} are`;
+  return `what ${/^[aeiou]/.test(w) ? 'an' : 'a'} ${w} is`;
+}
+
+function clarifyingReply(r: ReplyInput): string {
+  switch (r.outcome) {
+    case 'not_heard':
+      return "Sorry, I didn't catch that.";
+    case 'clarify':
+      if (r.label) return `Did you mean your ${r.item?.trim() ? fixCase(r.item.trim().toLowerCase()) : spokenLabel(r.label)}?`;
+      return 'Sorry, which thing are you looking for?';
+    case 'unknown_item':
+      if (r.item?.trim()) return `I don't know ${whatItIs(r.item)}. Which thing are you looking for?`;
+      return "Sorry, I can't recognise that. Which thing are you looking for?";
+    default:
+      return 'Okay, never mind.';
+  }
+}
+
 /** The spoken answer for a lookup outcome. One or two short sentences. */
 export function composeReply(r: ReplyInput): string {
   switch (r.outcome) {
@@ -378,6 +403,11 @@ export function composeReply(r: ReplyInput): string {
     }
     case 'no_item':
       return `What are you looking for? Try: ${exampleSuggestion(r.examples, 1, 'phone')}`;
+    case 'not_heard':
+    case 'clarify':
+    case 'unknown_item':
+    case 'cancelled':
+      return clarifyingReply(r);
     case 'not_understood':
     default:
       return `I can help you find things. Try asking: ${exampleSuggestion(r.examples, 0, 'cup')}`;

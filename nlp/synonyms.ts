@@ -30,7 +30,8 @@ export const DEFAULT_SYNONYMS: ReadonlyArray<readonly [label: string, words: rea
   ['sports ball', ['ball', 'football', 'soccer ball', 'basketball', 'tennis ball', 'rugby ball', 'volleyball',
     'beach ball', 'netball']],
   ['umbrella', ['brolly', 'parasol']],
-  ['bottle', ['water bottle', 'flask', 'drink bottle', 'drinks bottle', 'thermos']],
+  // not "thermos": a thermos is its own thing, and people asking for one must not be answered about a bottle
+  ['bottle', ['water bottle', 'flask', 'drink bottle', 'drinks bottle']],
   ['book', ['novel', 'paperback', 'hardback', 'textbook', 'storybook', 'story book', 'cookbook', 'recipe book']],
   ['hair drier', ['hair dryer', 'hairdryer', 'hairdrier', 'blow dryer', 'blow drier', 'blowdryer']],
   ['hair dryer', ['hair drier', 'hairdryer', 'hairdrier', 'blow dryer', 'blow drier', 'blowdryer']],

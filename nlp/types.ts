@@ -51,7 +51,22 @@ export interface Vocabulary {
 }
 
 /** Where the sighting lands in the reply: which outcome, and the facts to word it. */
-export type Outcome = 'found' | 'never_seen' | 'not_detectable' | 'not_understood' | 'no_item' | 'unknown_place' | 'nothing_there';
+export type Outcome =
+  | 'found'
+  | 'never_seen'
+  | 'not_detectable'
+  | 'not_understood'
+  | 'no_item'
+  | 'unknown_place'
+  | 'nothing_there'
+  /** speech: nothing was heard ("Sorry, I didn't catch that.") */
+  | 'not_heard'
+  /** speech: unsure; asks back ("Did you mean your cup?" with a label, "Sorry, which thing ...?" without) */
+  | 'clarify'
+  /** a request about a thing nobody taught the system ("I don't know what a thermos is") */
+  | 'unknown_item'
+  /** the person said no (or nothing) to a clarifying question */
+  | 'cancelled';
 
 export interface ReplyInput {
   outcome: Outcome;

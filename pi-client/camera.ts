@@ -46,6 +46,8 @@ export class FolderWatcher {
   private again = false;
   private stopped = false;
   private lastProblem = '';
+  /** files already reported as skipped (each is named once) */
+  private readonly skipped = new Set<string>();
 
   constructor(
     readonly dir: string,
@@ -117,8 +119,16 @@ export class FolderWatcher {
     const ready: Array<{ file: string; st: fs.Stats }> = [];
     let pending = 0;
     for (const n of names) {
-      if (n.startsWith('.') || /\.(tmp|part)$/i.test(n) || !IMAGE_EXT.test(n)) continue;
+      // dot-names and .tmp/.part are files still being written (the safe way to drop an image in)
+      if (n.startsWith('.') || /\.(tmp|part)$/i.test(n)) continue;
       const file = path.join(this.dir, n);
+      if (!IMAGE_EXT.test(n)) {
+        if (!this.skipped.has(n) && this.skipped.size < 10_000 && !isFolder(file)) {
+          this.skipped.add(n);
+          this.o.log.info(`skipping ${n} in ${this.dir}: only .jpg, .jpeg, .png and .webp images are uploaded`);
+        }
+        continue;
+      }
       if (this.o.isQueued(file)) continue;
       let st: fs.Stats;
       try {
@@ -139,6 +149,14 @@ export class FolderWatcher {
       this.o.take(r.file, r.st);
     }
     return pending;
+  }
+}
+
+function isFolder(file: string): boolean {
+  try {
+    return fs.statSync(file).isDirectory();
+  } catch {
+    return true; // gone already: nothing to report
   }
 }
 
@@ -214,7 +232,8 @@ export function takeStill(argv: string[], file: string, timeoutMs = 30_000): Pro
 
 export async function runCamera(o: CameraOptions): Promise<number> {
   const { config, log } = o;
-  const watchDir = o.watchDir ?? config.camera.watchDir;
+  // what the command line asks for wins over the settings: --command over a configured watch folder
+  const watchDir = o.watchDir ?? (o.command ? null : config.camera.watchDir);
   const interval = (o.intervalSeconds ?? config.camera.intervalSeconds) * 1000;
   const cmd = watchDir ? null : resolveCameraCommand(o.command ?? config.camera.command);
 
@@ -333,8 +352,17 @@ export async function runCamera(o: CameraOptions): Promise<number> {
     await uploader.stop();
   }
   if (authFailure) throw authFailure;
+  if (o.once) log.info(summary(uploader));
   if (o.once && spool.count) log.warn(`${spool.count} frame(s) are still waiting in ${spool.dir}`);
   return o.once && spool.count ? 1 : 0;
+}
+
+/** one line for the end of `--once`: what was delivered and what was found in it */
+export function summary(u: Pick<Uploader, 'sent' | 'rejected' | 'found'>): string {
+  const found = [...u.found].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).map(([l, n]) => (n > 1 ? `${l} x${n}` : l));
+  const parts = [`${u.sent} frame(s) sent${u.sent ? `; found ${found.length ? found.join(', ') : 'nothing the model knows'}` : ''}`];
+  if (u.rejected) parts.push(`${u.rejected} refused by the server`);
+  return `done: ${parts.join('; ')}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

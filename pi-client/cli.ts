@@ -50,6 +50,13 @@ function level(v: Record<string, unknown>): LogLevel {
   return v.verbose ? 'debug' : v.quiet ? 'warn' : 'info';
 }
 
+/** setup/check report lines: with --quiet only the lines that report a problem */
+function report(v: Record<string, unknown>): (line: string, fine?: boolean) => void {
+  return (line, fine) => {
+    if (!(v.quiet && fine)) process.stdout.write(line + '\n');
+  };
+}
+
 function load(v: Record<string, unknown>): { file: string; config: PiConfig } {
   const file = configPath(v.config as string | undefined);
   return { file, config: loadConfig(file) };
@@ -80,13 +87,13 @@ export async function main(argv: string[]): Promise<number> {
         force: { type: 'boolean' },
       });
       if (v.help) return say(USAGE), 0;
-      return runSetup(v as never, say);
+      return runSetup(v as never, report(v));
     }
     case 'check': {
       const v = parse(args, {});
       if (v.help) return say(USAGE), 0;
       const { file, config } = load(v);
-      return runCheck(file, config, say);
+      return runCheck(file, config, report(v));
     }
     case 'listen': {
       const v = parse(args, {
@@ -125,7 +132,7 @@ export async function main(argv: string[]): Promise<number> {
         const configured = config.listen.mode;
         mode = picked[0] ?? (configured !== 'auto' ? configured : config.button ? 'button' : process.stdin.isTTY ? 'enter' : 'vad');
       }
-      const sink: AudioSink = v['no-audio'] ? new NullSink() : v.output ? new FileSink(String(v.output)) : defaultSpeaker(config.speaker.device, 'auto', log);
+      const sink: AudioSink = v['no-audio'] ? new NullSink() : v.output ? new FileSink(String(v.output)) : defaultSpeaker(config.speaker.device, config.speaker.player, log);
       const ui = new Ui({ json: !!v.json, partials: !!v.partials, out: process.stdout });
       return runListen({ config, log, ui, source, more, sink, mode, once: !!v.once || inputs.length > 0, audio: !v['no-audio'] && config.listen.audio });
     }
@@ -137,6 +144,7 @@ export async function main(argv: string[]): Promise<number> {
         once: { type: 'boolean' },
       });
       if (v.help) return say(USAGE), 0;
+      if (v.watch && v.command) throw new UsageError('give --watch DIR or --command CMD, not both');
       const interval = v.interval !== undefined ? Number(v.interval) : undefined;
       if (interval !== undefined && !(interval > 0)) throw new UsageError('--interval wants a number of seconds, e.g. 10');
       const { config } = load(v);

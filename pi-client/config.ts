@@ -29,7 +29,8 @@ export interface PiConfig {
   /** what the server said about this device at setup (informational) */
   device?: { id: number; name: string; room: string | null; user?: string };
   mic: { device: string | null; sampleRate: number };
-  speaker: { device: string | null };
+  /** player: auto = the `speaker` package when it is installed, else `aplay` */
+  speaker: { device: string | null; player: 'auto' | 'speaker' | 'aplay' };
   button: ButtonConfig | null;
   listen: {
     /** auto: the button when configured, else Enter on a terminal, else the VAD */
@@ -57,7 +58,7 @@ export interface PiConfig {
 export function defaults(): Omit<PiConfig, 'server' | 'token'> {
   return {
     mic: { device: null, sampleRate: 16000 },
-    speaker: { device: null },
+    speaker: { device: null, player: 'auto' },
     button: null,
     listen: { mode: 'auto', audio: true },
     vad: { ...VAD_DEFAULTS },
@@ -127,6 +128,7 @@ export function validate(c: PiConfig, where: string): PiConfig {
   strOrNull('mic.device', c.mic.device);
   num('mic.sampleRate', c.mic.sampleRate, 8000);
   strOrNull('speaker.device', c.speaker.device);
+  if (!['auto', 'speaker', 'aplay'].includes(c.speaker.player)) throw bad('speaker.player', 'must be auto, speaker or aplay');
   if (!['auto', 'enter', 'button', 'vad'].includes(c.listen.mode)) throw bad('listen.mode', 'must be auto, enter, button or vad');
   for (const [k, v] of Object.entries(c.vad)) if (k !== 'thresholdDb') num(`vad.${k}`, v, 0);
   if (typeof c.vad.thresholdDb !== 'number' || c.vad.thresholdDb > 0) throw bad('vad.thresholdDb', 'must be a number <= 0 (dBFS)');

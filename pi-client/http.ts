@@ -9,6 +9,19 @@ export interface HttpResult {
   json: any;
 }
 
+let loaded: Promise<unknown> | null = null;
+/**
+ * Node loads its fetch implementation on the first call, which takes seconds on a slow Pi (and more under
+ * emulation): that must not count against the server's time to answer. A data: URL loads it without a request.
+ */
+function fetchLoaded(): Promise<unknown> {
+  loaded ??= fetch('data:,').then(
+    (r) => r.arrayBuffer(),
+    () => null,
+  );
+  return loaded;
+}
+
 export async function request(
   server: string,
   urlPath: string,
@@ -16,6 +29,7 @@ export async function request(
 ): Promise<HttpResult> {
   const headers: Record<string, string> = { ...opts.headers };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  await fetchLoaded();
   const timeout = AbortSignal.timeout(opts.timeoutMs ?? 15_000);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
   const res = await fetch(server + urlPath, { method: opts.method ?? 'GET', headers, body: opts.body as BodyInit | undefined, signal });

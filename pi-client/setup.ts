@@ -25,7 +25,8 @@ export interface SetupFlags {
   force?: boolean;
 }
 
-type Say = (line: string) => void;
+/** one line of the report; `fine` marks a line that reports no problem (`--quiet` leaves those out) */
+type Say = (line: string, fine?: boolean) => void;
 
 /** "gpiochip0:17" or "17" (gpiochip0) -> the button settings; "none" removes it */
 export function parseButton(s: string): PiConfig['button'] {
@@ -42,7 +43,7 @@ export async function checkServer(c: PiConfig, say: Say): Promise<{ serverOk: bo
     if (h.status === 200 && h.json?.ok) {
       serverOk = true;
       const bits = [h.json.store && `store ${h.json.store}`, typeof h.json.speech === 'boolean' && `speech ${h.json.speech ? 'on' : 'off'}`].filter(Boolean);
-      say(`server: ${c.server} answers${bits.length ? ` (${bits.join(', ')})` : ''}`);
+      say(`server: ${c.server} answers${bits.length ? ` (${bits.join(', ')})` : ''}`, true);
     } else say(`server: ${c.server} answers, but not like a whereabouts server (GET /healthz: ${describeReply(h)})`);
   } catch (e) {
     say(`server: cannot reach ${c.server}: ${describeNetError(e)}`);
@@ -55,6 +56,7 @@ export async function checkServer(c: PiConfig, say: Say): Promise<{ serverOk: bo
       const device = { id: d.id, name: d.name, room: d.room ?? null, user: r.json.user?.name };
       say(
         `device: the token is good; this is "${d.name}"${d.room ? ` in the ${d.room}` : ' (no room set: give it one on the admin page so answers can say where things are)'}${device.user ? `, belonging to ${device.user}` : ''}`,
+        !!d.room,
       );
       return { serverOk, tokenOk: true, device };
     }
@@ -71,38 +73,41 @@ export async function checkServer(c: PiConfig, say: Say): Promise<{ serverOk: bo
 
 export async function checkHardware(c: PiConfig, say: Say): Promise<void> {
   const mic = await checkAlsa('capture', c.mic.device);
-  say(mic.ok ? `${mic.message}` : mic.message);
+  say(mic.message, mic.ok);
   if (!mic.ok && mic.cards.length) say(`  capture devices: ${mic.cards.map((k) => `plughw:${k.card},${k.device} (${k.name})`).join(', ')}; pick one with --mic`);
 
   const spk = await checkAlsa('playback', c.speaker.device);
-  say(spk.message);
+  say(spk.message, spk.ok);
   if (!spk.ok && spk.cards.length) say(`  playback devices: ${spk.cards.map((k) => `plughw:${k.card},${k.device} (${k.name})`).join(', ')}; pick one with --speaker`);
   // resolved, never loaded: loading `speaker` opens ALSA's default device, and aborts the process without one
+  const useSpeaker = c.speaker.player === 'speaker' || (c.speaker.player === 'auto' && speakerPackageInstalled());
   say(
-    speakerPackageInstalled()
-      ? 'playback: through the speaker package'
+    useSpeaker
+      ? `playback: through the speaker package${speakerPackageInstalled() ? '' : ', which is not installed (speaker.player is "speaker"; "auto" uses aplay)'}`
       : which('aplay')
-        ? 'playback: through aplay (the optional speaker package is not installed; nothing is missing)'
+        ? `playback: through aplay${c.speaker.player === 'aplay' ? ' (speaker.player is "aplay")' : ' (the optional speaker package is not installed; nothing is missing)'}`
         : 'playback: neither aplay nor the speaker package is installed, so replies cannot be played (sudo apt install alsa-utils)',
+    useSpeaker ? speakerPackageInstalled() : !!which('aplay'),
   );
 
-  if (c.camera.watchDir) say(`camera: uploads the images that appear in ${c.camera.watchDir}`);
+  if (c.camera.watchDir) say(`camera: uploads the images that appear in ${c.camera.watchDir}`, true);
   if (c.camera.command) {
     const bin = splitCommand(c.camera.command)[0] ?? '';
     const p = which(bin);
-    say(p ? `camera: ${bin} (${p}), every ${c.camera.intervalSeconds} s` : `camera: the camera command "${bin}" is not installed`);
+    say(p ? `camera: ${bin} (${p}), every ${c.camera.intervalSeconds} s` : `camera: the camera command "${bin}" is not installed`, !!p);
   } else if (!c.camera.watchDir) {
     const f = findCameraCommand();
     say(
       f
         ? `camera: ${f.bin} (${f.path}), every ${c.camera.intervalSeconds} s`
         : 'camera: none of rpicam-still, libcamera-still or fswebcam is installed (sudo apt install rpicam-apps); `camera --watch DIR` still works',
+      !!f,
     );
   }
 
   const g = await gpiomonVersion();
-  if (c.button) say(g ? `button: ${c.button.chip} line ${c.button.line} through gpiomon (libgpiod ${g.text})` : 'button: configured, but gpiomon is not installed (sudo apt install gpiod)');
-  else say(g ? `button: none configured (gpiomon ${g.text} is there: add one with --button gpiochip0:17)` : 'button: none configured; gpiomon is not installed (sudo apt install gpiod) ');
+  if (c.button) say(g ? `button: ${c.button.chip} line ${c.button.line} through gpiomon (libgpiod ${g.text})` : 'button: configured, but gpiomon is not installed (sudo apt install gpiod)', !!g);
+  else say(g ? `button: none configured (gpiomon ${g.text} is there: add one with --button gpiochip0:17)` : 'button: none configured; gpiomon is not installed (sudo apt install gpiod)', true);
 }
 
 export async function runSetup(flags: SetupFlags, say: Say): Promise<number> {
@@ -141,14 +146,14 @@ export async function runSetup(flags: SetupFlags, say: Say): Promise<number> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new PiError(`cannot write ${file}: ${code === 'EACCES' ? 'permission denied (use sudo for --system)' : (e as Error).message}`);
   }
-  say(`settings written to ${file} (mode 0600: only its owner can read it, as it holds the token)`);
-  if (flags.system) say('next: sudo systemctl enable --now whereabouts-listen whereabouts-camera (see docs/pi-setup.md)');
+  say(`settings written to ${file} (mode 0600: only its owner can read it, as it holds the token)`, true);
+  if (flags.system) say('next: sudo systemctl enable --now whereabouts-listen whereabouts-camera (see docs/pi-setup.md)', true);
   if (!s.serverOk) return EXIT_FAILURE;
   return 0;
 }
 
 export async function runCheck(file: string, c: PiConfig, say: Say): Promise<number> {
-  say(`settings: ${file}`);
+  say(`settings: ${file}`, true);
   const s = await checkServer(c, say);
   await checkHardware(c, say);
   if (s.tokenOk === false) return EXIT_AUTH;

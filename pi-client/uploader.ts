@@ -9,6 +9,7 @@
  * Every request carries `Idempotency-Key: sha256(image + captured_at)` so that a retry after a lost
  * acknowledgement can be recognised by the server, and `captured_at` (query) / `X-Captured-At` (header).
  */
+import path from 'node:path';
 import { Backoff, Sleeper } from './backoff.js';
 import { authError, describeNetError, describeReply, request } from './http.js';
 import type { Logger } from './log.js';
@@ -46,6 +47,21 @@ export function sniffContentType(image: Buffer, fileName = ''): string | null {
   return null;
 }
 
+/** how a log line names a frame: its file name (watched folder), else its capture time */
+export function frameName(e: Pick<SpoolEntry, 'source' | 'capturedAt'>): string {
+  return e.source ? path.basename(e.source) : `the frame captured at ${isoTime(e.capturedAt)}`;
+}
+
+/** what the server found in a frame, from its reply: "cup 0.90, dining table 0.73", or why there is nothing */
+export function describeFound(body: any): { text: string; labels: string[] } {
+  if (body?.duplicate) return { text: `already delivered before${body?.frame?.id != null ? ` (frame ${body.frame.id})` : ''}`, labels: [] };
+  const dets: Array<{ label?: unknown; score?: unknown }> = Array.isArray(body?.detections) ? body.detections : [];
+  const labels = dets.map((d) => String(d.label ?? '?'));
+  const frame = body?.frame?.id != null ? `frame ${body.frame.id}: ` : '';
+  if (!dets.length) return { text: `${frame}nothing recognised`, labels };
+  return { text: frame + dets.map((d) => `${String(d.label ?? '?')} ${typeof d.score === 'number' ? d.score.toFixed(2) : '?'}`).join(', '), labels };
+}
+
 function retryAfterMs(h: string | null): number | undefined {
   if (!h) return undefined;
   const s = Number(h);
@@ -62,9 +78,10 @@ export class Uploader {
   private outageSince: number | null = null;
   private lastOutageLog = 0;
   private idleWaiters: Array<() => void> = [];
-  /** frames delivered / refused since start */
+  /** frames delivered / refused since start, and how often each label was found in them */
   sent = 0;
   rejected = 0;
+  readonly found = new Map<string, number>();
 
   constructor(
     private readonly spool: Spool,
@@ -108,14 +125,15 @@ export class Uploader {
           }
           backoff.reset();
           this.sent++;
-          const n = Array.isArray(r.body?.detections) ? r.body.detections.length : null;
-          log.debug(`sent the frame captured at ${isoTime(e.capturedAt)}${r.body?.frame?.id != null ? ` (frame ${r.body.frame.id}` + (n !== null ? `, ${n} detection(s))` : ')') : ''}`);
+          const what = describeFound(r.body);
+          for (const l of what.labels) this.found.set(l, (this.found.get(l) ?? 0) + 1);
+          log.info(`sent ${e.source ? `${path.basename(e.source)} (captured ${isoTime(e.capturedAt)})` : `the picture taken at ${isoTime(e.capturedAt)}`}, ${what.text}`);
           this.spool.remove(e, 'sent');
           break;
         }
         case 'reject':
           this.rejected++;
-          log.warn(`the server refused the frame captured at ${isoTime(e.capturedAt)} (${r.why}): dropped`);
+          log.warn(`the server refused ${frameName(e)} (${r.why}): dropped`);
           this.spool.remove(e, 'rejected');
           backoff.reset();
           break;

@@ -27,6 +27,8 @@ export interface StartMessage {
    * true: hands-free). false: only `stop` (or the length limit) ends it (push-to-talk).
    */
   endpoint?: boolean;
+  /** sample rate of the reply audio, 8000..48000 (default: the server's, 16000); kept for the connection */
+  reply_sample_rate?: number;
 }
 export interface StopMessage {
   type: 'stop';
@@ -76,6 +78,13 @@ export interface TranscriptEvent {
   reason: 'stop' | 'endpoint' | 'max_length';
   /** ms of the utterance's audio the server had received when it ended (what the transcript covers) */
   heard_ms?: number;
+  /**
+   * the recogniser's N-best list, best first (the first is `text` as heard), each with its share of the
+   * list's probability mass (0..1); the question is answered from the list, not from `text` alone
+   */
+  alternatives?: Array<{ text: string; confidence: number }>;
+  /** the best hypothesis' words with their confidence (0..1: the share of hypotheses agreeing on the word) */
+  words?: Array<{ word: string; conf: number }>;
 }
 export interface SightingView {
   label: string;
@@ -97,7 +106,10 @@ export interface ReplyEvent {
   label: string | null;
   sighting: SightingView | null;
   timings: { asr_ms: number; nlp_ms: number; lookup_ms: number; tts_ms: number };
-  /** the reply asks a question: the server listens again after `done` without another `start` */
+  /**
+   * the reply asks a question ("Did you mean your cup?", "Sorry, which thing are you looking for?"): the
+   * server listens again after `done` without another `start`
+   */
   follow_up?: boolean;
 }
 export interface AudioEvent {

@@ -40,6 +40,17 @@ const CONTEXT_COLS = `${SIGHTING_COLS}, d.name AS device_name, d.room AS room, z
 /** the joins CONTEXT_COLS needs after `sightings s` */
 const CONTEXT_JOINS = `JOIN devices d ON d.id = s.device_id LEFT JOIN frames f ON f.id = s.frame_id LEFT JOIN zones z ON z.id = s.zone_id`;
 
+/**
+ * The product's question: the newest sighting of (user, label), one index seek on sightings(user_id, label,
+ * seen_at DESC) that stops at the first row, with its device, frame and zone. Exported so that the bench EXPLAINs
+ * the very statement the store runs.
+ */
+export const LATEST_SIGHTING_SQL = `SELECT ${CONTEXT_COLS} FROM sightings s
+         ${CONTEXT_JOINS}
+         WHERE s.user_id = ? AND s.label = ? ORDER BY s.seen_at DESC, s.id DESC LIMIT 1`;
+/** what else the sighting's frame showed (frame id, the sighting's own id), for "next to the ..." */
+export const NEIGHBOURS_SQL = `SELECT label, score, x, y, w, h FROM sightings WHERE frame_id = ? AND id <> ? ORDER BY score DESC LIMIT 20`;
+
 function isUniqueViolation(e: unknown): boolean {
   return e instanceof Error && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
@@ -140,12 +151,8 @@ export class SqliteStore implements Store {
            score = COALESCE(@score, score), x = COALESCE(@x, x), y = COALESCE(@y, y), w = COALESCE(@w, w), h = COALESCE(@h, h)
          WHERE id = @id RETURNING *`,
       ),
-      latest: p(
-        `SELECT ${CONTEXT_COLS} FROM sightings s
-         ${CONTEXT_JOINS}
-         WHERE s.user_id = ? AND s.label = ? ORDER BY s.seen_at DESC, s.id DESC LIMIT 1`,
-      ),
-      neighbours: p(`SELECT label, score, x, y, w, h FROM sightings WHERE frame_id = ? AND id <> ? ORDER BY score DESC LIMIT 20`),
+      latest: p(LATEST_SIGHTING_SQL),
+      neighbours: p(NEIGHBOURS_SQL),
       latestForDevice: p(
         `SELECT ${SIGHTING_COLS} FROM sightings s WHERE s.device_id = ? AND s.seen_at >= ? ORDER BY s.seen_at DESC LIMIT 500`,
       ),

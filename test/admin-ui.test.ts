@@ -18,19 +18,17 @@ const manifest = JSON.parse(fs.readFileSync(path.join(REPO, 'models', 'manifest.
 const COCO = manifest.models.find((m) => m.name === 'yolox_nano')!.labels!;
 
 /** a server with the real detector (the repository's copy, in a temp models folder) and the text path */
-async function startServer(): Promise<{ s: TestServer; frames: boolean }> {
+async function startServer(): Promise<TestServer> {
   const labels = [...COCO, XSS];
   const modelsDir = tempDir('wa-models-');
   fs.copyFileSync(path.join(REPO, 'models', 'vendor', 'yolox_nano.onnx'), path.join(modelsDir, 'yolox_nano.onnx'));
-  const s = await startTestServer({ noModels: false, asrEngine: 'none', modelsDir, visionWorkers: 1 }, { labels });
-  return { s, frames: true };
+  return startTestServer({ noModels: false, asrEngine: 'none', modelsDir, visionWorkers: 1 }, { labels });
 }
 
 const suite = haveChromium() ? describe : describe.skip;
 
 suite('admin page (Chromium)', () => {
   let s: TestServer;
-  let frames = false;
   let browser: Browser;
   let admin: WatchedPage;
   const pages: WatchedPage[] = [];
@@ -44,7 +42,7 @@ suite('admin page (Chromium)', () => {
   }
 
   beforeAll(async () => {
-    ({ s, frames } = await startServer());
+    s = await startServer();
     browser = await launchBrowser();
     admin = await open();
   });
@@ -222,11 +220,11 @@ suite('admin page (Chromium)', () => {
       ],
     });
     expect(post.status).toBe(201);
-    if (frames) {
-      const png = fs.readFileSync(path.join(SHARED, 'images', 'coffee.png'));
-      const up = await cam.post('/v1/frames', png, { 'content-type': 'image/png' });
-      expect(up.status, JSON.stringify(up.body)).toBeLessThan(300);
-    }
+    // a camera frame with the cup on the table: the cup's latest sighting now has a snapshot
+    const png = fs.readFileSync(path.join(SHARED, 'images', 'coffee.png'));
+    const up = await cam.post('/v1/frames', png, { 'content-type': 'image/png' });
+    expect(up.status, JSON.stringify(up.body)).toBe(201);
+    expect(up.body.detections.map((d: { label: string }) => d.label)).toContain('cup');
     const x = await s.client(xssToken).post('/v1/sightings', { detections: [{ label: XSS, score: 0.7, box: [0.2, 0.2, 0.3, 0.3] }, { label: 'bottle', score: 0.6, box: [0.6, 0.1, 0.1, 0.3] }] });
     expect(x.status).toBe(201);
 
@@ -234,7 +232,9 @@ suite('admin page (Chromium)', () => {
     await page.getByRole('link', { name: 'Items' }).click();
     const cup = page.locator('.item-card[data-label="cup"]');
     await cup.waitFor();
-    const items = (await (await page.request.get('/v1/items')).json()) as { items: Array<{ label: string; latest: { box: number[]; snapshot_url: string | null; room: string } }> };
+    const items = (await (await page.request.get('/v1/items')).json()) as {
+      items: Array<{ label: string; latest: { box: number[]; snapshot_url: string | null; room: string; seen_at: string } }>;
+    };
     const latest = items.items.find((i) => i.label === 'cup')!.latest;
     expect(await cup.locator('.item-where').textContent()).toBe('kitchen · kitchen cam');
     const box = await cup.locator('.snap-box').evaluate((el: HTMLElement) => [el.style.left, el.style.top, el.style.width, el.style.height]);
@@ -242,7 +242,8 @@ suite('admin page (Chromium)', () => {
       expect(v.endsWith('%')).toBe(true);
       expect(parseFloat(v)).toBeCloseTo(latest.box[i] * 100, 1);
     });
-    if (frames && latest.snapshot_url) {
+    expect(latest.snapshot_url).toMatch(/^\/v1\/frames\/\d+\/snapshot$/);
+    {
       const img = cup.locator('.snap img');
       await expect(img.getAttribute('src')).resolves.toBe(latest.snapshot_url);
       await page.waitForFunction((el) => (el as HTMLImageElement).complete && (el as HTMLImageElement).naturalWidth > 0, await img.elementHandle());
@@ -251,14 +252,18 @@ suite('admin page (Chromium)', () => {
       const bb = (await cup.locator('.snap-box').boundingBox())!;
       expect(Math.abs(bb.x - (ib.x + latest.box[0] * ib.width))).toBeLessThan(3);
       expect(Math.abs(bb.width - latest.box[2] * ib.width)).toBeLessThan(4);
-    } else {
-      await cup.locator('.snap-none').waitFor();
     }
+    // an item without a snapshot says so
+    await page.locator('.item-card[data-label="book"] .snap-none').waitFor();
     const book = page.locator('.item-card[data-label="book"]');
     await expect(book.locator('time').textContent()).resolves.toBe('4 minutes ago');
-    // latest first
-    const order = await page.locator('.item-card').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.label));
-    expect(order.length).toBeGreaterThanOrEqual(4);
+    // latest first: every item once, each seen no later than the one above it; the oldest (book) last
+    const order = (await page.locator('.item-card').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.label))) as string[];
+    expect([...order].sort()).toEqual(items.items.map((i) => i.label).sort());
+    const seenAt = new Map(items.items.map((i) => [i.label, Date.parse(i.latest.seen_at)]));
+    const times = order.map((l) => seenAt.get(l)!);
+    expect(times.every((t, i) => i === 0 || t <= times[i - 1]), `${order.join(', ')} / ${times.join(', ')}`).toBe(true);
+    expect(order.at(-1)).toBe('book');
 
     // filters
     await page.getByLabel('Item', { exact: true }).fill('cup');
@@ -409,7 +414,7 @@ suite('admin page (Chromium)', () => {
       shots.push(await shoot(page, 'login'));
       await logIn(page, 'root', ROOT_PW);
       await page.locator('.item-card').first().waitFor();
-      if (frames) await page.locator('.item-card[data-label="cup"] img').evaluate((img: HTMLImageElement) => img.decode());
+      await page.locator('.item-card[data-label="cup"] img').evaluate((img: HTMLImageElement) => img.decode());
       shots.push(await shoot(page, 'items'));
       if (vp === DESKTOP) {
         await page.emulateMedia({ colorScheme: 'dark' });
@@ -429,7 +434,7 @@ suite('admin page (Chromium)', () => {
       await page.getByLabel('Your question').fill('where is my cup?');
       await page.getByRole('button', { name: 'Ask', exact: true }).click();
       await page.locator('#reply').waitFor();
-      if (frames) await page.locator('.answer-card img').evaluate((img: HTMLImageElement) => img.decode());
+      await page.locator('.answer-card img').evaluate((img: HTMLImageElement) => img.decode());
       shots.push(await shoot(page, 'ask'));
       await page.goto('/questions');
       await page.locator('#questions').waitFor();

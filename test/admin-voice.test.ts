@@ -1,11 +1,11 @@
 /**
  * "Hold to talk" on the Ask page, end to end: Chromium's fake microphone plays a committed speech WAV,
- * the page streams it over /v1/listen (cookie auth) and shows the transcript and the answer. Runs when the
- * voice route is built and the speech model is installed (models/files), and is skipped otherwise.
+ * the page streams it over /v1/listen (cookie auth) and shows the transcript and the answer. Needs Chromium,
+ * the installed speech model (models/files) and the detector from ../shared: under CI their absence fails.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../dist/assistant/app.js';
@@ -13,16 +13,16 @@ import { loadConfig } from '../dist/assistant/config.js';
 import { addDevice, addUser } from '../dist/assistant/accounts.js';
 import { Client } from './helpers/server.js';
 import { REPO, SHARED, YOLOX_FILE, tempDir } from './helpers/tmp.js';
-import { CHROMIUM, DESKTOP, haveChromium, logIn, shoot } from './helpers/browser.js';
+import { CHROMIUM, DESKTOP, logIn, shoot } from './helpers/browser.js';
+import { describeWhenReady, missingPaths } from './helpers/needs.js';
 
-const LISTEN = path.join(REPO, 'dist', 'assistant', 'routes', 'listen.js');
 const MODELS = path.join(REPO, 'models', 'files');
 const ASR_MODEL = 'vosk-model-small-en-us-0.15';
 const YOLOX = YOLOX_FILE;
 const WAV = path.join(REPO, 'audio-fixtures', 'wav', 'where-is-my-cup.en-us.s150.wav');
-const ready = haveChromium() && fs.existsSync(LISTEN) && fs.existsSync(path.join(MODELS, ASR_MODEL)) && fs.existsSync(path.join(MODELS, 'lib')) && fs.existsSync(WAV) && fs.existsSync(YOLOX);
+const missing = missingPaths({ Chromium: CHROMIUM, 'the speech model': path.join(MODELS, ASR_MODEL), libvosk: path.join(MODELS, 'lib'), 'the speech fixture': WAV, 'the detector': YOLOX });
 
-(ready ? describe : describe.skip)('admin page: hold to talk (Chromium fake microphone)', () => {
+describeWhenReady('admin page: hold to talk (Chromium fake microphone)', missing, () => {
   let app: FastifyInstance;
   let url = '';
   let browser: Browser;

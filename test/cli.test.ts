@@ -7,7 +7,7 @@ describe('whereabouts CLI', () => {
   const dataDir = tempDir('wa-cli-');
   const D = ['--data-dir', dataDir];
 
-  it('manages users and devices, and the token it prints works against the server', async () => {
+  it('manages users and devices, and the token it prints works against the server', { timeout: 240_000 }, async () => {
     let r = await run(['user', 'add', 'ann', '--admin', ...D], { input: 'ann-password-1\n' });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -53,7 +53,7 @@ describe('whereabouts CLI', () => {
     }
   });
 
-  it('prints one clear line and exits non-zero on errors', async () => {
+  it('prints one clear line and exits non-zero on errors', { timeout: 240_000 }, async () => {
     const cases: Array<[string[], string | undefined, RegExp]> = [
       [['user', 'add', 'ann', ...D], 'x\n', /already exists/],
       [['user', 'add', 'cat', ...D], 'short\n', /at least 8 characters/],

@@ -91,7 +91,7 @@ describe('fault and soak', () => {
     s = await startServer({
       dataDir,
       modelsDir: MODELS_DIR,
-      extraArgs: ['--body-idle-seconds', '1', '--utterance-idle-seconds', '1', '--voice-recheck-seconds', '1', '--max-streams-per-device', '2', '--max-streams-per-user', '12'],
+      extraArgs: ['--body-idle-seconds', '1', '--utterance-idle-seconds', '1', '--voice-recheck-seconds', '1', '--max-streams-per-device', '2', '--max-streams-per-user', '12', '--max-voice-connections-per-device', '30'],
     });
     // one real frame first, so the detector's first-use memory counts as idle
     const small = await (await import('sharp')).default(Buffer.alloc(640 * 480 * 3, 90), { raw: { width: 640, height: 480, channels: 3 } }).jpeg().toBuffer();
@@ -248,6 +248,7 @@ describe.runIf(haveBin || inCI())('PostgreSQL stopped and frozen under load', ()
   let srv: BenchServer;
   let token: string;
   let dbUrl: string;
+  let deviceId: number;
 
   beforeAll(async () => {
     pgs = await startPostgres();
@@ -256,7 +257,9 @@ describe.runIf(haveBin || inCI())('PostgreSQL stopped and frozen under load', ()
     const { openPostgresStore } = await import('../dist/store/postgres.js');
     const store = await openPostgresStore(db);
     const u = await addUser(store, 'pg', 'pg-password-1', false);
-    token = (await addDevice(store, u.id, 'cam', 'hall')).token;
+    const d = await addDevice(store, u.id, 'cam', 'hall');
+    token = d.token;
+    deviceId = d.device.id;
     await store.close();
     const url = new URL(db);
     url.searchParams.set('statement_timeout_ms', '2000');
@@ -363,4 +366,32 @@ describe.runIf(haveBin || inCI())('PostgreSQL stopped and frozen under load', ()
       await check.close();
     }
   }, 120_000);
+
+  it('a device revoked through one instance loses its voice socket on the other within 1 s (NOTIFY)', async () => {
+    const other = await startServer({ dataDir: tempDir('wa-soak-pg2-'), database: dbUrl, extraArgs: ['--no-models', '--voice-recheck-seconds', '60'] });
+    try {
+      const sock = await wsOpen(other.url, token);
+      await waitFor('ready', () => sock.events.some((e) => e.type === 'ready'), 5000);
+      let closedAt = 0;
+      let closeCode = 0;
+      sock.ws.on('close', (code) => {
+        closedAt = Date.now();
+        closeCode = code;
+      });
+      // the owner revokes it through the first instance
+      const login = await fetch(srv.url + '/v1/session', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'pg', password: 'pg-password-1' }) });
+      expect(login.status).toBe(200);
+      const csrf = ((await login.json()) as any).csrf_token;
+      const cookie = login.headers.getSetCookie()[0].split(';')[0];
+      const t0 = Date.now();
+      const del = await fetch(`${srv.url}/v1/devices/${deviceId}`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrf } });
+      expect(del.status).toBe(204);
+      await waitFor('the socket on the other instance closed', () => closedAt > 0, 3000);
+      expect(closedAt - t0).toBeLessThan(1000); // re-checks are 60 s apart here: only the notification is this fast
+      expect(closeCode).toBe(1008);
+      expect(sock.events.at(-1)).toMatchObject({ type: 'error', code: 'unauthorized' });
+    } finally {
+      await other.stop();
+    }
+  }, 60_000);
 });

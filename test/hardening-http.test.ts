@@ -140,6 +140,47 @@ describe('hardening over HTTP', () => {
     }
   });
 
+  it('every route that takes a body (other than logging in and first-run setup) has its guard in onRequest', async () => {
+    // Fastify's own route table with each route's hooks: a route added later with `preHandler: app.guard.x`
+    // must have been moved to onRequest too
+    const tree = s.app.printRoutes({ commonPrefix: false, includeHooks: true }).split('\n');
+    const routes: Array<{ path: string; methods: string[]; onRequest: string }> = [];
+    const stack: Array<{ col: number; name: string; path: string }> = [];
+    for (const line of tree) {
+      const hook = /•\s+\(onRequest\)\s+(.*)$/.exec(line);
+      if (hook && routes.length) {
+        routes[routes.length - 1].onRequest = hook[1];
+        continue;
+      }
+      const m = /^([\s│├└─]*?)([^\s│├└─•][^(]*?) \(([A-Z, ]+)\)\s*$/.exec(line);
+      if (!m) continue;
+      const col = m[1].length;
+      const name = m[2];
+      while (stack.length && stack[stack.length - 1].col >= col && !(stack[stack.length - 1].col === col && stack[stack.length - 1].name === name)) stack.pop();
+      let path: string;
+      if (stack.length && stack[stack.length - 1].col === col && stack[stack.length - 1].name === name) path = stack[stack.length - 1].path;
+      else {
+        // a radix tree: a child's name continues its parent's path ("v1/device" + "s" + "/:id")
+        path = (stack.length ? stack[stack.length - 1].path : '') + name;
+        stack.push({ col, name, path });
+      }
+      routes.push({ path, methods: m[3].split(',').map((x) => x.trim()), onRequest: '' });
+    }
+    const PUBLIC = new Set(['POST /v1/session', 'POST /setup', 'POST /login']);
+    const unguarded: string[] = [];
+    let withBody = 0;
+    for (const r of routes)
+      for (const method of r.methods) {
+        if (!['POST', 'PUT', 'PATCH', 'DELETE'].includes(method)) continue;
+        withBody++;
+        if (PUBLIC.has(`${method} ${r.path}`)) continue;
+        if (!/need(User|Admin|Device|Any)\(\)/.test(r.onRequest)) unguarded.push(`${method} ${r.path}: ${r.onRequest}`);
+      }
+    expect(withBody).toBeGreaterThan(10);
+    expect(routes.map((r) => r.path)).toContain('/v1/devices/:id');
+    expect(unguarded).toEqual([]);
+  });
+
   it('without Expect, a refused upload is answered 401 and cut off long before 16 MB are read', async () => {
     const res = await rawRequest(s.url + '/v1/frames', ['POST /v1/frames HTTP/1.1', 'Content-Type: image/jpeg', `Content-Length: ${MB16}`], { bodyBytes: MB16 });
     expect(res.status).toBe(401);

@@ -232,15 +232,27 @@ describe('durability', () => {
     const s1 = await startTestServer();
     const u = await s1.user('dana');
     const d = await s1.device(u.id, 'cam', 'lounge');
-    let acked = 0;
-    for (let i = 0; i < 40; i++) {
-      const r = await d.client.post('/v1/sightings', { seen_at: Date.now() - (40 - i) * 1000, detections: [{ label: i % 2 ? 'book' : 'remote', score: 0.8, box: [0.1, 0.1, 0.1, 0.1] }] });
-      if (r.status === 201) acked++;
+    // 40 uploads, ten at a time; each must be acknowledged (201 with its sighting ids), then the server stops
+    const acked: number[] = [];
+    for (let batch = 0; batch < 4; batch++) {
+      const replies = await Promise.all(
+        Array.from({ length: 10 }, (_, j) => {
+          const i = batch * 10 + j;
+          return d.client.post('/v1/sightings', { seen_at: Date.now() - (40 - i) * 1000, detections: [{ label: i % 2 ? 'book' : 'remote', score: 0.8, box: [0.1, 0.1, 0.1, 0.1] }] });
+        }),
+      );
+      for (const r of replies) {
+        expect(r.status, JSON.stringify(r.body)).toBe(201);
+        acked.push(...r.body.sightings.map((x: { id: number }) => x.id));
+      }
     }
+    expect(new Set(acked).size).toBe(40);
     await s1.close();
     const s2 = await startTestServer({ dataDir: s1.dataDir });
     try {
-      expect(await s2.app.store.countSightings()).toBe(acked);
+      expect(await s2.app.store.countSightings()).toBe(40);
+      const kept = await s2.app.store.listSightings({ userId: u.id, limit: 100 });
+      expect(kept.map((x) => x.id).sort((a, b) => a - b)).toEqual([...acked].sort((a, b) => a - b));
       const c = s2.client(d.token);
       const r = await c.post('/v1/query', { text: 'where is the remote control' });
       expect(r.body.outcome).toBe('found');

@@ -29,7 +29,7 @@ describe('bench', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Machine: .+, \d+ cores/m);
     expect(r.stdout).toContain('### Text queries: POST /v1/query, 20,000 sightings');
-    expect(r.stdout).toMatch(/^\| JSON +\| \d+ +\| [\d,]+ +\| [\d.]+ +\|/m);
+    expect(r.stdout).toMatch(/^\| JSON +\| \d+ +\| [\d,]+ \([\d,]+\) +\| [\d,]+ +\| [\d.]+ +\|/m);
     expect(r.stdout).toContain('### Lookup');
     expect(r.stdout).toMatch(/^\| sqlite +\| 1,000,000 +\| [\d.]+ +\| 5000 +\| [\d.]+ +\|/m);
     expect(r.stdout).toContain('### Targets');
@@ -37,6 +37,12 @@ describe('bench', () => {
     expect(j.text.rows[0].load.requests).toBeGreaterThan(0);
     expect(j.text.rows[0].load.errors).toBe(0);
     expect(j.text.rows[0].stages.lookup).toBeGreaterThan(0);
+    // the questions rotate: over 1,000 distinct ones, and the load generator sent one per request up to that
+    expect(j.text.rows[0].questions).toBeGreaterThanOrEqual(1000);
+    expect(j.text.rows[0].load.distinct).toBeGreaterThanOrEqual(Math.min(1000, j.text.rows[0].load.requests));
+    // the plan is the store's own statement's: an index seek, no full scan or sort
+    expect(j.lookup.rows[1].plan).toMatch(/^latest: .*SEARCH s USING INDEX/);
+    expect(j.lookup.rows[1].plan).not.toMatch(/SCAN s\b|TEMP B-TREE/);
     expect(j.lookup.rows.map((x: { sightings: number }) => x.sightings)).toEqual([10_000, 1_000_000]);
     expect(j.lookup.rows[1].ms.p99).toBeLessThan(50);
     expect(j.voice).toBeNull();

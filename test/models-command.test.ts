@@ -1,5 +1,5 @@
 /**
- * `whereabouts models` (runModelsCommand): copy from a folder, checksum refusal, --check, downloads from a
+ * `whereabouts models` (its flags through the command line's parser, then runModels): copy from a folder, checksum refusal, --check, downloads from a
  * local HTTP server (resumed with Range), and the what/where message when nothing can be fetched. Never
  * touches the internet: downloads go to a local server or to a closed local port via --mirror.
  */
@@ -10,7 +10,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../dist/assistant/config.js';
-import { runModelsCommand, sha256File, type ModelProvider } from '../dist/models/models.js';
+import { modelsOptions, parseCommand } from '../dist/assistant/commands.js';
+import { runModels, sha256File, type ModelProvider } from '../dist/models/models.js';
 import { detectionModelProvider } from '../dist/models/providers.js';
 import { REPO, YOLOX_FILE, tempDir } from './helpers/tmp.js';
 
@@ -44,7 +45,8 @@ async function run(args: string[], over: Record<string, unknown> = {}, io: { pro
   const lines: string[] = [];
   const err = sink();
   err.stream.isTTY = io.tty;
-  const code = await runModelsCommand(args, config, (l) => lines.push(l), { stderr: err.stream, env: {}, providers: io.providers ?? [detectorWithoutCopy] });
+  const { options } = parseCommand('models', args, {});
+  const code = await runModels(modelsOptions(options), config, (l) => lines.push(l), { stderr: err.stream, providers: io.providers ?? [detectorWithoutCopy] });
   return { code, out: lines.join('\n'), stderr: err.text(), modelsDir, target: path.join(modelsDir, 'yolox_nano.onnx') };
 }
 
@@ -247,8 +249,7 @@ describe('whereabouts models', () => {
 
   it('needs nothing with --no-models, and rejects unknown options', async () => {
     expect((await run(['--check'], { noModels: true })).out).toMatch(/no models needed/);
-    const bad = await run(['--frobnicate']);
-    expect(bad.code).toBe(2);
-    expect(bad.out).toMatch(/unknown option --frobnicate/);
+    await expect(run(['--frobnicate'])).rejects.toThrow(/^unknown option --frobnicate$/);
+    await expect(run(['--from'])).rejects.toThrow(/^--from needs a value$/);
   });
 });

@@ -11,7 +11,8 @@ import path from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { findPgBin, inCI, startPostgres, type PgServer } from './helpers/pg.js';
+import { findPgBin, startPostgres, type PgServer } from './helpers/pg.js';
+import { describeWhenReady, itWhenReady, missingPaths } from './helpers/needs.js';
 import { serve } from './helpers/proc.js';
 import { Client } from './helpers/server.js';
 import { REPO, tempDir } from './helpers/tmp.js';
@@ -19,38 +20,18 @@ import { openPostgresStore } from '../dist/store/postgres.js';
 import { POSTGRES_MIGRATIONS } from '../dist/store/postgres-migrations.js';
 import { addDevice, addUser } from '../dist/assistant/accounts.js';
 
-const haveBin = !!findPgBin();
-if (!haveBin && inCI()) {
-  describe('scale-out on PostgreSQL', () => {
-    it('needs PostgreSQL', () => {
-      throw new Error('PostgreSQL binaries not found: .ci/run must apt-get install postgresql');
-    });
-  });
-} else if (!haveBin) {
-  console.warn('[pg-scaleout tests] skipped: PostgreSQL binaries not found (apt-get install postgresql)');
-}
+const pgMissing = findPgBin() ? [] : ['the PostgreSQL binaries (apt-get install postgresql)'];
 
 type Instance = Awaited<ReturnType<typeof serve>>;
 
-/**
- * A voice question needs the /v1/listen route registered by the app and the real models (Vosk + the
- * detector, which `serve` loads without --no-models); without them the voice test is skipped.
- */
+/** A voice question needs the real models (Vosk + the detector, which `serve` loads without --no-models). */
 const MODELS_DIR = path.join(REPO, 'models', 'files');
 const VOICE_FIXTURE = path.join(REPO, 'audio-fixtures', 'wav', 'where-is-my-cup.en-us.s150.wav');
-const voiceReady = (() => {
-  try {
-    const app = fs.readFileSync(path.join(REPO, 'dist', 'assistant', 'app.js'), 'utf8');
-    return (
-      /routes\/listen\.js/.test(app) &&
-      fs.existsSync(path.join(MODELS_DIR, 'vosk-model-small-en-us-0.15')) &&
-      fs.existsSync(path.join(MODELS_DIR, 'yolox_nano.onnx')) &&
-      fs.existsSync(VOICE_FIXTURE)
-    );
-  } catch {
-    return false;
-  }
-})();
+const voiceMissing = missingPaths({
+  'the speech model': path.join(MODELS_DIR, 'vosk-model-small-en-us-0.15'),
+  'the detector': path.join(MODELS_DIR, 'yolox_nano.onnx'),
+  'the speech fixture': VOICE_FIXTURE,
+});
 
 const BOX = [0.4, 0.4, 0.1, 0.15];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -66,7 +47,7 @@ async function startPair(db: string, dataDir: string, extra: string[] = []): Pro
   return [a.value, b.value];
 }
 
-describe.skipIf(!haveBin)('scale-out on PostgreSQL', () => {
+describeWhenReady('scale-out on PostgreSQL', pgMissing, () => {
   let server: PgServer;
   const instances: Instance[] = [];
   const dirs: string[] = [];
@@ -159,7 +140,7 @@ describe.skipIf(!haveBin)('scale-out on PostgreSQL', () => {
       expect(hb.body).toEqual(ha.body);
     });
 
-    it.skipIf(!voiceReady)('a voice question on a third instance (with models) answers from a sighting posted to the first', async () => {
+    itWhenReady('a voice question on a third instance (with models) answers from a sighting posted to the first', voiceMissing, async () => {
       const dataDir = scratch();
       const V = await serve(['--database', db, '--data-dir', dataDir, '--models-dir', MODELS_DIR, '--log-level', 'warn', '--time-zone', 'UTC', '--vision-workers', '1', '--asr-workers', '1']);
       instances.push(V);

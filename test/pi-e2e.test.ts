@@ -6,6 +6,8 @@
  *    lands in a file sink as exactly the bytes the server announced, and they are speech
  *  - camera: an image dropped into a watched folder is uploaded; "where is my cup" then names the room
  *  - camera: the server is killed and comes back while images keep arriving; every frame is stored once
+ *  - camera messages: one line per upload with what was found, a --once summary, skipped files named,
+ *    --command over a configured folder, --quiet
  *  - setup, and one-line errors for a bad token, a server that is down, a missing camera command
  */
 import fs from 'node:fs';
@@ -147,7 +149,7 @@ describe('whereabouts-pi camera against the real server', () => {
       dropImage(watch, 'coffee.png', fs.readFileSync(path.join(SHARED, 'images', 'coffee.png')), takenAt);
       await until(() => fs.existsSync(path.join(watch, 'sent', 'coffee.png')), 60_000, 'the image to be uploaded and moved to sent/');
       expect(fs.existsSync(path.join(watch, 'coffee.png'))).toBe(false);
-      expect(cam.logs()).toMatch(/sent the frame captured at .* \(frame \d+, \d+ detection\(s\)\)/);
+      expect(cam.logs()).toMatch(/\nsent coffee\.png \(captured [\dT:.Z-]+\), frame \d+: .*cup 0\.\d\d/);
 
       const q = await query(tokens.bob, 'where is my cup');
       expect(q.status).toBe(200);
@@ -170,11 +172,12 @@ describe('whereabouts-pi camera against the real server', () => {
     const once = await runPi(['camera', '--config', cfg, '--once', '--verbose']);
     expect(once.code, once.stderr).toBe(0);
     expect(once.stderr).toMatch(/taking a picture every 10 s with: cp .*fruits\.jpg \{file\}/);
-    expect(once.stderr).toMatch(/sent the frame captured at .* \(frame \d+, [1-9]\d* detection\(s\)\)/);
+    expect(once.stderr).toMatch(/\nsent the picture taken at [\dT:.Z-]+, frame \d+: .*orange 0\.\d\d/);
+    expect(once.stderr).toMatch(/\ndone: 1 frame\(s\) sent; found .*orange/);
 
     const cam = startPi(['camera', '--config', cfg, '--interval', '0.5', '--verbose']);
     try {
-      await until(() => (cam.logs().match(/sent the frame/g) ?? []).length >= 3, 30_000, 'three stills to be sent');
+      await until(() => (cam.logs().match(/sent the picture taken at/g) ?? []).length >= 3, 30_000, 'three stills to be sent');
     } finally {
       expect(await cam.stop()).toBe(0);
     }
@@ -189,6 +192,57 @@ describe('whereabouts-pi camera against the real server', () => {
     } finally {
       expect(await bad.stop()).toBe(0);
     }
+  });
+
+  it('messages: each upload says what was found, --once sums up, skipped files are named, --command wins over a configured folder, --quiet is quiet', async () => {
+    const dir = tempDir('wa-pi-msg-');
+    const watch = path.join(dir, 'watch');
+    fs.mkdirSync(watch);
+    const cfg = piConfig(dir, { server: srv.url, token: tokens.bob, camera: { watchDir: watch, spoolDir: path.join(dir, 'spool') } });
+    const env = { WHEREABOUTS_PI_SETTLE_MS: '0' };
+    fs.copyFileSync(path.join(SHARED, 'images', 'coffee.png'), path.join(watch, 'coffee.png'));
+    fs.copyFileSync(path.join(SHARED, 'images', 'rocket.jpg'), path.join(watch, 'rocket.jpg'));
+    fs.writeFileSync(path.join(watch, 'notes.txt'), 'not an image');
+    fs.writeFileSync(path.join(watch, '.hidden.jpg.part'), 'being written');
+
+    // the configured folder, --once: one line per upload with what was found, then a summary
+    const once = await runPi(['camera', '--config', cfg, '--once'], { env });
+    expect(once.code, once.stderr).toBe(0);
+    const lines = once.stderr.trim().split('\n');
+    expect(lines[0]).toBe(`watching ${watch} for images; uploading to ${srv.url}`);
+    expect(once.stderr).toMatch(/\nsent coffee\.png \(captured [\dT:.Z-]+\), frame \d+: (.*, )?cup 0\.\d\d/);
+    expect(once.stderr).toMatch(/\nsent rocket\.jpg \(captured [\dT:.Z-]+\), frame \d+: nothing recognised\n/);
+    expect(once.stderr).toMatch(/\nskipping notes\.txt in .*watch: only \.jpg, \.jpeg, \.png and \.webp images are uploaded\n/);
+    expect(once.stderr).not.toMatch(/hidden/);
+    expect(lines[lines.length - 1]).toMatch(/^done: 2 frame\(s\) sent; found (.+, )?cup(, .+)?$/);
+    expect(fs.readdirSync(path.join(watch, 'sent')).sort()).toEqual(['coffee.png', 'rocket.jpg']);
+
+    // --command wins over the configured watch folder
+    fs.copyFileSync(path.join(SHARED, 'images', 'coffee.png'), path.join(watch, 'again.png'));
+    const cmd = await runPi(['camera', '--config', cfg, '--once', '--command', `cp ${path.join(SHARED, 'images', 'fruits.jpg')} {file}`], { env });
+    expect(cmd.code, cmd.stderr).toBe(0);
+    expect(cmd.stderr).toMatch(/^taking a picture every 10 s with: cp .*fruits\.jpg \{file\}\n/);
+    expect(cmd.stderr).toMatch(/\nsent the picture taken at [\dT:.Z-]+, frame \d+: .*orange/);
+    expect(cmd.stderr).not.toMatch(/watching|again\.png/);
+    expect(fs.existsSync(path.join(watch, 'again.png'))).toBe(true);
+    const both = await runPi(['camera', '--config', cfg, '--once', '--watch', watch, '--command', 'cp a {file}']);
+    expect(both.code).toBe(2);
+    expect(both.stderr.trim()).toBe('whereabouts-pi: give --watch DIR or --command CMD, not both');
+
+    // --quiet: a run that goes well prints nothing at all
+    const quiet = await runPi(['camera', '--config', cfg, '--once', '--quiet'], { env });
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout + quiet.stderr).toBe('');
+    expect(fs.existsSync(path.join(watch, 'sent', 'again.png'))).toBe(true);
+    // ...and `check --quiet` keeps only the lines that report a problem
+    const loud = await runPi(['check', '--config', cfg]);
+    const hushed = await runPi(['check', '--config', cfg, '--quiet']);
+    expect(hushed.code).toBe(loud.code);
+    expect(loud.stdout).toMatch(/^server: .* answers/m);
+    expect(loud.stdout).toMatch(/^device: the token is good/m);
+    expect(hushed.stdout).not.toMatch(/^(server|device|settings|camera):/m);
+    for (const l of hushed.stdout.trim().split('\n').filter(Boolean)) expect(loud.stdout).toContain(l);
+    expect(hushed.stdout.length).toBeLessThan(loud.stdout.length);
   });
 
   it('keeps frames while the server is down and delivers each exactly once when it is back', async () => {

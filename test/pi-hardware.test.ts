@@ -5,6 +5,7 @@
  *    through a test-only .asoundrc (ALSA `file` plugin over `null`: capture reads a prepared raw file,
  *    playback writes what was played to a file) set as $HOME/.asoundrc of the client process only.
  *    Byte-exact, not paced in real time. Skipped (saying so) when the optional `speaker` package is missing.
+ *  - the `aplay` player (what a Pi uses when `speaker` was not built): the same bytes reach ALSA
  *  - no microphone / no speaker: one clear line, and never the abort `speaker` causes when it is loaded
  *    without an ALSA default device (ALSA_CONFIG_PATH points at an empty configuration)
  *  - the GPIO button through a stand-in gpiomon (test/fixtures/pi/bin/gpiomon)
@@ -93,6 +94,32 @@ describe.skipIf(!speakerInstalled || !alsaTools)('microphone (arecord) and speak
     expect(pcm.length).toBe(announced);
     const stats = analyzeSpeech(s16leToFloat32(pcm), ev.find((e) => e.type === 'audio').sample_rate);
     expect(stats.activeSec).toBeGreaterThan(0.8);
+  });
+
+  it('without the speaker package (speaker.player "aplay"), replies play through aplay', async () => {
+    const dir = tempDir('wa-pi-aplay-');
+    const fx = fixtures().find((f) => f.file.includes('where-is-my-cup'))!;
+    const out = path.join(dir, 'played.raw');
+    const cfg = piConfig(dir, { server: srv.url, token, speaker: { player: 'aplay' } });
+    const r = await runPi(['listen', '--config', cfg, '--input', path.join(FIXTURES, fx.file), '--fast', '--json', '--verbose'], {
+      env: { HOME: alsaHome(path.join(dir, 'no-mic.raw'), out) },
+    });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stderr).toMatch(/debug: playing: aplay -q -t raw -f S16_LE -c 1 -r \d+ -/);
+    const ev = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    expect(ev.find((e) => e.type === 'reply').label).toBe('cup');
+    expect(ev.filter((e) => e.type === 'played').map((p) => p.sink)).toEqual(['speaker (aplay, ALSA default)']);
+    const announced = ev.filter((e) => e.type === 'audio').reduce((n, e) => n + e.bytes, 0);
+    expect(announced).toBeGreaterThan(0);
+    // aplay completes its last ALSA period with silence: the announced bytes, then at most a period of zeros
+    const pcm = fs.readFileSync(out);
+    expect(pcm.length).toBeGreaterThanOrEqual(announced);
+    expect(pcm.length - announced).toBeLessThan(16384);
+    expect(pcm.subarray(announced).every((b) => b === 0)).toBe(true);
+    expect(analyzeSpeech(s16leToFloat32(pcm.subarray(0, announced)), ev.find((e) => e.type === 'audio').sample_rate).activeSec).toBeGreaterThan(0.8);
   });
 });
 

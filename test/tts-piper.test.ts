@@ -52,13 +52,17 @@ describe('piper text pieces and phoneme ids', () => {
     expect(splitClauses(' , ... ')).toEqual([]);
   });
 
-  it('makes the first piece short, cutting before a preposition', () => {
+  it('makes the first piece short, cutting before a preposition or determiner', () => {
     const p = planPieces('Your cup is on the kitchen counter, four minutes ago.');
     expect(p.map((x) => x.text)).toEqual(['Your cup is', 'on the kitchen counter', 'four minutes ago']);
     expect(p.map((x) => x.end)).toEqual(['', ',', '.']);
-    expect(planPieces('I have not seen your wallet.').map((x) => x.text)).toEqual(['I have not seen your wallet']);
-    // no phrase word: cut after four words
-    expect(planPieces('Alpha bravo charlie delta echo foxtrot golf.').map((x) => x.text)).toEqual(['Alpha bravo charlie delta', 'echo foxtrot golf']);
+    const texts = (t: string) => planPieces(t).map((x) => x.text);
+    expect(texts('I have not seen your wallet.')).toEqual(['I have not seen', 'your wallet']);
+    expect(texts('I think I last saw your handbag in the hallway.')).toEqual(['I think I last saw', 'your handbag in the hallway']);
+    expect(texts('Where are my keys?')).toEqual(['Where are my keys']); // short: whole
+    // no phrase boundary: whole up to six words, else cut after four
+    expect(texts('Alpha bravo charlie delta echo.')).toEqual(['Alpha bravo charlie delta echo']);
+    expect(texts('Alpha bravo charlie delta echo foxtrot golf.')).toEqual(['Alpha bravo charlie delta', 'echo foxtrot golf']);
   });
 
   it("cleans espeak-ng's IPA and appends the piece's punctuation as Piper does", () => {
@@ -131,6 +135,19 @@ describe.skipIf(!needVoice)('piper engine with the real voice', () => {
     expect(s.activeFraction).toBeGreaterThan(0.4);
     expect([...piper.missing.keys()]).toEqual([]); // espeak-ng gave only phonemes the voice knows
     console.log(`[piper] first audio ${firstMs.toFixed(0)} ms, whole reply ${totalMs.toFixed(0)} ms (under whatever load the machine has)`);
+  });
+
+  it('keeps the audio of recent first pieces: a repeated reply start is not synthesised again', async () => {
+    const piper = tts as InstanceType<typeof PiperTts>;
+    const a = await synthesizeToPcm(tts, 'Your keys are on the table in the hallway, a few seconds ago.');
+    const hits = piper.cacheHits;
+    const done = piper.piecesDone;
+    const b = await synthesizeToPcm(tts, 'Your keys are in the garage, two days ago.');
+    expect(piper.cacheHits).toBe(hits + 1);
+    expect(piper.piecesDone - done).toBe(2); // "in the garage," and "two days ago." only
+    // the cached start is the same audio
+    const start = Math.min(8000, a.length);
+    expect(b.subarray(0, start).equals(a.subarray(0, start))).toBe(true);
   });
 
   it('resamples to the rate a call asks for; speaking rate and volume change length and level', async () => {
@@ -264,4 +281,59 @@ describe.skipIf(!needVoice)('without a usable Piper voice the server speaks with
       child.kill('SIGTERM');
     }
   }, 90_000);
+});
+
+describe.skipIf(!needVoice)('the voice socket speaks Piper at the rate the client asks for', () => {
+  it('start {reply_sample_rate: 22050}: reply audio at 22050 Hz, announced exactly; a bad rate is a typed error', async () => {
+    const { buildApp, manifestLabels } = await import('../dist/assistant/app.js');
+    const { loadConfig } = await import('../dist/assistant/config.js');
+    const { addDevice, addUser } = await import('../dist/assistant/accounts.js');
+    const { buildVocabulary } = await import('../dist/nlp/vocabulary.js');
+    const WebSocket = (await import('ws')).default;
+    const vocab = buildVocabulary(manifestLabels('yolox_nano')!);
+    const asr = await createAsr({ modelsDir: MODELS, asrModel: 'vosk-model-small-en-us-0.15', asrEngine: 'vosk', asrWorkers: 1, maxStreams: 2 }, vocab.phrases(), { preferred: vocab.labels });
+    const speech = await createSpeech({ ttsEngine: 'piper', voice: VOICE });
+    const app = await buildApp(loadConfig([], {}, { port: 0, dataDir: tempDir(), logLevel: 'warn', noModels: true, timeZone: 'UTC', modelsDir: MODELS }), { asr, speech: speech as never });
+    try {
+      expect(speech!.engine).toBe('piper');
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const user = await addUser(app.store, 'ann', 'ann-password-1', true);
+      const token = (await addDevice(app.store, user.id, 'pi', 'kitchen')).token;
+      const port = (app.server.address() as { port: number }).port;
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/listen`, { headers: { authorization: `Bearer ${token}` } });
+      const events: any[] = [];
+      let bytes = 0;
+      ws.on('message', (d: Buffer, bin: boolean) => (bin ? (bytes += d.length) : events.push(JSON.parse(d.toString('utf8')))));
+      await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
+      const until = async (f: (e: any) => boolean) => {
+        for (let i = 0; i < 600 && !events.some(f); i++) await new Promise((r) => setTimeout(r, 50));
+        return events.find(f);
+      };
+      ws.send(JSON.stringify({ type: 'start', sample_rate: 16000, reply_sample_rate: 7 }));
+      expect(await until((e) => e.type === 'error')).toMatchObject({ code: 'bad_message' });
+      events.length = 0;
+      ws.send(JSON.stringify({ type: 'start', sample_rate: 16000, reply_sample_rate: 22050 }));
+      await until((e) => e.type === 'listening');
+      const wav = parseWav(fs.readFileSync(path.join(REPO, 'audio-fixtures', 'wav', 'can-you-find-my-book.flite-rms.r100.wav')));
+      for (let o = 0; o < wav.data.length; o += 3200) ws.send(wav.data.subarray(o, o + 3200));
+      ws.send(Buffer.alloc(16000));
+      ws.send(JSON.stringify({ type: 'stop' }));
+      const done = await until((e) => e.type === 'done' || e.type === 'error');
+      expect(done?.type).toBe('done');
+      const audio = events.filter((e) => e.type === 'audio');
+      expect(audio.length).toBeGreaterThan(0);
+      for (const a of audio) expect(a.sample_rate).toBe(22050);
+      expect(bytes).toBe(audio.reduce((n, a) => n + a.bytes, 0));
+      const reply = events.find((e) => e.type === 'reply');
+      // a one-sentence reply is 1-8 s of speech at 22050 Hz
+      expect(bytes / 2 / 22050).toBeGreaterThan(1);
+      expect(bytes / 2 / 22050).toBeLessThan(8);
+      expect(reply.text).toMatch(/book/);
+      ws.close();
+    } finally {
+      await app.close();
+      await asr.close();
+      await speech?.close();
+    }
+  }, 120_000);
 });

@@ -108,6 +108,7 @@ beforeAll(async () => {
     maxStreams: 16,
     maxStreamsPerDevice: 2,
     maxStreamsPerUser: 3,
+    maxVoiceConnectionsPerDevice: 4,
     utteranceIdleSeconds: 1,
     voiceRecheckSeconds: 0.5,
   });
@@ -229,6 +230,23 @@ describe('voice guard', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect((await aSocks[2].start()).type).toBe('listening');
     for (const s of [...aSocks, ...bSocks, cSock]) s.close();
+  });
+
+  it('a device keeps at most its number of voice connections open', async () => {
+    const me = await owner();
+    const cam = await addDevice(app.store, me.id, 'pi', null);
+    const four = await Promise.all([0, 1, 2, 3].map(() => Sock.open(bearer(cam.token))));
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/listen`, { headers: bearer(cam.token) });
+    const fifth = new Sock(ws);
+    const c = await fifth.closedWithin(5000);
+    expect(c.code).toBe(1008);
+    expect(fifth.events.at(-1)).toMatchObject({ type: 'error', code: 'busy' });
+    // closing one makes room
+    four[0].close();
+    await new Promise((r) => setTimeout(r, 300));
+    const again = await Sock.open(bearer(cam.token));
+    expect(again.closed).toBeNull();
+    for (const s of [...four, again]) s.close();
   });
 
   it('a started utterance with no audio ends with a timeout error and gives its stream back', async () => {

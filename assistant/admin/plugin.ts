@@ -126,6 +126,13 @@ const SetupBody = Type.Object(
   { additionalProperties: false },
 );
 
+/** https://, or http:// on this machine itself (localhost): what browsers call a potentially trustworthy origin */
+export function trustworthyOrigin(request: FastifyRequest): boolean {
+  if (request.protocol === 'https') return true;
+  const host = request.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\./.test(host) || host === '::1';
+}
+
 function sameToken(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -137,8 +144,10 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   const assets = collectAssets();
   if (!assets.has('admin/client/app.js')) app.log.warn('admin page: the compiled client is missing (run `npm run build`)');
 
-  app.addHook('onSend', async (_request, reply, payload) => {
+  app.addHook('onSend', async (request, reply, payload) => {
     reply.headers(SECURITY_HEADERS);
+    // browsers ignore (and warn about) COOP from an untrustworthy origin: plain http:// other than localhost
+    if (!trustworthyOrigin(request)) reply.removeHeader('cross-origin-opener-policy');
     return payload;
   });
 
@@ -150,6 +159,8 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
     return {
       speech: app.speech ? '1' : '0',
       listen: app.hasRoute({ method: 'GET', url: '/v1/listen' }) ? '1' : '0',
+      // where the page is served over HTTPS too (--tls-cert / --tls-self-signed), for the microphone
+      tlsPort: config.tlsCert || config.tlsSelfSigned ? String(config.tlsPort) : '',
     };
   }
 

@@ -131,6 +131,14 @@ export const FILLERS: readonly string[] = [
   'whereabouts',
   'assistant',
   'computer',
+  // answers to a clarifying question ("did you mean your cup?")
+  'yes',
+  'yeah',
+  'yep',
+  'no',
+  'nope',
+  "that's right",
+  'never mind',
 ];
 
 /**
@@ -180,6 +188,13 @@ export const COMMON_WORDS: readonly string[] = (
 ).split(' ');
 
 const REQUEST_WEIGHT = 3;
+
+/**
+ * Item words kept for typed questions but left out of the recogniser's grammar: rare words for things that
+ * sound like common item words, which the recogniser otherwise picks for them ("cot" for "cat" and "cup",
+ * "tumbler" for "thermos"). Chosen on the recognition corpus' tune split.
+ */
+export const NOT_SPOKEN: ReadonlySet<string> = new Set(['cot', 'cots', 'crib', 'cribs', 'tumbler', 'tumblers', 'moggie', 'moggies', 'moggy', 'mitt', 'mitts', 'loo', 'loos', 'pup', 'pups', 'tele', 'teles']);
 
 export interface GrammarOptions {
   /** the model's vocabulary check (vosk_model_find_word >= 0); sentences with an unknown word are dropped */
@@ -235,7 +250,7 @@ export function buildGrammar(phrases: readonly string[], opts: GrammarOptions = 
     }
     return false;
   };
-  const all = itemPhrases([...phrases, ...(opts.personalItems === false ? [] : PERSONAL_ITEMS)]);
+  const all = itemPhrases([...phrases, ...(opts.personalItems === false ? [] : PERSONAL_ITEMS)]).filter((p) => !NOT_SPOKEN.has(p));
   // "back pack" / "backpack", "cell phone" / "cellphone": one spelling per sound, so the recogniser does not
   // split its belief between them; the preferred one (a label), else the one-word one
   const preferred = new Set(itemPhrases(opts.preferred ?? []));

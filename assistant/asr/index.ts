@@ -4,5 +4,6 @@ export type { Asr, AsrProgress, AsrStream, AsrResult, AsrStats, AsrConfig, AsrOp
 export { buildGrammar, normalizePhrase, cleanTranscript, REQUEST_PHRASES, FILLERS, UNK } from './grammar.js';
 export { findLibvosk, libvoskCandidates, loadVosk, VoskLoadError } from './libvosk.js';
 export type { AsrLogger } from './pool.js';
-export type { WordInfo } from './messages.js';
+export type { Alternative, WordInfo } from './messages.js';
+export { parseVoskResult, joinSegments } from './nbest.js';
 export { SileroVad, VadStream, sileroModelPath, VAD_THRESHOLDS, VAD_WINDOW } from './vad.js';

@@ -11,6 +11,8 @@ export interface WorkerInit {
   minConfidence: number;
   /** the audio slice one stream decodes before the worker turns to the next (ms of 16 kHz audio) */
   sliceMs: number;
+  /** N-best list length asked of libvosk (0: one hypothesis with libvosk's own word confidences) */
+  maxAlternatives: number;
   /** the Silero VAD model file (asr/vad.ts); null: no voice-activity detection */
   vadModel: string | null;
 }
@@ -32,12 +34,24 @@ export interface WordInfo {
   end: number;
 }
 
+/**
+ * One hypothesis of the N-best list. `confidence` is its share of the list's probability mass (0..1, the
+ * list's confidences sum to 1): libvosk's per-hypothesis scores (log-likelihoods) through a softmax.
+ */
+export interface Alternative {
+  /** lower case, without [unk] */
+  text: string;
+  /** with [unk] */
+  raw: string;
+  confidence: number;
+}
+
 export type FromWorker =
   | { type: 'ready'; dropped: { phrase: string; word: string }[]; loadMs: number; vad: boolean; vadProblem: string | null }
   | { type: 'fatal'; message: string }
   | { type: 'grammar'; dropped: { phrase: string; word: string }[]; size: number }
   | { type: 'partial'; id: number; text: string }
-  | { type: 'endpoint'; id: number; text: string; raw: string; words: WordInfo[] }
+  | { type: 'endpoint'; id: number; text: string; raw: string; words: WordInfo[]; alternatives: Alternative[] }
   /**
    * a slice was decoded: `bytes` of input consumed; `text` the words so far (segments + partial);
    * `silenceMs` the VAD's quiet time at the decoded position (null: no VAD); `speech` the VAD heard speech
@@ -49,6 +63,8 @@ export type FromWorker =
       text: string;
       raw: string;
       words: WordInfo[];
+      /** the N-best list of the whole utterance, best first (the first one is `text`) */
+      alternatives: Alternative[];
       /** audio decoded, seconds (at the input rate) */
       audioSeconds: number;
       /** worker time spent decoding this stream, ms */

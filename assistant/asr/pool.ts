@@ -4,7 +4,7 @@
  * order). A worker that dies fails its streams with an error and is replaced.
  */
 import { Worker } from 'node:worker_threads';
-import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
+import type { Alternative, FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
 
 export interface AsrLogger {
   debug?(msg: string): void;
@@ -15,7 +15,7 @@ export interface AsrLogger {
 
 export interface StreamSink {
   onPartial(text: string): void;
-  onEndpoint(text: string, raw: string, words: WordInfo[]): void;
+  onEndpoint(text: string, raw: string, words: WordInfo[], alternatives: Alternative[]): void;
   onProgress(bytes: number, text: string, silenceMs: number | null, speech: boolean): void;
   onFinal(m: Extract<FromWorker, { type: 'final' }>): void;
   onError(message: string): void;
@@ -79,6 +79,7 @@ export class AsrPool {
       grammar: this.grammar,
       logLevel: this.opts.logLevel,
       minConfidence: this.opts.minConfidence,
+      maxAlternatives: this.opts.maxAlternatives,
       sliceMs: this.opts.sliceMs,
       vadModel: this.opts.vadModel,
     };
@@ -154,7 +155,7 @@ export class AsrPool {
       case 'partial':
         return slot.sinks.get(m.id)?.onPartial(m.text);
       case 'endpoint':
-        return slot.sinks.get(m.id)?.onEndpoint(m.text, m.raw, m.words);
+        return slot.sinks.get(m.id)?.onEndpoint(m.text, m.raw, m.words, m.alternatives);
       case 'progress':
         return slot.sinks.get(m.id)?.onProgress(m.bytes, m.text, m.silenceMs, m.speech);
       case 'final': {

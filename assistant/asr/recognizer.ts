@@ -18,7 +18,7 @@ import type { Config } from '../config.js';
 import { MAX_SAMPLE_RATE, MIN_SAMPLE_RATE } from '../../protocol/protocol.js';
 import { buildGrammar } from './grammar.js';
 import { findLibvosk, VoskLoadError } from './libvosk.js';
-import type { WordInfo } from './messages.js';
+import type { Alternative, WordInfo } from './messages.js';
 import { checkVoskModel } from '../../models/vosk-files.js';
 import { AsrPool, type AsrLogger, type WorkerSlot } from './pool.js';
 import { probeModel } from '../../models/vosk-probe.js';
@@ -40,8 +40,10 @@ export interface AsrResult {
   text: string;
   /** what Vosk said, with [unk] */
   raw: string;
-  /** per-word confidences (0..1) and times (s) */
+  /** per-word confidences (0..1) and times (s); with an N-best list, a word's share of the list's mass */
   words: WordInfo[];
+  /** the N-best list, best first (its first entry is `text`); confidences are shares of mass (sum 1) */
+  alternatives: Alternative[];
   /** from finish() to the result, ms (the ASR latency a person waits for) */
   ms: number;
   /** audio decoded, seconds */
@@ -120,6 +122,8 @@ export interface AsrOptions {
   libvosk?: string;
   /** words below this confidence become [unk] in final results (default 0.4) */
   minConfidence?: number;
+  /** N-best list length asked of libvosk (default 5; 0: libvosk's own word confidences, no list) */
+  maxAlternatives?: number;
   /** audio decoded per stream per scheduling round, ms (default 250) */
   sliceMs?: number;
   /** load-test the model in a child process first (default true) */
@@ -172,12 +176,13 @@ class Stream extends EventEmitter implements AsrStream {
         this.pending = Math.max(0, this.pending - b);
         if (!this.closed) this.emit('progress', { text, silenceMs, speech } satisfies AsrProgress);
       },
-      onFinal: (m: { text: string; raw: string; words: WordInfo[]; audioSeconds: number; cpuMs: number }) => {
+      onFinal: (m: { text: string; raw: string; words: WordInfo[]; alternatives: Alternative[]; audioSeconds: number; cpuMs: number }) => {
         this.done();
         this.settle?.resolve({
           text: m.text,
           raw: m.raw,
           words: m.words,
+          alternatives: m.alternatives,
           ms: Date.now() - this.finishAt,
           audioSeconds: m.audioSeconds,
           cpuMs: Math.round(m.cpuMs * 10) / 10,
@@ -347,6 +352,7 @@ export async function createAsr(config: AsrConfig, phrases: readonly string[], o
       grammar,
       logLevel: voskLogLevel(config.logLevel),
       minConfidence: opts.minConfidence ?? 0.4,
+      maxAlternatives: Math.max(0, Math.min(20, Math.round(opts.maxAlternatives ?? 5))),
       sliceMs: opts.sliceMs ?? 250,
       vadModel: opts.vad === false ? null : (opts.vad ?? sileroModelPath()),
       log: opts.log,

@@ -9,7 +9,8 @@ import { loadVosk, type VoskLib, type VoskModelHandle, type VoskRecognizerHandle
 import { Resampler, float32ToS16le, s16leToFloat32 } from '../../protocol/pcm.js';
 import { UNK, cleanTranscript, grammarJson } from './grammar.js';
 import { MODEL_RATE } from '../../models/vosk-files.js';
-import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
+import { joinSegments, parseVoskResult, type Parsed } from './nbest.js';
+import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
 import { SileroVad, type VadStream } from './vad.js';
 
 const port = parentPort!;
@@ -26,9 +27,8 @@ interface Stream {
   /** an odd byte left over from the previous chunk (-1: none) */
   carry: number;
   finishing: boolean;
-  segments: string[];
-  rawSegments: string[];
-  words: WordInfo[];
+  /** what each endpointed segment heard (libvosk restarts after an endpoint) */
+  segments: Parsed[];
   lastPartial: string;
   /** the words so far: final segments and the current partial */
   heard: string;
@@ -73,21 +73,9 @@ function filterGrammar(sentences: string[] | null): { json: string | null; dropp
   return { json: grammarJson(keep), dropped, size: keep.length };
 }
 
-/** Parses a Vosk result JSON; words below minConfidence become [unk]. */
-function parseResult(json: string): { text: string; raw: string; words: WordInfo[] } {
-  let o: { text?: string; result?: WordInfo[] } = {};
-  try {
-    o = JSON.parse(json);
-  } catch {
-    /* empty */
-  }
-  const raw = typeof o.text === 'string' ? o.text : '';
-  if (Array.isArray(o.result) && o.result.length) {
-    const words = o.result.map((w) => ({ word: String(w.word), conf: Number(w.conf), start: Number(w.start), end: Number(w.end) }));
-    const kept = words.map((w) => (w.conf >= init.minConfidence ? w.word : UNK)).join(' ');
-    return { text: cleanTranscript(kept), raw, words };
-  }
-  return { text: cleanTranscript(raw), raw, words: [] };
+/** Parses a libvosk result: words below minConfidence become [unk]; the N-best list with shares of mass. */
+function parseResult(json: string): Parsed {
+  return parseVoskResult(json, init.minConfidence);
 }
 
 function partialText(json: string): string {
@@ -114,6 +102,7 @@ function open(id: number, rate: number) {
   try {
     const rec = grammar ? lib.recognizerNewGrm(model, MODEL_RATE, grammar) : lib.recognizerNew(model, MODEL_RATE);
     lib.setWords(rec, true);
+    if (init.maxAlternatives > 0 && lib.setMaxAlternatives) lib.setMaxAlternatives(rec, init.maxAlternatives);
     streams.set(id, {
       id,
       rec,
@@ -124,8 +113,6 @@ function open(id: number, rate: number) {
       carry: -1,
       finishing: false,
       segments: [],
-      rawSegments: [],
-      words: [],
       lastPartial: '',
       heard: '',
       vad: vad ? vad.stream() : null,
@@ -190,16 +177,12 @@ function decode(s: Stream, pcm16k: Uint8Array) {
   if (r === 1) {
     const res = parseResult(lib.result(s.rec));
     s.lastPartial = '';
-    if (res.raw) {
-      s.segments.push(res.text);
-      s.rawSegments.push(res.raw);
-      s.words.push(...res.words);
-    }
-    s.heard = s.segments.filter(Boolean).join(' ');
-    post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words });
+    if (res.raw) s.segments.push(res);
+    s.heard = s.segments.map((x) => x.text).filter(Boolean).join(' ');
+    post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words, alternatives: res.alternatives });
   } else {
     const p = partialText(lib.partialResult(s.rec));
-    const full = [...s.segments, p].filter(Boolean).join(' ');
+    const full = [...s.segments.map((x) => x.text), p].filter(Boolean).join(' ');
     s.heard = full;
     if (p && full !== s.lastPartial) {
       s.lastPartial = full;
@@ -238,11 +221,9 @@ function finalize(s: Stream) {
   if (s.resampler) decode(s, float32ToS16le(s.resampler.flush()));
   const res = parseResult(lib.finalResult(s.rec));
   s.cpuMs += performance.now() - t0;
-  const text = [...s.segments, res.text].filter(Boolean).join(' ');
-  const raw = [...s.rawSegments, res.raw].filter(Boolean).join(' ');
-  const words = [...s.words, ...res.words];
+  const all = joinSegments([...s.segments, res]);
   free(s);
-  post({ type: 'final', id: s.id, text, raw, words, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs });
+  post({ type: 'final', id: s.id, text: all.text, raw: all.raw, words: all.words, alternatives: all.alternatives, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs });
 }
 
 async function pump() {

@@ -2,6 +2,7 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
+import { reachableUrls, setupAddress } from '../lan.js';
 import { addDevice, addUser, changePassword, cleanDeviceName, cleanRoom, removeUser, setAdmin } from '../accounts.js';
 import { deviceView, queryView, userView } from '../views.js';
 import type { Device } from '../../store/types.js';
@@ -10,13 +11,26 @@ const Id = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 const Name = Type.String({ minLength: 1, maxLength: 64 });
 const Room = Type.Union([Type.String({ maxLength: 64 }), Type.Null()]);
 
-/** the public address a Pi should use, for the ready-to-paste setup line */
-export function serverUrl(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`;
+/**
+ * The address a Pi should use, for the ready-to-paste setup line: the page's own address when other machines
+ * can use it (a LAN address, or a public name behind a proxy); seen on this machine itself (127.0.0.1), a LAN
+ * address of the server instead; with a note when nothing but this machine can reach the server. A page
+ * opened through the server's own HTTPS listener (--tls-port) gives the plain HTTP address: a Pi does not
+ * trust a self-signed certificate, and needs no HTTPS (only a browser's microphone does).
+ */
+export function setupTarget(request: FastifyRequest): { url: string; note: string | null } {
+  const config = request.server.config;
+  const addr = request.server.server.address();
+  const port = addr && typeof addr === 'object' ? addr.port : config.port;
+  const local = request.raw.socket?.localPort;
+  const viaOwnTls = request.protocol === 'https' && !!config.tlsPort && local === config.tlsPort;
+  const host = viaOwnTls ? request.host.replace(/:\d+$/, `:${port}`) : request.host;
+  return setupAddress(viaOwnTls ? 'http' : request.protocol, host, reachableUrls(config.host, port, 'http'));
 }
 
-export function setupCommand(request: FastifyRequest, token: string): string {
-  return `whereabouts-pi setup --server ${serverUrl(request)} --token ${token}`;
+export function setupCommand(request: FastifyRequest, token: string): { command: string; note: string | null } {
+  const t = setupTarget(request);
+  return { command: `whereabouts-pi setup --server ${t.url} --token ${token}`, note: t.note };
 }
 
 const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -97,7 +111,8 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
       }
       const { device, token } = await addDevice(store, owner.id, request.body.name, request.body.room ?? null);
       app.places.invalidate(owner.id); // rooms are places
-      return reply.status(201).send({ device: deviceView(device), token, setup_command: setupCommand(request, token) });
+      const setup = setupCommand(request, token);
+      return reply.status(201).send({ device: deviceView(device), token, setup_command: setup.command, setup_note: setup.note });
     },
   );
 

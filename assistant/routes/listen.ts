@@ -20,6 +20,7 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { RawData, WebSocket } from 'ws';
 import { AsrError, type Asr, type AsrProgress, type AsrStream } from '../asr/index.js';
 import type { Answer } from '../answer.js';
+import type { Hypothesis } from '../../nlp/hearing.js';
 import { liveDialog, type DialogContext } from '../dialog.js';
 import { REPLY_AUDIO_CHUNK_BYTES, parseClientMessage, type ReplyEvent, type ServerEvent } from '../../protocol/protocol.js';
 import type { Principal } from '../plugins/auth.js';
@@ -85,10 +86,14 @@ class Connection {
   private timers = new Map<TimerKind, NodeJS.Timeout>();
   /** a speculative answer: started on a stable complete partial, kept if the final transcript agrees */
   private spec: { seq: number; text: string; dialog: DialogContext | null; p: Promise<Prepared>; dropped: boolean } | null = null;
+  /** the recogniser's N-best list for the utterance being answered */
+  private heard: { seq: number; alternatives: Hypothesis[] } | null = null;
   /** the reply being spoken: its first chunk and the rest */
   private reply: { seq: number; prepared: Prepared; stopped: boolean } | null = null;
   /** what this conversation remembers between utterances (assistant/dialog.ts) */
   private dialog: DialogContext | null = null;
+  /** the reply audio's sample rate the client asked for (null: the synthesiser's) */
+  private replyRate: number | null = null;
   private log: FastifyBaseLogger;
   private readonly classifier: CompletenessClassifier;
   private unwatch: (() => void) | null = null;
@@ -177,7 +182,12 @@ class Connection {
     const m = parseClientMessage(buf.toString('utf8'));
     if (!m) return this.dispatch({ type: 'bad_message', message: 'expected {"type":"start","sample_rate":N}, {"type":"stop"} or {"type":"cancel"}' });
     if ('type' in m) {
-      if (m.type === 'start') return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio, endpoint: m.endpoint });
+      if (m.type === 'start') {
+        const rr = m.reply_sample_rate;
+        if (rr !== undefined && !(Number.isInteger(rr) && rr >= 8000 && rr <= 48000)) return this.dispatch({ type: 'bad_message', message: 'reply_sample_rate must be a whole number from 8000 to 48000' });
+        if (rr !== undefined) this.replyRate = rr; // reply audio at the rate the client asked for (speech.ts resamples)
+        return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio, endpoint: m.endpoint });
+      }
       if (m.type === 'cancel') return this.dispatch({ type: 'cancel' });
       return this.dispatch({ type: 'stop' });
     }
@@ -282,8 +292,10 @@ class Connection {
       (r) => {
         this.closeStream(seq, false);
         countAsr(r.audioSeconds, r.cpuMs); // metrics
-        if (!this.state.closed) this.log.debug({ text: r.text }, 'transcript');
-        this.dispatch({ type: 'asr_final', seq, text: r.text, ms: round(r.ms) });
+        if (!this.state.closed) this.log.debug({ text: r.text, alternatives: r.alternatives.length }, 'transcript');
+        const alternatives = r.alternatives.map((a) => ({ text: a.text, confidence: a.confidence }));
+        this.heard = { seq, alternatives };
+        this.dispatch({ type: 'asr_final', seq, text: r.text, ms: round(r.ms), alternatives, words: r.words.map((w) => ({ word: w.word, conf: w.conf })) });
       },
       (e: Error) => {
         this.closeStream(seq, false);
@@ -293,12 +305,12 @@ class Connection {
   }
 
   /** the answer and (with speech) its first synthesised chunk */
-  private async prepare(text: string, dialog: DialogContext | null, audio: boolean, isStale: () => boolean): Promise<Prepared> {
-    const a = await this.app.answerer.answer(this.principal.user.id, text, { dialog });
+  private async prepare(text: string, dialog: DialogContext | null, audio: boolean, isStale: () => boolean, alternatives?: Hypothesis[]): Promise<Prepared> {
+    const a = await this.app.answerer.answer(this.principal.user.id, text, { dialog, alternatives });
     const speech = audio ? this.app.speech : null;
     if (!speech || !a.reply || isStale()) return { answer: a, iterator: null, first: null, ttsMs: 0 };
     const t = performance.now();
-    const iterator = speech.stream(a.reply)[Symbol.asyncIterator]();
+    const iterator = speech.stream(a.reply, this.replyRate ? { sampleRate: this.replyRate } : undefined)[Symbol.asyncIterator]();
     const first = await iterator.next();
     return { answer: a, iterator, first, ttsMs: round(performance.now() - t) };
   }
@@ -330,13 +342,18 @@ class Connection {
       const spec = this.spec;
       let prepared: Prepared;
       let speculative = false;
-      if (spec && spec.seq === seq && spec.text === text && spec.dialog === this.dialog) {
+      // the recogniser's N-best list: the answer is decided from it (nlp/hearing.ts), not from the words alone
+      const alternatives = this.heard?.seq === seq ? this.heard.alternatives : undefined;
+      this.heard = null;
+      // a speculative answer was prepared from the words so far; it stands only when the whole list leads to
+      // the same decision (an unsure item is asked about, not answered)
+      if (spec && spec.seq === seq && spec.text === text && spec.dialog === this.dialog && this.app.answerer.sameHearing(text, alternatives)) {
         this.spec = null;
         prepared = await spec.p;
         speculative = true;
       } else {
         this.dropSpeculation();
-        prepared = await this.prepare(text, this.dialog, audio, () => this.state.seq !== seq || this.state.closed);
+        prepared = await this.prepare(text, this.dialog, audio, () => this.state.seq !== seq || this.state.closed, alternatives);
       }
       if (this.state.seq !== seq || this.state.closed || this.state.phase !== 'answering') {
         void prepared.iterator?.return?.();
@@ -396,7 +413,7 @@ class Connection {
     const cur = this.reply;
     if (!cur || cur.seq !== seq) return this.dispatch({ type: 'spoken', seq });
     const it = cur.prepared.iterator!;
-    const sampleRate = this.app.speech?.sampleRate ?? 16000;
+    const sampleRate = this.replyRate ?? this.app.speech?.sampleRate ?? 16000;
     const stopped = () => cur.stopped || this.state.closed || this.socket.readyState !== this.socket.OPEN;
     const TICK = Symbol('tick');
     let batch: Buffer[] = [];

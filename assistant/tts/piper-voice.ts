@@ -52,33 +52,42 @@ export function splitClauses(text: string): TextPiece[] {
   return out;
 }
 
-/** Words after which a long first clause may be cut: a phrase starts with one of these. */
+/** A long first clause may be cut before one of these: a phrase starts with a preposition, conjunction or determiner. */
 const PHRASE_STARTS = new Set(
-  'on in at under behind beside near next by inside outside over above below between against along through with without from to into onto for about around and but or so because which that when where who'.split(' '),
+  'on in at under behind beside near next by inside outside over above below between against along through with without from to into onto for about around and but or so because which that when where who your my his her their our its the a an this these those'.split(
+    ' ',
+  ),
 );
 
-/** A first clause of at most this many words is spoken whole (about 1.5 s of audio). */
-export const WHOLE_FIRST_WORDS = 6;
+/** A first clause of this many words or fewer is spoken whole (about a second of audio). */
+export const WHOLE_FIRST_WORDS = 4;
+/** Without a phrase boundary, a first clause up to this long is spoken whole too; a longer one is cut after maxWords. */
+const NO_BOUNDARY_WHOLE_WORDS = 6;
 
 /**
  * Makes the first piece short so that its audio is ready quickly: a first clause of more than
- * WHOLE_FIRST_WORDS words is cut before the first phrase-starting word (a preposition or conjunction) after at
- * least two words and at most `maxWords` + 1 words, else after `maxWords` words. The rest of the clause becomes
- * the second piece, with the clause's ending.
+ * WHOLE_FIRST_WORDS words is cut before the earliest phrase-starting word (a preposition, conjunction or
+ * determiner) that leaves at least two words on each side and at most `maxWords` (+2 if there is none
+ * earlier) before it; without one, a clause longer than six words is cut after `maxWords` words. The rest of the clause becomes the second piece,
+ * with the clause's ending.
  */
 export function shortenFirst(pieces: TextPiece[], maxWords = 4): TextPiece[] {
   if (!pieces.length || maxWords <= 0) return pieces;
   const first = pieces[0];
   const words = first.text.split(' ');
-  if (words.length <= Math.max(WHOLE_FIRST_WORDS, maxWords + 1)) return pieces;
+  if (words.length <= Math.max(WHOLE_FIRST_WORDS, 2)) return pieces;
   let cut = -1;
-  for (let i = 2; i <= Math.min(maxWords + 1, words.length - 2); i++) {
+  // the earliest boundary within maxWords, else one a little later (a longer first piece beats a bad cut)
+  for (let i = 2; i <= Math.min(maxWords + 2, words.length - 2); i++) {
     if (PHRASE_STARTS.has(words[i].toLowerCase())) {
       cut = i;
       break;
     }
   }
-  if (cut < 0) cut = maxWords;
+  if (cut < 0) {
+    if (words.length <= NO_BOUNDARY_WHOLE_WORDS) return pieces;
+    cut = maxWords;
+  }
   return [{ text: words.slice(0, cut).join(' '), end: '' }, { text: words.slice(cut).join(' '), end: first.end }, ...pieces.slice(1)];
 }
 

@@ -15,6 +15,8 @@ export interface PiperWorkerData {
   configPath: string;
   /** onnxruntime intra-op threads */
   threads: number;
+  /** let onnxruntime's pool threads spin while waiting (faster on an idle machine, CPU taken from others) */
+  spin?: boolean;
 }
 
 export interface PiperRequest {
@@ -32,6 +34,8 @@ export interface PiperRequest {
   /** the piece continues a clause (trim the silence at the seam) */
   joinBefore: boolean;
   joinAfter: boolean;
+  /** a reply's first piece: served before the later pieces of replies already playing */
+  first: boolean;
 }
 
 export type PiperReply =
@@ -62,6 +66,8 @@ async function main(): Promise<void> {
       // inputs change length with every piece: a growing arena or memory patterns only hold memory
       enableCpuMemArena: false,
       enableMemPattern: false,
+      // waiting pool threads sleep instead of spinning: on a small machine they would take CPU from the recogniser
+      extra: { session: { intra_op: { allow_spinning: data.spin ? '1' : '0' } } },
     }),
   ]);
   const inputs = session.inputNames;
@@ -125,13 +131,18 @@ async function main(): Promise<void> {
     port.postMessage(msg, [pcm.buffer]);
   };
 
+  // first pieces first: a reply already playing has its current piece's length of slack, a new one has none
   const queue: PiperRequest[] = [];
+  const next = (): PiperRequest | undefined => {
+    const i = queue.findIndex((r) => r.first);
+    return i >= 0 ? queue.splice(i, 1)[0] : queue.shift();
+  };
   let busy = false;
   const pump = async (): Promise<void> => {
     if (busy) return;
     busy = true;
     try {
-      for (let req = queue.shift(); req; req = queue.shift()) {
+      for (let req = next(); req; req = next()) {
         try {
           await synth(req);
         } catch (e) {

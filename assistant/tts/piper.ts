@@ -53,6 +53,16 @@ export class PiperTts implements Tts {
   private nextId = 1;
   private closed = false;
   readonly stats: PiperPieceStat[] = [];
+  /** pieces synthesised since start (stats keeps only the last 200) */
+  piecesDone = 0;
+  /**
+   * Replies' first pieces ("Your keys are", "I last saw your cup") recur: their audio is kept (least recently
+   * used out) so a repeated one starts at once. 0 turns the cache off (the bench measures synthesis).
+   */
+  cacheLimitBytes = 4 * 1024 * 1024;
+  private readonly firstCache = new Map<string, { pcm: Buffer; gain: number }>();
+  private cacheBytes = 0;
+  cacheHits = 0;
   /** phonemes the voice did not know, with counts (logged once at close by the caller if it wants) */
   readonly missing = new Map<string, number>();
 
@@ -89,7 +99,7 @@ export class PiperTts implements Tts {
     if (this.closed) return Promise.reject(new AppError('unavailable', 'text-to-speech has been closed'));
     if (this.ready) return this.ready;
     const worker = new Worker(new URL('./piper-worker.js', import.meta.url), {
-      workerData: { modelPath: this.voice, configPath: this.configPath, threads: this.threads } satisfies PiperWorkerData,
+      workerData: { modelPath: this.voice, configPath: this.configPath, threads: this.threads, spin: process.env.WHEREABOUTS_TTS_SPIN === '1' } satisfies PiperWorkerData,
     });
     this.worker = worker;
     this.ready = new Promise<void>((resolve, reject) => {
@@ -140,7 +150,7 @@ export class PiperTts implements Tts {
     this.pending.clear();
   }
 
-  private async piece(piece: TextPiece, opts: { sampleRate: number; gain: number | null; joinBefore: boolean; joinAfter: boolean }) {
+  private async piece(piece: TextPiece, opts: { sampleRate: number; gain: number | null; joinBefore: boolean; joinAfter: boolean; first: boolean }) {
     await this.start();
     const worker = this.worker;
     if (!worker) throw new AppError('unavailable', 'text-to-speech is not running');
@@ -151,6 +161,7 @@ export class PiperTts implements Tts {
       worker.ref(); // keep the process alive while work is outstanding
       worker.postMessage(req);
     });
+    this.piecesDone++;
     this.stats.push({ words: piece.text.split(' ').length, phonemizeMs: r.phonemizeMs, inferMs: r.inferMs, audioMs: r.audioMs });
     if (this.stats.length > 200) this.stats.shift();
     for (const c of r.missing) this.missing.set(c, (this.missing.get(c) ?? 0) + 1);
@@ -166,18 +177,39 @@ export class PiperTts implements Tts {
     const pieces = planPieces(t, this.firstWords);
     if (!pieces.length) return;
     const ask = (i: number, gain: number | null) =>
-      this.piece(pieces[i], { sampleRate, gain, joinBefore: i > 0 && pieces[i - 1].end === '', joinAfter: pieces[i].end === '' && i + 1 < pieces.length });
-    const first = await ask(0, null);
+      this.piece(pieces[i], { sampleRate, gain, joinBefore: i > 0 && pieces[i - 1].end === '', joinAfter: pieces[i].end === '' && i + 1 < pieces.length, first: i === 0 });
+    const key = `${sampleRate}|${pieces.length > 1 && pieces[0].end === '' ? 1 : 0}|${pieces[0].end}|${pieces[0].text}`;
+    let first = this.cacheLimitBytes > 0 ? this.firstCache.get(key) : undefined;
+    if (first) {
+      this.cacheHits++;
+      this.firstCache.delete(key); // most recently used goes last
+      this.firstCache.set(key, first);
+    } else {
+      const r = await ask(0, null);
+      first = { pcm: Buffer.from(r.pcm), gain: r.gain };
+      this.remember(key, first);
+    }
     const gain = first.gain; // one loudness for the whole reply
     let next = pieces.length > 1 ? ask(1, gain) : null;
     next?.catch(() => {}); // observed when awaited; no unhandled rejection if the consumer stops early
-    yield* splitBuffer(Buffer.from(first.pcm), REPLY_AUDIO_CHUNK_BYTES);
+    yield* splitBuffer(first.pcm, REPLY_AUDIO_CHUNK_BYTES);
     for (let i = 1; next; i++) {
       const r = await next;
       // ask for the next piece before handing out this one (pipelining)
       next = i + 1 < pieces.length ? ask(i + 1, gain) : null;
       next?.catch(() => {});
       yield* splitBuffer(Buffer.from(r.pcm), REPLY_AUDIO_CHUNK_BYTES);
+    }
+  }
+
+  private remember(key: string, v: { pcm: Buffer; gain: number }): void {
+    if (this.cacheLimitBytes <= 0 || v.pcm.length > this.cacheLimitBytes / 8) return;
+    this.firstCache.set(key, v);
+    this.cacheBytes += v.pcm.length;
+    for (const [k, old] of this.firstCache) {
+      if (this.cacheBytes <= this.cacheLimitBytes) break;
+      this.firstCache.delete(k);
+      this.cacheBytes -= old.pcm.length;
     }
   }
 

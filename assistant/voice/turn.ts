@@ -145,7 +145,8 @@ export type TurnEvent =
   | { type: 'asr_progress'; seq: number; text: string; silenceMs: number | null; speech: boolean; complete: Completeness }
   /** the recogniser's own endpoint (trailing silence by its rules) */
   | { type: 'asr_endpoint'; seq: number; text: string; complete: Completeness }
-  | { type: 'asr_final'; seq: number; text: string; ms: number }
+  /** `alternatives` / `words`: the recogniser's N-best list and word confidences, passed on to the transcript */
+  | { type: 'asr_final'; seq: number; text: string; ms: number; alternatives?: TranscriptEvent['alternatives']; words?: TranscriptEvent['words'] }
   | { type: 'asr_error'; seq: number; message: string }
   /** the answer for `seq` is ready (reply event built, first speech ready when any) */
   | { type: 'answered'; seq: number; reply: ReplyEvent; followUp: boolean; speech: boolean }
@@ -376,7 +377,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
         return out(t);
       }
       fx.push({ type: 'log', level: 'info', msg: 'heard', data: { stage: 'asr', ms: e.ms, reason } });
-      fx.push(send({ type: 'transcript', text: e.text, reason, heard_ms: Math.round((st.endBytes / 2 / st.rate) * 1000) }));
+      fx.push(send({ type: 'transcript', text: e.text, reason, heard_ms: Math.round((st.endBytes / 2 / st.rate) * 1000), ...(e.alternatives ? { alternatives: e.alternatives, words: e.words } : {}) }));
       let s: TurnState = st;
       if (st.speculating !== null && st.speculating !== e.text) {
         fx.push({ type: 'drop_speculation', seq: st.seq });

@@ -14,6 +14,8 @@ export interface PageContext {
   me: { id: number; name: string; admin: boolean };
   speech: boolean;
   listen: boolean;
+  /** the HTTPS port when the server has one (--tls-cert / --tls-self-signed), else null */
+  tlsPort: number | null;
 }
 
 const RENDERERS: Record<string, (ctx: PageContext) => Promise<void>> = {
@@ -133,6 +135,7 @@ async function main(): Promise<void> {
     me: { id: Number(d.userId), name: d.userName ?? '', admin: d.admin === '1' },
     speech: d.speech === '1',
     listen: d.listen === '1',
+    tlsPort: d.tlsPort ? Number(d.tlsPort) : null,
   };
   try {
     await render(ctx);

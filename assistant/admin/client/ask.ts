@@ -172,6 +172,9 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
     })
     .catch(() => {});
 
+  // browsers give the microphone only to https:// pages and to this computer itself: say so, and where to go
+  if (ctx.listen && !window.isSecureContext) replace(talkBox, micNeedsHttps(ctx.tlsPort));
+
   // hold to talk over the voice WebSocket, when the server has it and the browser can record
   if (ctx.listen && talkSupported()) {
     const btnText = h('span', null, 'Hold to talk');
@@ -225,4 +228,25 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
     });
     btn.addEventListener('blur', up);
   }
+}
+
+/** why "Hold to talk" is missing on a plain http:// page from another machine, and the way to get it */
+export function micNeedsHttps(tlsPort: number | null): HTMLElement {
+  const here = `${location.protocol}//${location.host}`;
+  if (tlsPort) {
+    const url = `https://${location.hostname}:${tlsPort}${location.pathname}`;
+    return h(
+      'p',
+      { class: 'muted small', id: 'talk-https' },
+      'Hold to talk needs the microphone, which browsers give only to https:// pages (or to this server’s own machine). Open ',
+      h('a', { href: url }, url),
+      ' to talk; the first time, the browser asks you to accept the server’s certificate.',
+    );
+  }
+  return h(
+    'p',
+    { class: 'muted small', id: 'talk-https' },
+    `Hold to talk needs the microphone, which browsers give only to https:// pages or to localhost, not to ${here}. `,
+    'Start the server with --tls-self-signed (or --tls-cert and --tls-key) and open its https:// address, or type your question above.',
+  );
 }

@@ -5,16 +5,41 @@ import type { PageContext } from './app.js';
 
 const STATUS_TEXT: Record<string, string> = { online: 'online', idle: 'idle', 'never seen': 'never seen', revoked: 'revoked' };
 
-function copyButton(getText: () => string, what: string): HTMLButtonElement {
+/**
+ * A Copy button. The clipboard API exists only on https:// pages and localhost; elsewhere (a plain http://
+ * page on the LAN) the text is selected in `target` and copied the old way, or left selected to copy by hand.
+ */
+function copyButton(getText: () => string, what: string, target: () => HTMLElement): HTMLButtonElement {
   const b = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy');
   b.setAttribute('aria-label', `Copy ${what}`);
   b.addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText(getText());
-      toast(`Copied the ${what}.`);
-    } catch {
-      toast('Copying is blocked here: select the text and copy it yourself.', 'error');
+    if (navigator.clipboard && window.isSecureContext) {
+      try {
+        await navigator.clipboard.writeText(getText());
+        toast(`Copied the ${what}.`);
+        return;
+      } catch {
+        /* blocked: select it instead */
+      }
     }
+    const el = target();
+    if (el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement) {
+      el.focus();
+      el.select();
+    } else {
+      const range = document.createRange();
+      range.selectNodeContents(el);
+      const sel = window.getSelection();
+      sel?.removeAllRanges();
+      sel?.addRange(range);
+    }
+    let copied = false;
+    try {
+      copied = document.execCommand('copy');
+    } catch {
+      copied = false;
+    }
+    toast(copied ? `Copied the ${what}.` : `The ${what} is selected: press Ctrl+C (or ⌘C) to copy it.`, copied ? undefined : 'error');
   });
   return b;
 }
@@ -154,8 +179,8 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
       try {
         const body: Record<string, unknown> = { name: name.value.trim(), room: room.value.trim() || null };
         if (owner) body.user = owner.value;
-        const r = await api<{ device: Device; token: string; setup_command: string }>('POST', '/v1/devices', body);
-        showToken(r.device, r.token, r.setup_command);
+        const r = await api<{ device: Device; token: string; setup_command: string; setup_note?: string | null }>('POST', '/v1/devices', body);
+        showToken(r.device, r.token, r.setup_command, r.setup_note ?? null);
         addForm.reset();
         await load();
       } catch (err) {
@@ -164,7 +189,7 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
     });
   });
 
-  function showToken(d: Device, token: string, setup: string): void {
+  function showToken(d: Device, token: string, setup: string, note: string | null): void {
     const tokenInput = h('input', { id: 'device-token', readonly: true, value: token, class: 'mono', spellcheck: 'false' });
     const setupEl = h('code', { id: 'setup-command', class: 'mono' }, setup);
     const done = h('button', { type: 'button', class: 'btn' }, 'Done, I have copied it');
@@ -173,9 +198,10 @@ export async function renderDevices(ctx: PageContext): Promise<void> {
       { class: 'callout', role: 'region', 'aria-labelledby': 'new-device-title', tabindex: '-1' },
       h('h3', { id: 'new-device-title' }, 'Device “', d.name, '” is ready'),
       h('p', null, h('strong', null, 'Copy the token now: it is shown only once.'), ' Only a hash of it is kept on the server.'),
-      h('div', { class: 'field' }, h('label', { for: 'device-token' }, 'Device token'), h('div', { class: 'copy-row' }, tokenInput, copyButton(() => token, 'token'))),
+      h('div', { class: 'field' }, h('label', { for: 'device-token' }, 'Device token'), h('div', { class: 'copy-row' }, tokenInput, copyButton(() => token, 'token', () => tokenInput))),
       h('p', { class: 'label' }, 'On the Raspberry Pi, run:'),
-      h('div', { class: 'copy-row' }, h('pre', { class: 'setup' }, setupEl), copyButton(() => setup, 'setup command')),
+      h('div', { class: 'copy-row' }, h('pre', { class: 'setup' }, setupEl), copyButton(() => setup, 'setup command', () => setupEl)),
+      note ? h('p', { class: 'alert alert-error', id: 'setup-note', role: 'note' }, note) : null,
       h('div', { class: 'actions' }, done),
     );
     tokenInput.addEventListener('focus', () => tokenInput.select());

@@ -41,6 +41,10 @@ const OUTCOME: Record<string, string> = {
   not_detectable: 'not detectable',
   not_understood: 'not understood',
   no_item: 'no item',
+  not_heard: 'not heard',
+  clarify: 'asked back',
+  unknown_item: 'unknown thing',
+  cancelled: 'cancelled',
 };
 
 export async function renderQuestions(ctx: PageContext): Promise<void> {

@@ -1,0 +1,179 @@
+/**
+ * Don't guess: what the recogniser heard (its N-best list with each hypothesis' share of mass) -> what to
+ * do with it. Pure; the thresholds were chosen on the corpus' TUNE split only (audio-fixtures/make-corpus.ts,
+ * `node dist/bench/recognition.js --split tune`).
+ *
+ * Every hypothesis is parsed (nlp/parse) and read as one of: a request about a detector label, a request
+ * about a thing the detector cannot see ("keys"), a request whose item was not heard or is not in the
+ * recogniser's vocabulary ("where is my [unk]"), or not a request. The readings' masses are added up;
+ *   - nothing heard at all                         -> not_heard ("Sorry, I didn't catch that.")
+ *   - a label reading with mass >= ANSWER_AT      -> answer about it (the most likely hypothesis holding it)
+ *   - a label reading with mass >= CONFIRM_AT     -> confirm ("Did you mean your cup?"), never the answer
+ *   - a request, but no item reading is sure      -> which ("Sorry, which thing are you looking for?")
+ *   - an undetectable thing dominates             -> that thing ("I can't recognise keys ...")
+ *   - mostly not a request                        -> not a request
+ * so an item the person did not say is never answered without asking first.
+ */
+import { parseHeard, parseRequest } from './parse.js';
+import type { Intent, LabelMatch } from './types.js';
+
+export interface Hypothesis {
+  text: string;
+  /** share of the N-best list's mass, 0..1 */
+  confidence: number;
+}
+
+/** the decision thresholds (shares of N-best mass); chosen on the TUNE split */
+export interface HearingThresholds {
+  /** answer about a label when its readings hold at least this much of the mass */
+  answerAt: number;
+  /** below answerAt but at least this: ask "did you mean your X?" */
+  confirmAt: number;
+}
+
+export const DEFAULT_THRESHOLDS: HearingThresholds = { answerAt: 0.7, confirmAt: 0.2 };
+
+export type Hearing =
+  | { kind: 'not_heard' }
+  | { kind: 'not_request'; text: string }
+  /** sure enough: answer this text (its parse names `label`, or an undetectable item) */
+  | { kind: 'answer'; text: string; intent: Intent; label: string | null; confidence: number }
+  /** a label is likely but not sure: ask first */
+  | { kind: 'confirm'; text: string; intent: Intent; label: string; confidence: number }
+  /** a request whose item was not heard or is unknown */
+  | { kind: 'which'; text: string; intent: Intent; unknown: boolean };
+
+type Reading = { key: string; mass: number; best: { text: string; intent: Intent; confidence: number; match: LabelMatch | null } };
+
+/**
+ * Decides what was asked. `alternatives` best first (an empty list or a single entry with confidence 1 when
+ * the recogniser gave no N-best list); `resolve` maps an item to a label (the vocabulary).
+ */
+export function decideHearing(
+  alternatives: readonly Hypothesis[],
+  resolve: (item: string) => LabelMatch,
+  t: HearingThresholds = DEFAULT_THRESHOLDS,
+  /**
+   * true for a phrase the vocabulary names as it is ("tv remote", and things people ask about that the
+   * detector cannot see: "keys"). Given (speech), heard items that are not such a phrase ("paint purse",
+   * "state lorries": a recogniser's pieces, resolved by their last word) count half: they can be asked
+   * about, not answered; and unknown single words ("good") count as an item not heard.
+   */
+  isPhrase?: (item: string) => boolean,
+): Hearing {
+  const heard = alternatives.filter((a) => a.text.trim());
+  if (!heard.length) return { kind: 'not_heard' };
+  const total = alternatives.reduce((s, a) => s + Math.max(0, a.confidence), 0) || 1;
+  const readings = new Map<string, Reading>();
+  for (const a of alternatives) {
+    const share = Math.max(0, a.confidence) / total;
+    let key: string;
+    let intent: Intent = { intent: 'not_a_request', item: null };
+    let match: LabelMatch | null = null;
+    const add = (key: string, mass: number, intent: Intent, match: LabelMatch | null) => {
+      const r = readings.get(key);
+      if (r) r.mass += mass;
+      else readings.set(key, { key, mass, best: { text: a.text, intent, confidence: mass, match } });
+    };
+    if (!a.text.trim()) {
+      add('silence', share, intent, null);
+      continue;
+    }
+    intent = parseHeard(a.text);
+    // the other kinds of question (places, history, "and my phone?") are answered from the best hypothesis
+    // before this decision; here only item requests count as requests
+    if (intent.intent !== 'find_item' && intent.intent !== 'last_seen') add('none', share, intent, null);
+    else if (!intent.item) add('no_item', share, intent, null);
+    else
+      for (const [item, m, part] of !isPhrase || isPhrase(intent.item) ? [[intent.item, resolve(intent.item), 1] as const] : itemReadings(intent.item, resolve)) {
+        const loose = isPhrase && m.kind === 'label' && item.includes(' ') && !isPhrase(item);
+        // speech: a thing the detector cannot see counts only when it is a thing people ask about ("keys");
+        // other words ("good", "men") are a recogniser's guesses for an item it could not place
+        if (isPhrase && m.kind !== 'label' && !isPhrase(item)) add('no_item', share * part, { intent: intent.intent, item: null }, null);
+        else add(m.kind === 'label' ? `label:${m.label}` : `nd:${item.replace(/s$/, '')}`, share * part * (loose ? 0.5 : 1), { intent: intent.intent, item }, m);
+        if (loose) add('no_item', share * part * 0.5, { intent: intent.intent, item: null }, null);
+      }
+  }
+  const sorted = [...readings.values()].sort((a, b) => b.mass - a.mass);
+  const labels = sorted.filter((r) => r.key.startsWith('label:'));
+  const topLabel = labels[0];
+  const requestMass = sorted.filter((r) => r.key !== 'none' && r.key !== 'silence').reduce((s, r) => s + r.mass, 0);
+  const labelOf = (r: Reading) => (r.best.match?.kind === 'label' ? r.best.match.label : null);
+  if (topLabel && topLabel.mass >= t.answerAt)
+    return { kind: 'answer', text: topLabel.best.text, intent: topLabel.best.intent, label: labelOf(topLabel), confidence: round(topLabel.mass) };
+  const top = sorted[0];
+  if (top.key === 'silence' && top.mass >= 0.5 && requestMass < t.confirmAt) return { kind: 'not_heard' };
+  // mostly not a request (and no item likely enough to ask about)
+  if (requestMass < 0.5 && !(topLabel && topLabel.mass >= t.answerAt)) {
+    const none = sorted.find((r) => r.key === 'none');
+    if (none) return { kind: 'not_request', text: none.best.text };
+  }
+  const nd = sorted.find((r) => r.key.startsWith('nd:'));
+  // a thing the detector cannot see, heard more surely than any label: say so (no lookup, no wrong item)
+  if (nd && nd.mass >= t.answerAt && (!topLabel || nd.mass > topLabel.mass))
+    return { kind: 'answer', text: nd.best.text, intent: nd.best.intent, label: null, confidence: round(nd.mass) };
+  if (topLabel && topLabel.mass >= t.confirmAt && (!nd || topLabel.mass >= nd.mass))
+    return { kind: 'confirm', text: topLabel.best.text, intent: topLabel.best.intent, label: labelOf(topLabel)!, confidence: round(topLabel.mass) };
+  const req = sorted.find((r) => r.key !== 'none' && r.key !== 'silence')!;
+  if (!req) return { kind: 'not_request', text: heard[0].text };
+  return { kind: 'which', text: req.best.text, intent: req.best.intent, unknown: readings.has('no_item') || !!nd };
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * What an item heard in a request may be: normally itself. A recogniser often adds a stray word after the
+ * item ("my backpack van", "my cup bag"); when the item's first word(s) name a label on their own and the
+ * whole names a different label (or nothing the detector sees), both readings share the mass, so neither is
+ * answered without asking.
+ */
+function itemReadings(item: string, resolve: (item: string) => LabelMatch): Array<[string, LabelMatch, number]> {
+  const whole = resolve(item);
+  const words = item.split(' ');
+  if (words.length < 2) return [[item, whole, 1]];
+  for (let k = words.length - 1; k >= 1; k--) {
+    const head = words.slice(0, k).join(' ');
+    const m = resolve(head);
+    if (m.kind !== 'label') continue;
+    if (whole.kind === 'label' && whole.label === m.label) return [[item, whole, 1]];
+    return [
+      [head, m, 0.5],
+      [item, whole, 0.5],
+    ];
+  }
+  return [[item, whole, 1]];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// answers to a question the assistant asked ("did you mean your cup?", "which thing?")
+
+const YES = /^(?:yes|yeah|yep|yup|yes please|sure|correct|right|that's right|that is right|exactly|affirmative|ok|okay|uh huh|i did|i do|it is|please|yes it is|yes i did)$/;
+const NO = /^(?:no|nope|nah|no thanks|no thank you|not really|wrong|never mind|nevermind|forget it|cancel|stop|nothing|no i didn't|no i did not|that's wrong|no it isn't)$/;
+
+export type FollowUpAnswer = { kind: 'yes' } | { kind: 'no' } | { kind: 'item'; item: string } | { kind: 'other' };
+
+/** Reads the answer to a clarifying question: yes, no, an item ("the cup", "no, my phone"), or something else. */
+export function readFollowUp(text: string): FollowUpAnswer {
+  const t = text
+    .toLowerCase()
+    .replace(/[^a-z' ]+/g, ' ')
+    .replace(/\b(?:um|uh|er|hmm)\b/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  if (!t) return { kind: 'other' };
+  if (YES.test(t)) return { kind: 'yes' };
+  if (NO.test(t)) return { kind: 'no' };
+  // "no, my phone" / "no the phone": a correction
+  const rest = t.replace(/^(?:no|nope|nah|not that|i said|i meant|i mean)\b\s*(?:it's |it is |i meant |i said |i mean )?/, '');
+  const req = parseRequest(rest);
+  if (req.intent !== 'not_a_request' && req.item) return { kind: 'item', item: req.item };
+  // a bare item: "the cup", "my keys"
+  const bare = rest.replace(/^(?:my|the|a|an|our|your)\s+/, '');
+  if (bare && bare.split(' ').length <= 3 && req.intent === 'not_a_request') {
+    const again = parseRequest(`where is my ${bare}`);
+    if (again.item) return { kind: 'item', item: again.item };
+  }
+  if (/^(?:yes|yeah|yep)\b/.test(t)) return { kind: 'yes' };
+  if (/^(?:no|nope|nah)\b/.test(t)) return { kind: 'no' };
+  return { kind: 'other' };
+}

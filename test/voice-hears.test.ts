@@ -1,0 +1,202 @@
+/**
+ * Hearing right, through a real server, the real Vosk model and real WebSockets: each outcome of the "don't
+ * guess" decision on clips of the spoken corpus (audio-fixtures/corpus), the N-best list on the transcript
+ * event, and the clarifying turn on one connection ("Did you mean your ...?" -> "yes" / "no" / silence / an
+ * item). The answers to the clarifying question are spoken by espeak-ng at test time.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, manifestLabels } from '../dist/assistant/app.js';
+import { loadConfig } from '../dist/assistant/config.js';
+import { addDevice, addUser } from '../dist/assistant/accounts.js';
+import { createAsr, type Asr } from '../dist/assistant/asr/index.js';
+import { buildVocabulary } from '../dist/nlp/vocabulary.js';
+import { voskProvider } from '../dist/models/vosk.js';
+import { ASR_MODEL, MODELS_DIR, REPO, frames, say, tempDir } from './asr-speech.js';
+
+const corpus = JSON.parse(fs.readFileSync(path.join(REPO, 'audio-fixtures', 'corpus', 'manifest.json'), 'utf8')) as {
+  clips: Array<{ id: string; file: string; text: string; category: string; expect: { outcome: string; label: string | null } }>;
+};
+const clip = (prefix: string) => {
+  const c = corpus.clips.find((x) => x.id.startsWith(prefix));
+  if (!c) throw new Error(`no corpus clip ${prefix}`);
+  return { ...c, pcm: fs.readFileSync(path.join(REPO, 'audio-fixtures', c.file)).subarray(44) };
+};
+
+let app: FastifyInstance;
+let asr: Asr;
+let base: string;
+let token: string;
+
+class Voice {
+  events: any[] = [];
+  private waiters: (() => void)[] = [];
+  constructor(readonly ws: WebSocket) {
+    ws.on('message', (d: Buffer, bin: boolean) => {
+      if (!bin) this.events.push(JSON.parse(d.toString('utf8')));
+      for (const w of this.waiters.splice(0)) w();
+    });
+  }
+  static open(): Promise<Voice> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/listen`, { headers: { authorization: `Bearer ${token}` } });
+      const v = new Voice(ws);
+      ws.once('open', () => resolve(v));
+      ws.once('error', reject);
+    });
+  }
+  async waitFor(pred: (e: any) => boolean, from: number, ms = 60_000): Promise<number> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const i = this.events.findIndex((e, k) => k >= from && pred(e));
+      if (i >= 0) return i;
+      if (Date.now() > deadline) throw new Error(`timed out; events: ${JSON.stringify(this.events).slice(0, 1500)}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, 200);
+        this.waiters.push(() => (clearTimeout(t), r()));
+      });
+    }
+  }
+  /** one push-to-talk utterance; resolves with its transcript and reply events */
+  async ask(pcm: Buffer): Promise<{ transcript: any; reply: any }> {
+    const from = this.events.length;
+    this.ws.send(JSON.stringify({ type: 'start', sample_rate: 16000, audio: false }));
+    for (const f of frames(pcm, 3200)) this.ws.send(f);
+    this.ws.send(JSON.stringify({ type: 'stop' }));
+    const end = await this.waitFor((e) => e.type === 'done' || e.type === 'error', from);
+    const evs = this.events.slice(from, end + 1);
+    const err = evs.find((e) => e.type === 'error');
+    if (err) throw new Error(`socket error: ${JSON.stringify(err)}`);
+    return { transcript: evs.find((e) => e.type === 'transcript'), reply: evs.find((e) => e.type === 'reply') };
+  }
+  close() {
+    this.ws.close();
+  }
+}
+
+beforeAll(async () => {
+  await voskProvider.ensure({ modelsDir: MODELS_DIR, model: ASR_MODEL });
+  const config = loadConfig([], {}, {
+    port: 0,
+    dataDir: tempDir('wa-hears-'),
+    logLevel: 'warn',
+    noModels: true,
+    timeZone: 'UTC',
+    modelsDir: MODELS_DIR,
+    asrModel: ASR_MODEL,
+    asrWorkers: 1,
+    maxStreams: 8,
+    maxUtteranceSeconds: 15,
+  });
+  const vocab = buildVocabulary(manifestLabels('yolox_nano')!);
+  asr = await createAsr(config, vocab.phrases(), { preferred: vocab.labels });
+  app = await buildApp(config, { logger: false, asr });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const user = await addUser(app.store, 'hana', 'hana-password-1', true);
+  token = (await addDevice(app.store, user.id, 'hall pi', 'hall')).token;
+}, 600_000);
+
+afterAll(async () => {
+  await app?.close();
+  await asr?.close();
+});
+
+describe('hearing right: each outcome through the real model and a real socket', () => {
+  it('a clear request: N-best list and word confidences on the transcript, answered about the item', async () => {
+    const v = await Voice.open();
+    const { transcript, reply } = await v.ask(clip('000-where-is-my-cup.flite-kal16.clean').pcm);
+    expect(transcript.text).toBe('where is my cup');
+    expect(transcript.alternatives.length).toBeGreaterThanOrEqual(1);
+    expect(transcript.alternatives[0].text).toBe('where is my cup');
+    const mass = transcript.alternatives.reduce((s: number, a: any) => s + a.confidence, 0);
+    expect(mass).toBeGreaterThan(0.99);
+    expect(mass).toBeLessThan(1.01);
+    expect(transcript.words.map((w: any) => w.word)).toEqual(['where', 'is', 'my', 'cup']);
+    for (const w of transcript.words) expect(w.conf).toBeGreaterThan(0);
+    expect(reply).toMatchObject({ outcome: 'never_seen', label: 'cup', follow_up: false });
+    v.close();
+  });
+
+  it('noise only: "I didn\'t catch that"', async () => {
+    const v = await Voice.open();
+    for (const id of ['noise-babble-mid', 'noise-hum-50', 'noise-white-loud']) {
+      const { transcript, reply } = await v.ask(clip(id).pcm);
+      expect(transcript.text, id).toBe('');
+      expect(reply, id).toMatchObject({ outcome: 'not_heard', label: null, follow_up: false });
+      expect(reply.text).toBe("Sorry, I didn't catch that.");
+    }
+    v.close();
+  });
+
+  it('non-requests are never finds', async () => {
+    const v = await Voice.open();
+    for (const c of corpus.clips.filter((x) => x.category === 'nonrequest').slice(0, 6)) {
+      const { reply } = await v.ask(clip(c.id).pcm);
+      expect(reply.label, c.id).toBeNull();
+      expect(['not_understood', 'not_heard'], `${c.id}: ${JSON.stringify(reply)}`).toContain(reply.outcome);
+    }
+    v.close();
+  });
+
+  it('things nobody taught the system are never answered as another item', async () => {
+    for (const c of corpus.clips.filter((x) => x.category === 'oog').slice(0, 8)) {
+      const v = await Voice.open(); // fresh conversation: a question asked back must not steer the next clip
+      const { transcript, reply } = await v.ask(clip(c.id).pcm);
+      const answeredAbout = reply.outcome === 'found' || reply.outcome === 'never_seen' ? reply.label : null;
+      expect(answeredAbout, `${c.id}: heard "${transcript.text}" -> ${JSON.stringify(reply)}`).toBeNull();
+      v.close();
+    }
+  });
+
+  it('a thing the detector cannot see is named, not swapped for a label', async () => {
+    const v = await Voice.open();
+    const { reply } = await v.ask(clip('234-i-cant-find-my-charger').pcm);
+    expect(reply).toMatchObject({ outcome: 'not_detectable', item: 'charger', label: null });
+    v.close();
+  });
+});
+
+describe('the clarifying turn on one connection', () => {
+  // two items heard in a row ("my cup bag": a cup, or a bag?): asked back, never answered. Spoken clearly,
+  // so the recogniser hears both words the same way however the audio is cut into frames.
+  const unsurePcm = say('where is my cup bag', { engine: 'flite', voice: 'slt' });
+  const unsure = () => unsurePcm;
+
+  it('unsure -> "Did you mean your cup?" (follow_up); "yes" completes the question', async () => {
+    const v = await Voice.open();
+    const first = await v.ask(unsure());
+    expect(first.reply, JSON.stringify(first)).toMatchObject({ outcome: 'clarify', label: 'cup', follow_up: true });
+    expect(first.reply.text).toBe('Did you mean your cup?');
+    const second = await v.ask(say('yes', { voice: 'en-us' }));
+    expect(second.reply, JSON.stringify(second)).toMatchObject({ outcome: 'never_seen', label: 'cup', follow_up: false });
+    v.close();
+  });
+
+  it('"no" ends it politely, and so does silence', async () => {
+    const v = await Voice.open();
+    const first = await v.ask(unsure());
+    expect(first.reply.follow_up, JSON.stringify(first)).toBe(true);
+    const no = await v.ask(say('no', { voice: 'en-us' }));
+    expect(no.reply).toMatchObject({ outcome: 'cancelled', label: null, follow_up: false, text: 'Okay, never mind.' });
+    const again = await v.ask(unsure());
+    expect(again.reply.follow_up, JSON.stringify(again)).toBe(true);
+    const quiet = await v.ask(Buffer.alloc(16000 * 2));
+    expect(quiet.reply).toMatchObject({ outcome: 'cancelled', follow_up: false });
+    v.close();
+  });
+
+  it('an item in answer is looked up; the next question is a fresh one', async () => {
+    const v = await Voice.open();
+    expect((await v.ask(unsure())).reply.follow_up).toBe(true);
+    const item = await v.ask(say('the laptop', { voice: 'en-us' }));
+    expect(item.reply, JSON.stringify(item)).toMatchObject({ outcome: 'never_seen', label: 'laptop', follow_up: false });
+    const next = await v.ask(clip('000-where-is-my-cup.flite-kal16.clean').pcm);
+    expect(next.reply).toMatchObject({ label: 'cup', follow_up: false });
+    v.close();
+  });
+});
