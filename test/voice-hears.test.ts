@@ -200,3 +200,54 @@ describe('the clarifying turn on one connection', () => {
     v.close();
   });
 });
+
+describe('the clarifying turn from the Pi client (whereabouts-pi listen --input A --input B)', () => {
+  it('A is asked back ("Did you mean your cup?"), B ("yes") answers it on the same connection without a start', async () => {
+    const { defaults } = await import('../dist/pi-client/config.js');
+    const { silentLogger } = await import('../dist/pi-client/log.js');
+    const { FileSink, FileSource } = await import('../dist/pi-client/audio.js');
+    const { Ui, runListen } = await import('../dist/pi-client/listen.js');
+    const dir = tempDir('wa-hears-pi-');
+    const wav = (name: string, pcm: Buffer) => {
+      const h = Buffer.alloc(44);
+      h.write('RIFF', 0);
+      h.writeUInt32LE(36 + pcm.length, 4);
+      h.write('WAVEfmt ', 8);
+      h.writeUInt32LE(16, 16);
+      h.writeUInt16LE(1, 20);
+      h.writeUInt16LE(1, 22);
+      h.writeUInt32LE(16000, 24);
+      h.writeUInt32LE(32000, 28);
+      h.writeUInt16LE(2, 32);
+      h.writeUInt16LE(16, 34);
+      h.write('data', 36);
+      h.writeUInt32LE(pcm.length, 40);
+      const f = path.join(dir, name);
+      fs.writeFileSync(f, Buffer.concat([h, pcm]));
+      return f;
+    };
+    const a = wav('a.wav', say('where is my cup bag', { engine: 'flite', voice: 'slt' }));
+    const b = wav('b.wav', say('yes', { voice: 'en-us', tail: 1.5 }));
+    const lines: string[] = [];
+    const out = { write: (s: string) => (lines.push(...s.split('\n').filter(Boolean)), true), isTTY: false } as unknown as NodeJS.WritableStream;
+    const code = await runListen({
+      config: { ...defaults(), server: base, token },
+      log: silentLogger,
+      ui: new Ui({ json: true, partials: false, out }),
+      source: new FileSource(a, 16000),
+      more: [new FileSource(b, 16000)],
+      sink: new FileSink(path.join(dir, 'reply.raw')),
+      mode: 'file',
+      once: true,
+      audio: false,
+    });
+    expect(code).toBe(0);
+    const ev = lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const replies = ev.filter((e) => e.type === 'reply');
+    expect(replies, JSON.stringify(ev)).toHaveLength(2);
+    expect(replies[0]).toMatchObject({ outcome: 'clarify', label: 'cup', follow_up: true, text: 'Did you mean your cup?' });
+    expect(ev.filter((e) => e.type === 'listening')[1]?.follow_up).toBe(true);
+    expect(replies[1]).toMatchObject({ label: 'cup', follow_up: false });
+    expect(['found', 'never_seen']).toContain(replies[1].outcome);
+  }, 90_000);
+});

@@ -145,4 +145,10 @@ describe('completeness of the words so far', () => {
     expect(c.classify('yes')).not.toBe('complete');
     expect(c.classify('the cup', { lastItem: null, lastLabel: null, pending: { kind: 'which' }, at: 0 })).toBe('complete');
   });
+  it('a request that ends in something the recogniser has no word for is whole, given a little more quiet', () => {
+    expect(c.classify('where is my', null, true)).toBe('prefix');
+    expect(c.classify('have you seen the', null, true)).toBe('prefix');
+    expect(c.classify('where is my', null, false)).toBe('incomplete');
+    expect(c.classify('where is', null, true)).toBe('incomplete');
+  });
 });
