@@ -14,5 +14,7 @@ export default defineConfig({
     maxWorkers: 2,
     // every skipped test is named at the end (and listed for .ci/run's skip check)
     reporters: ['default', './test/helpers/skip-report.ts'],
+    // every JSON reply is checked against its route's response schema (assistant/plugins/response-check.ts)
+    env: { WHEREABOUTS_CHECK_RESPONSES: '1' },
   },
 });

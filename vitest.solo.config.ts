@@ -9,5 +9,7 @@ export default defineConfig({
     pool: 'forks',
     fileParallelism: false,
     reporters: ['default', './test/helpers/skip-report.ts'],
+    // every JSON reply is checked against its route's response schema (assistant/plugins/response-check.ts)
+    env: { WHEREABOUTS_CHECK_RESPONSES: '1' },
   },
 });

@@ -92,7 +92,7 @@ export class Answerer {
     // the questions that come next (follow-ups, places, history, show): answerNext below. "and my phone?"
     // continues the last question and is answered as said.
     const top = parseHeard(said);
-    const next = followUp(top, dialog);
+    const next = speech ? this.nextByVote(heard, followUp(top, dialog), dialog) : followUp(top, dialog);
     if (NEXT_INTENTS.has(next.intent)) return this.answerNext(userId, next, now, t0);
     if (top.intent === 'follow_up') return this.lookup(userId, next, null, now, t0, dialog);
 
@@ -336,6 +336,29 @@ export class Answerer {
       dialog: { lastItem: null, lastLabel: null, pending: null, at: now, lastIntent: 'place_items', lastPlace: kind === 'unknown' ? null : name },
       follow_up: false,
     };
+  }
+
+  /**
+   * A spoken next question ("where has my cup been today"): the recogniser's alternatives that ask the same kind
+   * of question vote for the item, weighted by their share of the N-best list, so one slip in the best text
+   * ("clock" for "cup") does not decide alone.
+   */
+  private nextByVote(heard: readonly Hypothesis[], best: Intent, dialog: DialogContext): Intent {
+    if (!NEXT_INTENTS.has(best.intent) || !best.item || heard.length < 2) return best;
+    const vocab = this.labels.vocabulary;
+    const votes = new Map<string, { intent: Intent; weight: number }>();
+    for (const h of heard) {
+      const p = followUp(parseHeard(h.text), dialog);
+      if (p.intent !== best.intent || !p.item) continue;
+      const m = vocab.resolve(p.item);
+      const key = m.kind === 'label' ? m.label : `?${p.item}`;
+      const v = votes.get(key);
+      if (v) v.weight += h.confidence;
+      else votes.set(key, { intent: p, weight: h.confidence });
+    }
+    let win: { intent: Intent; weight: number } | null = null;
+    for (const v of votes.values()) if (!win || v.weight > win.weight) win = v;
+    return win ? win.intent : best;
   }
 
   /** examples worth suggesting to this user: the model's, without the labels they count as places */

@@ -18,6 +18,8 @@ import { createSpeech } from './speech.js';
 import { warmUp } from '../nlp/parse.js';
 import contextPlugin, { type SpeechService } from './plugins/context.js';
 import errorsPlugin from './plugins/errors.js';
+import openapiPlugin from './plugins/openapi.js';
+import responseCheck from './plugins/response-check.js';
 import metricsPlugin from './plugins/metrics.js';
 import adminPage from './admin/plugin.js';
 import authPlugin from './plugins/auth.js';
@@ -53,6 +55,8 @@ export interface AppOptions {
   /** voice turn settings over the configured ones (voice/turn.ts; tests shorten the watchdog) */
   voice?: Partial<TurnSettings>;
   logger?: boolean | Record<string, unknown>;
+  /** validate every JSON reply against its response schema before serialising (default: WHEREABOUTS_CHECK_RESPONSES=1; the tests) */
+  checkResponses?: boolean;
 }
 
 /** the configured detection model's labels from models/manifest.json, when it is a manifest entry */
@@ -144,6 +148,8 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
 
   await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, places, ownsStore: !opts.store });
   await app.register(errorsPlugin);
+  if (opts.checkResponses ?? process.env.WHEREABOUTS_CHECK_RESPONSES === '1') await app.register(responseCheck);
+  await app.register(openapiPlugin); // before every route: the OpenAPI document lists the routes registered after it
   // request bodies: read only after authentication, within a global in-flight byte budget
   await app.register(bodiesPlugin, { budget: config.bodyBudget, bodyIdleMs: config.bodyIdleSeconds * 1000, graceMs: config.bodyIdleSeconds * 1000 });
   await app.register(formbody);

@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'busy'
   | 'internal'
   | 'not_acceptable'
-  | 'unknown_label';
+  | 'unknown_label'
+  | 'upgrade_required';
 
 const STATUS: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -43,6 +44,7 @@ const STATUS: Record<ErrorCode, number> = {
   internal: 500,
   not_acceptable: 406,
   unknown_label: 400,
+  upgrade_required: 426,
 };
 
 export class AppError extends Error {

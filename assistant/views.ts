@@ -1,8 +1,13 @@
 /** How store records look on the wire: ISO times, snake_case, boxes as [x, y, w, h]. */
 import type { Device, Sighting, User, QueryLogEntry, Zone } from '../store/types.js';
 import type { SightingView } from '../protocol/protocol.js';
+import type * as Wire from './schemas.js';
 
-export const iso = (ms: number | null | undefined): string | null => (ms == null ? null : new Date(ms).toISOString());
+export function iso(ms: number): string;
+export function iso(ms: number | null | undefined): string | null;
+export function iso(ms: number | null | undefined): string | null {
+  return ms == null ? null : new Date(ms).toISOString();
+}
 
 export function sightingView(s: Sighting & { deviceName: string; room: string | null; zoneName?: string | null; snapshotAvailable?: boolean }): SightingView & {
   id: number;
@@ -27,12 +32,12 @@ export function sightingView(s: Sighting & { deviceName: string; room: string | 
   };
 }
 
-export function userView(u: User) {
+export function userView(u: User): Wire.User {
   return { id: u.id, name: u.name, admin: u.isAdmin, created_at: iso(u.createdAt) };
 }
 
-export function deviceView(d: Device, now = Date.now()) {
-  const status = d.revokedAt ? 'revoked' : d.lastSeenAt && now - d.lastSeenAt < 5 * 60_000 ? 'online' : d.lastSeenAt ? 'idle' : 'never seen';
+export function deviceView(d: Device, now = Date.now()): Wire.Device {
+  const status: Wire.Device['status'] = d.revokedAt ? 'revoked' : d.lastSeenAt && now - d.lastSeenAt < 5 * 60_000 ? 'online' : d.lastSeenAt ? 'idle' : 'never seen';
   return {
     id: d.id,
     user_id: d.userId,
@@ -45,7 +50,7 @@ export function deviceView(d: Device, now = Date.now()) {
   };
 }
 
-export function queryView(q: QueryLogEntry) {
+export function queryView(q: QueryLogEntry): Wire.QueryRow {
   return {
     id: q.id,
     user_id: q.userId,

@@ -282,12 +282,20 @@ async function main(): Promise<number> {
         const why = await voiceAvailable(server, tokens[0]);
         if (why) res.voice = { rows: [], maxStreamsUnder1s: null, asr: null, skipped: why };
         else {
-          const fixtures = loadFixtures();
+          // WHEREABOUTS_BENCH_VOICE_SPLIT=tune|test: only the spoken corpus' clips of that split (tune on one, report the other)
+          const split = process.env.WHEREABOUTS_BENCH_VOICE_SPLIT;
+          const fixtures = loadFixtures().filter((f) => !split || f.split === split);
+          // knobs for a focused run: WHEREABOUTS_BENCH_VOICE_LEVELS=1,8  WHEREABOUTS_BENCH_VOICE_MODES=hands-free
+          // WHEREABOUTS_BENCH_VOICE_ONE_STREAM_CLIPS=all (every clip at one stream, not a sample of 60)
+          const envList = (k: string) => (process.env[k] ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+          const levels = envList('WHEREABOUTS_BENCH_VOICE_LEVELS').map(Number).filter((n) => n >= 1);
+          const modes = envList('WHEREABOUTS_BENCH_VOICE_MODES').filter((m): m is 'hands-free' | 'push-to-talk' => m === 'hands-free' || m === 'push-to-talk');
           const rows = await voiceBench(server, {
             tokens,
             fixtures: quick ? fixtures.filter((_, i) => i % 3 === 0) : fixtures,
-            levels: quick ? [1, 8] : [1, 8, 16],
-            modes: ['hands-free', 'push-to-talk'],
+            levels: levels.length ? levels : quick ? [1, 8] : [1, 8, 16],
+            modes: modes.length ? modes : ['hands-free', 'push-to-talk'],
+            oneStreamClips: process.env.WHEREABOUTS_BENCH_VOICE_ONE_STREAM_CLIPS === 'all' ? Infinity : 60,
             secondsPerLevel: args.seconds || (quick ? 6 : 20),
             cpu,
             log,

@@ -4,9 +4,11 @@
  *
  * The clip is cut into 20 ms frames and each frame's RMS level taken in dBFS. The noise floor is the 20th
  * percentile of the frame levels (every fixture has >= 600 ms of lead-in and tail of noise only, about a
- * quarter of its frames or more). A frame is voiced when it is at least 6 dB above the floor (white-noise frames
- * of 320 samples vary by about +-1 dB, so no noise frame reaches it; the weak last consonant of a word
- * usually does). The end of speech is the end of the last voiced frame; the start, the start of the first.
+ * quarter of its frames or more). A frame is voiced when it is at least `margin` dB above the floor: 6 dB, or
+ * half the distance from the floor to the 90th percentile when that is smaller (noisy clips), but never
+ * under 3 dB (stationary-noise frames of 320 samples vary by about +-1 dB, so no noise frame reaches it; the
+ * weak last consonant of a word usually does). The end of speech is the end of the last voiced frame; the
+ * start, the start of the first.
  */
 import { s16leToFloat32, rms, toDbfs } from '../protocol/pcm.js';
 
@@ -33,7 +35,9 @@ export function speechBounds(pcm: Uint8Array, sampleRate: number): SpeechBounds 
   }
   const sorted = [...db].sort((a, b) => a - b);
   const floorDb = sorted[Math.floor(sorted.length * 0.2)] ?? -120;
-  const voiced = (d: number) => d >= floorDb + BOUNDS_MARGIN_DB;
+  const p90 = sorted[Math.floor(sorted.length * 0.9)] ?? floorDb;
+  const margin = Math.max(3, Math.min(BOUNDS_MARGIN_DB, (p90 - floorDb) / 2));
+  const voiced = (d: number) => d >= floorDb + margin;
   const first = db.findIndex(voiced);
   let last = -1;
   for (let i = db.length - 1; i >= 0; i--)

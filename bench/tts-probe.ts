@@ -5,7 +5,7 @@
  *
  * Prints one JSON line: start time, per-sentence first-chunk and whole-reply times, audio seconds, Piper's
  * per-piece inference times, and memory: VmRSS of this process before the engine starts (Node + modules), after
- * it is ready, and after all sentences, plus VmHWM (glibc arenas capped as the server caps them). The engine's worker thread lives in this process, so
+ * it is ready, and one second after the last sentence, plus VmHWM (glibc arenas capped as the server caps them). The engine's worker thread lives in this process, so
  * "RSS after - RSS before" is what the TTS worker costs. Each sentence's 16 kHz PCM goes to DIR/<i>.raw.
  */
 import fs from 'node:fs';
@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     rows.push({ firstChunkMs: r.first, totalMs: r.total, audioSec: r.pcm.length / 2 / tts.sampleRate, pieces: piper && n ? piper.stats.slice(-n) : [] });
   }
   const cpu = process.cpuUsage(cpu0);
+  await new Promise((r) => setTimeout(r, 1000)); // settled: one second after the last reply
   const after = status();
   const result: ProbeResult = {
     engine: tts.engine,

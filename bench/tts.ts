@@ -5,7 +5,7 @@
  *   feels after the answer is known), p50/p95 over 50 reply sentences (bench/tts-replies.ts), warm engine;
  * - real-time factor: synthesis wall time / audio length, whole replies; for Piper also onnxruntime time alone;
  * - worker memory: each engine runs alone in a child process (bench/tts-probe.ts) with glibc arenas capped as
- *   the server caps them; the TTS worker's cost is that process's VmRSS after the 50 replies minus its VmRSS
+ *   the server caps them; the TTS worker's cost is that process's VmRSS 1 s after the 50 replies minus its VmRSS
  *   just before the engine started (Node and the modules already loaded), and the same for the peak (VmHWM);
  * - intelligibility: each reply's audio through the project's own Vosk model in free dictation (no grammar),
  *   word error rate against the text (numbers and "a m"/"p m" normalised on both sides).

@@ -8,8 +8,9 @@
  *  - push-to-talk: `start` with `endpoint: false`, the whole clip (its own 350 ms tail included, as a
  *    person lets go of the button), `stop`. Clock: from `stop` to the first byte of reply audio.
  *
- * At 1 stream every clip is asked once in order; at more streams each client works through its share of
- * the clips (every clip at least once per level) and keeps asking until the level's time is up. Clips: the
+ * At 1 stream the clips are asked once in order (a deterministic sample of at most 60 when there are more);
+ * at more streams each client works through its share of all the clips (every clip at least once per level)
+ * and keeps asking until the level's time is up. Clips: the
  * committed fixtures (audio-fixtures/manifest.json; requests and non-requests) and questions with a
  * hesitation before the item (hesitations.ts). An utterance is "cut early" when the server ended it before
  * the clip's last voiced frame had arrived (transcript.heard_ms < end of speech); "misheard" when the
@@ -37,13 +38,26 @@ export interface Fixture {
   bounds: SpeechBounds;
   /** made by hesitations.ts */
   hesitation: boolean;
+  /** the corpus split ('tune' / 'test'); null for the committed fixtures and the hesitation clips */
+  split: string | null;
 }
 
-type ManifestEntry = { file: string; text: string; expect?: { intent?: string; item?: string | null } };
+type ManifestEntry = { file: string; text: string; category?: string; split?: string; expect?: { intent?: string; item?: string | null } };
 
-/** the committed fixtures (all of them: requests and non-requests), with their speech bounds */
+/**
+ * The committed clips with their speech bounds: audio-fixtures/manifest.json (requests and non-requests) and,
+ * when present, the spoken corpus audio-fixtures/corpus/manifest.json (its noise-only clips left out: there
+ * is no end of speech to measure from), plus the hesitation clips.
+ */
 export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesitations?: boolean } = {}): Fixture[] {
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as ManifestEntry[];
+  const corpusFile = path.join(dir, 'corpus', 'manifest.json');
+  if (fs.existsSync(corpusFile)) {
+    const corpus = JSON.parse(fs.readFileSync(corpusFile, 'utf8')) as { clips: ManifestEntry[] };
+    for (const c of corpus.clips)
+      if (c.category !== 'noise')
+        manifest.push({ ...c, expect: { item: c.expect?.item ?? null, intent: c.category === 'nonrequest' ? 'not_a_request' : 'find_item' } });
+  }
   const out: Fixture[] = manifest.map((m) => {
     const w = parseWav(fs.readFileSync(path.join(dir, m.file)));
     if (w.channels !== 1) throw new Error(`${m.file}: not mono`);
@@ -58,12 +72,13 @@ export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesit
       intent: m.expect?.intent ?? null,
       bounds: speechBounds(pcm, w.sampleRate),
       hesitation: false,
+      split: m.split ?? null,
     };
   });
   if (o.hesitations !== false && haveEspeak())
     for (const h of HESITATIONS) {
       const pcm = makeHesitation(h);
-      out.push({ file: `hesitation: ${h.text}`, text: h.text, pcm, sampleRate: 16000, seconds: pcm.length / 32000, item: h.item, intent: 'find_item', bounds: speechBounds(pcm, 16000), hesitation: true });
+      out.push({ file: `hesitation: ${h.text}`, text: h.text, pcm, sampleRate: 16000, seconds: pcm.length / 32000, item: h.item, intent: 'find_item', bounds: speechBounds(pcm, 16000), hesitation: true, split: null });
     }
   return out;
 }
@@ -272,7 +287,17 @@ export async function voiceAvailable(server: BenchServer, token: string): Promis
 
 export async function voiceBench(
   server: BenchServer,
-  o: { tokens: string[]; fixtures: Fixture[]; levels: number[]; modes: VoiceMode[]; secondsPerLevel: number; cpu: () => number | null; log?: (m: string) => void },
+  o: {
+    tokens: string[];
+    fixtures: Fixture[];
+    levels: number[];
+    modes: VoiceMode[];
+    secondsPerLevel: number;
+    cpu: () => number | null;
+    log?: (m: string) => void;
+    /** clips asked at one stream (a deterministic sample; default 60) */
+    oneStreamClips?: number;
+  },
 ): Promise<VoiceRow[]> {
   const url = server.url.replace(/^http/, 'ws') + '/v1/listen';
   const rows: VoiceRow[] = [];
@@ -297,7 +322,9 @@ export async function voiceBench(
         clients.map(async (c, ci) => {
           const crnd = mulberry32(100 + ci);
           await sleep(crnd() * 2000 * Math.min(1, (streams - 1) / 3)); // stagger, so streams do not run in lockstep
-          const share = o.fixtures.filter((_, k) => k % streams === ci);
+          // one stream: a deterministic sample of at most 60 clips in order; more: every clip, shared out
+          const step = streams === 1 ? Math.max(1, Math.ceil(o.fixtures.length / (o.oneStreamClips ?? 60))) : 1;
+          const share = o.fixtures.filter((_, k) => k % step === 0).filter((_, k) => k % streams === ci);
           let k = 0;
           // every clip of the share once, then more until the time is up
           while (k < share.length || (streams > 1 && performance.now() < until)) {

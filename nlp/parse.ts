@@ -358,13 +358,14 @@ export function parseHeardGuess(text: string): { intent: Intent; guessed: boolea
 
 function parseHeardStrict(text: string): Intent {
   const direct = trimSlips(parseRequest(text));
-  if (direct.intent !== 'not_a_request' && direct.item) return direct;
+  // (a place question has a place, not an item: "what's on the desk")
+  if (direct.intent !== 'not_a_request' && (direct.item || direct.place)) return direct;
   const s = normalise(text).join(' ');
   if (!s) return direct;
   const fixed = repairSlips(s);
   if (fixed !== s) {
     const r = trimSlips(parseRequest(fixed));
-    if (r.intent !== 'not_a_request' && r.item) return r;
+    if (r.intent !== 'not_a_request' && (r.item || r.place)) return r;
   }
   // stray words in front: try from each request anchor, at most four words in
   for (const m of fixed.matchAll(ANCHOR_WORDS)) {
@@ -389,7 +390,7 @@ function trimSlips(r: Intent): Intent {
   if (!r.item) return r;
   const w = r.item.split(' ');
   while (w.length > 1 && TRAILING_SLIPS.has(w[w.length - 1])) w.pop();
-  return w.length === r.item.split(' ').length ? r : { intent: r.intent, item: w.join(' ') };
+  return w.length === r.item.split(' ').length ? r : { ...r, item: w.join(' ') };
 }
 
 /** recogniser slips on the request words (never on the item) */

@@ -739,7 +739,6 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
       case 'enter':
       case 'button': {
         let talking = false;
-        const pushToTalk = o.mode === 'button';
         const press = () => {
           // a press during the reply (or while the server listens for an answer) stops it: barge-in
           if (conv.busy && !conv.accepting) {
@@ -750,8 +749,8 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
           }
           if (talking || conv.busy) return;
           talking = true;
-          // a held button decides the end itself; with Enter the server may end it first
-          ask({ endpoint: pushToTalk ? false : undefined }).then(afterTurn, () => {});
+          // the release (or Enter) ends it; the server may end it first, once it has heard a whole question
+          ask().then(afterTurn, () => {});
           ui.hint(o.mode === 'enter' ? 'listening… (Enter when done)' : 'listening…');
           startMic(
             source,

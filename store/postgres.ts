@@ -121,6 +121,15 @@ LEFT JOIN LATERAL (
         WHERE frame_id = s.frame_id AND id <> s.id ORDER BY score DESC, id LIMIT 20) n
 ) nb ON true`;
 
+/**
+ * "What's on the desk?": the user's latest-sighting rows (a primary-key range on user_id: one row per label)
+ * joined to their sightings by primary key, kept where the zone ($2) or the room ($3) matches.
+ */
+export const ITEMS_IN_PLACE_SQL = `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l
+    JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
+    WHERE l.user_id = $1 AND (s.zone_id = ANY($2::bigint[]) OR lower(d.room) = lower($3::text))
+    ORDER BY l.seen_at DESC, l.label COLLATE "C"`;
+
 const SQL = {
   createUser: `INSERT INTO users (name, password_hash, is_admin, created_at) VALUES ($1, $2, $3, $4) RETURNING *`,
   firstUserLock: `SELECT pg_advisory_xact_lock($1::bigint)`,
@@ -200,10 +209,7 @@ ${UPSERT_LATEST}`,
     JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
     WHERE l.user_id = $1 ORDER BY l.seen_at DESC, l.label COLLATE "C"`,
   // items whose latest sighting is in one of the zones ($2) or in the room ($3, any camera of it)
-  itemsInPlace: `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l
-    JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
-    WHERE l.user_id = $1 AND (s.zone_id = ANY($2::bigint[]) OR lower(d.room) = lower($3::text))
-    ORDER BY l.seen_at DESC, l.label COLLATE "C"`,
+  itemsInPlace: ITEMS_IN_PLACE_SQL,
   frameSightings: `SELECT ${CONTEXT_COLS} FROM sightings s ${CONTEXT_JOINS} WHERE s.frame_id = $1 ORDER BY s.score DESC, s.id`,
   latestFrame: `SELECT * FROM frames WHERE device_id = $1 AND snapshot_path IS NOT NULL ORDER BY captured_at DESC, id DESC LIMIT 1`,
 

@@ -55,6 +55,15 @@ function isUniqueViolation(e: unknown): boolean {
   return e instanceof Error && (e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+/**
+ * "What's on the desk?": the user's latest-sighting rows (primary key seek on user_id: one row per label) joined
+ * to their sightings by primary key, kept where the zone or room matches. Exported for the query-plan test.
+ */
+export function itemsInPlaceSql(conds: string[]): string {
+  return `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
+      WHERE l.user_id = ? AND (${conds.join(' OR ')}) ORDER BY l.seen_at DESC`;
+}
+
 const itemOf = (r: Row): ItemSummary => ({ label: r.label, count: r.count, latest: placedOf(r) });
 
 export class SqliteStore implements Store {
@@ -501,9 +510,7 @@ export class SqliteStore implements Store {
       args.push(place.room);
     }
     if (!conds.length) return [];
-    const sql = `SELECT ${CONTEXT_COLS}, l.count AS count FROM latest_sightings l JOIN sightings s ON s.id = l.sighting_id ${CONTEXT_JOINS}
-      WHERE l.user_id = ? AND (${conds.join(' OR ')}) ORDER BY l.seen_at DESC`;
-    return (this.db.prepare(sql).all(...args) as Row[]).map(itemOf);
+    return (this.db.prepare(itemsInPlaceSql(conds)).all(...args) as Row[]).map(itemOf);
   }
   async listFrameSightings(frameId: number): Promise<PlacedSighting[]> {
     return (this.st.frameSightings.all(frameId) as Row[]).map(placedOf);

@@ -93,4 +93,39 @@ describeWhenReady('admin page: hold to talk (Chromium fake microphone)', missing
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  it('a reply that asks back opens the microphone again by itself; the server hears the answer', async () => {
+    // the answerer asks back once (as a clarifying answer does); everything else is the real pipeline
+    const answerer = app.answerer;
+    const orig = answerer.answer.bind(answerer);
+    const heard: string[] = [];
+    answerer.answer = async (...a: Parameters<typeof orig>) => {
+      const r = await orig(...a);
+      heard.push(a[1]);
+      return { ...r, follow_up: heard.length === 1 };
+    };
+    try {
+      const context = await browser.newContext({ baseURL: url, viewport: DESKTOP, permissions: ['microphone'] });
+      const page = await context.newPage();
+      await logIn(page, 'ann', 'ann-password-1', '/ask');
+      const talk = page.locator('#talk');
+      await talk.waitFor();
+      const box = (await talk.boundingBox())!;
+      await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+      await page.mouse.down();
+      await page.locator('#talk.live').waitFor();
+      await page.waitForTimeout(2600);
+      await page.mouse.up();
+      // no second press: the looping fake microphone answers, the server ends that answer itself
+      const deadline = Date.now() + 40_000;
+      while (heard.length < 2 && Date.now() < deadline) await page.waitForTimeout(200);
+      expect(heard.length).toBe(2);
+      expect(heard[1]).toMatch(/cup/);
+      // then the page is idle again
+      await page.getByRole('button', { name: 'Hold to talk' }).waitFor({ timeout: 20_000 });
+      await context.close();
+    } finally {
+      answerer.answer = orig;
+    }
+  });
 });

@@ -137,6 +137,23 @@ describe.skipIf(!needVoice)('piper engine with the real voice', () => {
     console.log(`[piper] first audio ${firstMs.toFixed(0)} ms, whole reply ${totalMs.toFixed(0)} ms (under whatever load the machine has)`);
   });
 
+  it('closing while a piece is being synthesised ends cleanly (no abort from inside onnxruntime)', () => {
+    const script = `
+      const { createTts } = await import(${JSON.stringify(path.join(REPO, 'dist/assistant/tts/index.js'))});
+      const tts = await createTts({ ttsEngine: 'piper', voice: ${JSON.stringify(VOICE)} });
+      const it = tts.synthesize('Your cup is on the kitchen counter next to the kettle and the toaster, four minutes ago.')[Symbol.asyncIterator]();
+      await it.next();
+      await tts.close();
+      console.log('closed');`;
+    const file = path.join(tempDir(), 'close.mjs');
+    fs.writeFileSync(file, script);
+    const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr, r.stderr).not.toMatch(/terminate called|Aborted/);
+    expect(r.stdout, `${r.error?.message ?? ''} ${r.stderr}`).toContain('closed');
+    expect(r.stdout).toContain('closed');
+    expect(r.status).toBe(0);
+  }, 130_000);
+
   it('keeps the audio of recent first pieces: a repeated reply start is not synthesised again', async () => {
     const piper = tts as InstanceType<typeof PiperTts>;
     const a = await synthesizeToPcm(tts, 'Your keys are on the table in the hallway, a few seconds ago.');

@@ -67,7 +67,9 @@ describe('voice turn reducer: a table of event sequences', () => {
     { name: 'a hesitation that never ends ends at the longest wait', from: listeningTurn, events: [prog('where is my', 1500, 'incomplete')], phase: 'finishing', has: ['finish_asr'] },
     { name: 'the item after a hesitation ends the utterance', from: listeningTurn, events: [prog('where is my', 900, 'incomplete'), prog('where is my keys', 0, 'complete'), prog('where is my keys', 220, 'complete')], phase: 'finishing', sent: ['partial', 'partial'] },
     { name: 'an item that could still grow waits longer', from: listeningTurn, events: [prog('where is my phone', 300, 'prefix')], phase: 'listening', not: ['finish_asr'] },
-    { name: 'a whole sentence that is not a request ends after the short silence', from: listeningTurn, events: [prog('turn on the lights', 200, 'statement')], phase: 'finishing', not: ['speculate'] },
+    { name: 'a whole sentence that is not a request ends after a longer silence', from: listeningTurn, events: [prog('turn on the lights', 200, 'statement')], phase: 'listening', not: ['speculate', 'finish_asr'] },
+    { name: '... and then ends', from: listeningTurn, events: [prog('turn on the lights', 450, 'statement')], phase: 'finishing', not: ['speculate'] },
+    { name: 'with a VAD the recogniser\'s own endpoint (its last segment only) does not end the utterance', from: listeningTurn, events: [prog('hey', 300, 'incomplete'), { type: 'asr_endpoint', seq: 1, text: 'hey', complete: 'statement' }], phase: 'listening', not: ['finish_asr'] },
     { name: 'push-to-talk (endpoint: false): quiet does not end it, stop does; it still speculates', from: fold([{ type: 'start', sample_rate: 16000, endpoint: false }, opened]).s, events: [prog('where is my cup', 900, 'complete'), { type: 'asr_endpoint', seq: 1, text: 'where is my cup', complete: 'complete' }], phase: 'listening', has: ['speculate'], not: ['finish_asr'] },
     { name: 'endpoint must be a boolean', events: [{ type: 'start', sample_rate: 16000, endpoint: 'no' }], phase: 'idle', sent: ['error'] },
     { name: 'the transcript says how much audio it covers', from: listeningTurn, events: [{ type: 'audio', pcm: pcm(500) }, { type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 2 }], phase: 'answering', check: (x) => expect(x.sent.at(-1)).toMatchObject({ type: 'transcript', heard_ms: 500 }) },
@@ -104,7 +106,7 @@ describe('voice turn reducer: a table of event sequences', () => {
 
   it('silence needed grows with doubt', () => {
     expect(silenceNeeded(cfg, 'complete')).toBe(200);
-    expect(silenceNeeded(cfg, 'statement')).toBe(200);
+    expect(silenceNeeded(cfg, 'statement')).toBe(450);
     expect(silenceNeeded(cfg, 'prefix')).toBe(450);
     expect(silenceNeeded(cfg, 'incomplete')).toBe(1500);
   });
@@ -138,11 +140,19 @@ describe('completeness of the words so far', () => {
     ['turn on the lights', 'statement'],
     ['play some music', 'statement'],
     ['turn on the', 'incomplete'],
+    ['hey', 'incomplete'],
+    ['okay so', 'incomplete'],
   ];
   for (const [text, want] of table) it(`"${text}" is ${want}`, () => expect(c.classify(text)).toBe(want));
   it('an answer to a pending question is complete', () => {
     expect(c.classify('yes', { lastItem: 'cup', lastLabel: 'cup', pending: { kind: 'confirm', item: 'cup', label: 'cup' }, at: 0 })).toBe('complete');
     expect(c.classify('yes')).not.toBe('complete');
     expect(c.classify('the cup', { lastItem: null, lastLabel: null, pending: { kind: 'which' }, at: 0 })).toBe('complete');
+  });
+  it('a request that ends in something the recogniser has no word for is whole, given a little more quiet', () => {
+    expect(c.classify('where is my', null, true)).toBe('prefix');
+    expect(c.classify('have you seen the', null, true)).toBe('prefix');
+    expect(c.classify('where is my', null, false)).toBe('incomplete');
+    expect(c.classify('where is', null, true)).toBe('incomplete');
   });
 });

@@ -21,6 +21,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { addFirstAdmin } from '../accounts.js';
 import { AppError } from '../errors.js';
 import { PACKAGE_ROOT } from '../paths.js';
+import { ErrorBody, JSON_BODY, binary, errors, htmlPage, pageOrError, redirect } from '../schemas.js';
 import { html, shell, type Html, type ShellUser } from './html.js';
 import { sameOrigin } from '../plugins/auth.js';
 
@@ -41,7 +42,7 @@ export const CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-const SECURITY_HEADERS: Record<string, string> = {
+export const SECURITY_HEADERS: Record<string, string> = {
   'content-security-policy': CSP,
   'x-frame-options': 'DENY',
   'x-content-type-options': 'nosniff',
@@ -139,6 +140,51 @@ function sameToken(a: string, b: string): boolean {
   return x.length === y.length && crypto.timingSafeEqual(x, y);
 }
 
+/** the page's own forms post urlencoded; scripts may send JSON (one schema validates both) */
+const FORM_TYPES = ['application/x-www-form-urlencoded', 'application/json'];
+
+const SetupSchema = {
+  description: 'first-run setup: creates the first admin (only while there are no accounts) and logs them in',
+  body: SetupBody,
+  consumes: FORM_TYPES,
+  response: {
+    ...errors(...JSON_BODY),
+    303: redirect('created and logged in: to /'),
+    400: pageOrError('the form again with what is wrong (the passwords differ, a bad name or password), or bad input'),
+    403: pageOrError('the form expired or came from another site, or the server is already set up'),
+    409: pageOrError('the name is taken'),
+  },
+};
+
+const LoginFields = Type.Object({ name: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: true });
+const LoginSchema = {
+  description: 'the login form without the page script (the page normally calls POST /v1/session): sets the session cookie',
+  body: LoginFields,
+  consumes: FORM_TYPES,
+  response: {
+    ...errors(...JSON_BODY),
+    303: redirect('logged in: to /'),
+    400: pageOrError('bad input'),
+    401: htmlPage('wrong user name or password'),
+    403: pageOrError('a cross-site login'),
+    429: htmlPage('too many failed logins'),
+    503: pageOrError('the database is unavailable'),
+  },
+};
+
+const PageResponses = {
+  ...errors(),
+  200: htmlPage('the page (or the login form, or first-run setup)'),
+  400: { ...ErrorBody, description: 'bad query parameters' },
+  403: htmlPage('admins only'),
+};
+
+const AssetResponses = {
+  ...errors(400, 404),
+  200: binary('the file', 'text/javascript', 'text/css', 'image/svg+xml'),
+  304: { description: 'not modified (If-None-Match)', type: 'null' },
+};
+
 const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   const { store, config } = app;
   const assets = collectAssets();
@@ -232,7 +278,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   // submissions cannot both create an admin
   let setupLock: Promise<unknown> = Promise.resolve();
 
-  app.post('/setup', { schema: { body: SetupBody } }, async (request, reply) => {
+  app.post('/setup', { schema: SetupSchema }, async (request, reply) => {
     const run = setupLock.then(async () => {
       if ((await store.listUsers()).length > 0) return alreadySetUp(reply);
       const cookieToken = request.cookies[SETUP_COOKIE];
@@ -260,7 +306,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   // the login form posts here when the page script is not running (it normally calls POST /v1/session)
   app.post(
     '/login',
-    { schema: { body: Type.Object({ name: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: true }) } },
+    { schema: LoginSchema },
     async (request, reply) => {
       if (!sameOrigin(request)) throw new AppError('forbidden', 'cross-site login refused');
       const r = await app.inject({
@@ -283,7 +329,7 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
 
   // ---- pages ----
   for (const [url, def] of Object.entries(PAGES)) {
-    app.get(url, { schema: { querystring: PageQuery } }, async (request, reply) => {
+    app.get(url, { schema: { description: `the ${def.title} page (the login form when not logged in; first-run setup while there are no accounts)`, querystring: PageQuery, response: PageResponses } }, async (request, reply) => {
       const p = request.principal;
       if (!p || p.kind !== 'user') {
         if ((await store.listUsers()).length === 0) return setupForm(reply, request);
@@ -307,7 +353,9 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   // ---- static files ----
-  const assetSchema = { schema: { params: Type.Object({ '*': Type.String({ maxLength: 200 }) }) } };
+  const assetParams = Type.Object({ '*': Type.String({ maxLength: 200 }) });
+  const assetSchema = { schema: { description: "the page's scripts, stylesheet and icon (a fixed list)", params: assetParams, response: AssetResponses } };
+  const protocolSchema = { schema: { description: 'the shared protocol module, where the page imports it from', params: assetParams, response: AssetResponses } };
   const sendAsset = (key: string, request: FastifyRequest, reply: FastifyReply) => {
     const a = assets.get(key);
     if (!a) throw new AppError('not_found', 'no such file');
@@ -317,8 +365,8 @@ const adminPage: FastifyPluginAsyncTypebox = async (app) => {
   };
   app.get('/assets/*', assetSchema, async (request, reply) => sendAsset(request.params['*'], request, reply));
   // the protocol package, where the page's modules import it from
-  app.get('/protocol/*', assetSchema, async (request, reply) => sendAsset(`protocol/${request.params['*']}`, request, reply));
-  app.get('/favicon.ico', async (_request, reply) => reply.redirect('/assets/admin/icon.svg', 301));
+  app.get('/protocol/*', protocolSchema, async (request, reply) => sendAsset(`protocol/${request.params['*']}`, request, reply));
+  app.get('/favicon.ico', { schema: { description: 'the icon', response: { 301: redirect('to /assets/admin/icon.svg'), ...errors() } } }, async (_request, reply) => reply.redirect('/assets/admin/icon.svg', 301));
 };
 
 export default adminPage;

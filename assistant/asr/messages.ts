@@ -54,9 +54,9 @@ export type FromWorker =
   | { type: 'endpoint'; id: number; text: string; raw: string; words: WordInfo[]; alternatives: Alternative[] }
   /**
    * a slice was decoded: `bytes` of input consumed; `text` the words so far (segments + partial);
-   * `silenceMs` the VAD's quiet time at the decoded position (null: no VAD); `speech` the VAD heard speech
+   * `unk` the words end in an out-of-grammar word; `silenceMs` the VAD's quiet time at the decoded position (null: no VAD); `speech` the VAD heard speech
    */
-  | { type: 'progress'; id: number; bytes: number; text: string; silenceMs: number | null; speech: boolean }
+  | { type: 'progress'; id: number; bytes: number; text: string; unk: boolean; silenceMs: number | null; speech: boolean }
   | {
       type: 'final';
       id: number;

@@ -55,6 +55,8 @@ export interface AsrResult {
 /** decoding progress of a stream: the words so far and the voice-activity detector's view at that point */
 export interface AsrProgress {
   text: string;
+  /** the words end in something out of the grammar ("where is my [unk]": an unknown thing was named) */
+  unknownTail: boolean;
   /** ms of non-speech at the decoded position (null without a VAD) */
   silenceMs: number | null;
   /** the VAD has heard speech in this stream (true without a VAD) */
@@ -172,9 +174,9 @@ class Stream extends EventEmitter implements AsrStream {
       onEndpoint: (t: string) => {
         if (!this.closed) this.emit('endpoint', t);
       },
-      onProgress: (b: number, text: string, silenceMs: number | null, speech: boolean) => {
+      onProgress: (b: number, text: string, silenceMs: number | null, speech: boolean, unk: boolean) => {
         this.pending = Math.max(0, this.pending - b);
-        if (!this.closed) this.emit('progress', { text, silenceMs, speech } satisfies AsrProgress);
+        if (!this.closed) this.emit('progress', { text, unknownTail: unk, silenceMs, speech } satisfies AsrProgress);
       },
       onFinal: (m: { text: string; raw: string; words: WordInfo[]; alternatives: Alternative[]; audioSeconds: number; cpuMs: number }) => {
         this.done();

@@ -32,6 +32,8 @@ interface Stream {
   lastPartial: string;
   /** the words so far: final segments and the current partial */
   heard: string;
+  /** they end in an out-of-grammar word ("where is my [unk]") */
+  unk: boolean;
   vad: VadStream | null;
   inBytes: number;
   cpuMs: number;
@@ -78,12 +80,14 @@ function parseResult(json: string): Parsed {
   return parseVoskResult(json, init.minConfidence);
 }
 
-function partialText(json: string): string {
+/** the partial's words, and whether they end in an out-of-grammar word ([unk]) */
+function partialText(json: string): { text: string; unk: boolean } {
   try {
     const o = JSON.parse(json) as { partial?: string };
-    return cleanTranscript(o.partial ?? '');
+    const raw = (o.partial ?? '').trim();
+    return { text: cleanTranscript(raw), unk: /(?:\[unk\]|<unk>)$/.test(raw) };
   } catch {
-    return '';
+    return { text: '', unk: false };
   }
 }
 
@@ -115,6 +119,7 @@ function open(id: number, rate: number) {
       segments: [],
       lastPartial: '',
       heard: '',
+      unk: false,
       vad: vad ? vad.stream() : null,
       inBytes: 0,
       cpuMs: 0,
@@ -179,11 +184,14 @@ function decode(s: Stream, pcm16k: Uint8Array) {
     s.lastPartial = '';
     if (res.raw) s.segments.push(res);
     s.heard = s.segments.map((x) => x.text).filter(Boolean).join(' ');
+    s.unk = /(?:\[unk\]|<unk>)$/.test(res.raw.trim());
     post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words, alternatives: res.alternatives });
   } else {
-    const p = partialText(lib.partialResult(s.rec));
+    const part = partialText(lib.partialResult(s.rec));
+    const p = part.text;
     const full = [...s.segments.map((x) => x.text), p].filter(Boolean).join(' ');
     s.heard = full;
+    if (part.text || part.unk) s.unk = part.unk;
     if (p && full !== s.lastPartial) {
       s.lastPartial = full;
       post({ type: 'partial', id: s.id, text: full });
@@ -213,7 +221,7 @@ function slice(s: Stream): number {
 }
 
 function progress(s: Stream, bytes: number) {
-  post({ type: 'progress', id: s.id, bytes, text: s.heard, silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true });
+  post({ type: 'progress', id: s.id, bytes, text: s.heard, unk: s.unk, silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true });
 }
 
 function finalize(s: Stream) {
@@ -246,7 +254,9 @@ async function pump() {
 async function pumpRound() {
   const deadline = performance.now() + 40;
   // one round: a slice for each stream with work, starting after the last one served
-  const ids = order.slice(cursor).concat(order.slice(0, cursor));
+  // streams whose audio has ended (someone waits for their transcript) first, then the rest round-robin
+  const rotated = order.slice(cursor).concat(order.slice(0, cursor));
+  const ids = rotated.filter((id) => streams.get(id)?.finishing).concat(rotated.filter((id) => !streams.get(id)?.finishing));
   let served = 0;
   const decoded: Array<{ s: Stream; bytes: number }> = [];
   for (const id of ids) {

@@ -16,6 +16,7 @@ import crypto from 'node:crypto';
 import fp from 'fastify-plugin';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
+import { binary, errors } from '../schemas.js';
 import { countError, httpDuration, httpRequests, registry } from '../metrics.js';
 
 declare module 'fastify' {
@@ -78,7 +79,14 @@ export default fp(
 
     app.get(
       METRICS_PATH,
-      { logLevel: 'warn' },
+      {
+        logLevel: 'warn',
+        schema: {
+          description: 'Prometheus metrics (text format 0.0.4), for an admin session or `Authorization: Bearer <metrics token>`',
+          security: [{ bearer: [] }, { cookie: [] }],
+          response: { 200: binary('the metrics', 'text/plain'), ...errors(400, 401, 403) },
+        },
+      },
       async (request, reply) => {
         if (!request.metricsTokenOk) {
           const p = request.principal;

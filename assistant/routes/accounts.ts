@@ -6,8 +6,22 @@ import { reachableUrls, setupAddress } from '../lan.js';
 import { addDevice, addUser, changePassword, cleanDeviceName, cleanRoom, removeUser, setAdmin } from '../accounts.js';
 import { deviceView, queryView, userView } from '../views.js';
 import type { Device } from '../../store/types.js';
+import {
+  DeviceReply,
+  DevicesReply,
+  GUARDED,
+  IdParams,
+  JSON_BODY,
+  NewDeviceReply,
+  NoContent,
+  QueriesReply,
+  UserReply,
+  UsersReply,
+  WhoAmIDevice,
+  errors,
+} from '../schemas.js';
 
-const Id = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const Id = IdParams;
 const Name = Type.String({ minLength: 1, maxLength: 64 });
 const Room = Type.Union([Type.String({ maxLength: 64 }), Type.Null()]);
 
@@ -37,13 +51,17 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store } = app;
 
   // ---- users ----
-  app.get('/v1/users', { preHandler: app.guard.admin }, async () => ({ users: (await store.listUsers()).map(userView) }));
+  app.get('/v1/users', { preHandler: app.guard.admin, schema: { description: 'every account', response: { 200: UsersReply, ...errors(...GUARDED) } } }, async () => ({ users: (await store.listUsers()).map(userView) }));
 
   app.post(
     '/v1/users',
     {
       preHandler: app.guard.admin,
-      schema: { body: Type.Object({ name: Name, password: Type.String({ maxLength: 1024 }), admin: Type.Optional(Type.Boolean()) }, { additionalProperties: false }) },
+      schema: {
+        description: 'add an account',
+        body: Type.Object({ name: Name, password: Type.String({ maxLength: 1024 }), admin: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 201: UserReply, ...errors(...GUARDED, ...JSON_BODY, 409) },
+      },
     },
     async (request, reply) => {
       const u = await addUser(store, request.body.name, request.body.password, request.body.admin ?? false);
@@ -56,8 +74,10 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: app.guard.admin,
       schema: {
+        description: 'make or unmake an admin, or set a password (ends their sessions)',
         params: Id,
         body: Type.Object({ admin: Type.Optional(Type.Boolean()), password: Type.Optional(Type.String({ maxLength: 1024 })) }, { additionalProperties: false }),
+        response: { 200: UserReply, ...errors(...GUARDED, ...JSON_BODY, 404, 409) },
       },
     },
     async (request) => {
@@ -69,7 +89,8 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.delete('/v1/users/:id', { preHandler: app.guard.admin, schema: { params: Id } }, async (request, reply) => {
+  const deleteUser = { description: 'delete an account with its devices, sightings and questions', params: Id, response: { 204: NoContent, ...errors(...GUARDED, 404, 409) } };
+  app.delete('/v1/users/:id', { preHandler: app.guard.admin, schema: deleteUser }, async (request, reply) => {
     await removeUser(store, request.params.id);
     return reply.status(204).send();
   });
@@ -85,7 +106,14 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/v1/devices',
-    { preHandler: app.guard.user, schema: { querystring: Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }) } },
+    {
+      preHandler: app.guard.user,
+      schema: {
+        description: 'your devices (`all=true`: everyone\'s, admins only)',
+        querystring: Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 200: DevicesReply, ...errors(...GUARDED) },
+      },
+    },
     async (request) => {
       const p = request.principal!;
       if (request.query.all && !p.user.isAdmin) throw new AppError('forbidden', 'only an admin can list every device');
@@ -98,7 +126,11 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/devices',
     {
       preHandler: app.guard.user,
-      schema: { body: Type.Object({ name: Name, room: Type.Optional(Room), user: Type.Optional(Name) }, { additionalProperties: false }) },
+      schema: {
+        description: 'add a device (admins: for another `user`); the token is shown once, with the Pi setup command',
+        body: Type.Object({ name: Name, room: Type.Optional(Room), user: Type.Optional(Name) }, { additionalProperties: false }),
+        response: { 201: NewDeviceReply, ...errors(...GUARDED, ...JSON_BODY, 404, 409) },
+      },
     },
     async (request, reply) => {
       const p = request.principal!;
@@ -118,7 +150,15 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch(
     '/v1/devices/:id',
-    { preHandler: app.guard.user, schema: { params: Id, body: Type.Object({ name: Type.Optional(Name), room: Type.Optional(Room) }, { additionalProperties: false }) } },
+    {
+      preHandler: app.guard.user,
+      schema: {
+        description: 'rename a device or move it to another room',
+        params: Id,
+        body: Type.Object({ name: Type.Optional(Name), room: Type.Optional(Room) }, { additionalProperties: false }),
+        response: { 200: DeviceReply, ...errors(...GUARDED, ...JSON_BODY, 404, 409) },
+      },
+    },
     async (request) => {
       const current = await ownDevice(request, request.params.id);
       if (current.revokedAt !== null) throw new AppError('conflict', 'this device was revoked: it cannot be changed (add a new one instead)');
@@ -129,7 +169,8 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.delete('/v1/devices/:id', { preHandler: app.guard.user, schema: { params: Id } }, async (request, reply) => {
+  const revokeDevice = { description: 'revoke a device (its token stops working at once)', params: Id, response: { 204: NoContent, ...errors(...GUARDED, 404) } };
+  app.delete('/v1/devices/:id', { preHandler: app.guard.user, schema: revokeDevice }, async (request, reply) => {
     await ownDevice(request, request.params.id);
     await store.revokeDevice(request.params.id, Date.now());
     const gone = await store.getDevice(request.params.id);
@@ -138,7 +179,8 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   // a device can ask who it is (used by `whereabouts-pi setup` to check its token)
-  app.get('/v1/device', { preHandler: app.guard.device }, async (request) => {
+  const whoAmI = { description: 'the calling device and its owner', response: { 200: WhoAmIDevice, ...errors(...GUARDED) } };
+  app.get('/v1/device', { preHandler: app.guard.device, schema: whoAmI }, async (request) => {
     const p = request.principal!;
     if (p.kind !== 'device') throw new AppError('forbidden', 'this needs a device token');
     return { device: deviceView(p.device), user: { id: p.user.id, name: p.user.name } };
@@ -149,7 +191,11 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/queries',
     {
       preHandler: app.guard.user,
-      schema: { querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }) },
+      schema: {
+        description: 'recent questions, newest first, with per-stage timings (`all=true`: everyone\'s, admins only)',
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+        response: { 200: QueriesReply, ...errors(...GUARDED) },
+      },
     },
     async (request) => {
       const p = request.principal!;

@@ -16,6 +16,7 @@ import type { Detector } from '../vision/detector.js';
 import { FrameService, type FrameServiceOptions } from '../vision/frames.js';
 import { snapshotFile } from '../vision/snapshots.js';
 import type { Frame } from '../../store/types.js';
+import { DuplicateFrameReply, FrameReply, GUARDED, IdParams, binary, errors } from '../schemas.js';
 
 export const IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'];
 
@@ -25,6 +26,24 @@ export interface FrameRoutesOptions extends Pick<FrameServiceOptions, 'mergeIou'
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;
+
+/** the headers an upload may carry (validated; the handler reads them) */
+const FrameHeaders = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({ pattern: '^[\\x21-\\x7e]{1,128}$', description: "the device's own name for this upload: a retry with the same key is not stored twice" })),
+  'x-captured-at': Type.Optional(Type.String({ maxLength: 40, description: 'when the picture was taken (ISO 8601 or epoch ms)' })),
+});
+/** the upload as the OpenAPI document describes it (the handler reads the body itself) */
+const FrameUpload = {
+  content: {
+    ...Object.fromEntries(IMAGE_TYPES.map((t) => [t, { schema: Type.String({ format: 'binary' }) }])),
+    'multipart/form-data': {
+      schema: Type.Object({
+        image: Type.String({ format: 'binary', description: 'the image file (JPEG, PNG or WebP)' }),
+        captured_at: Type.Optional(Type.String({ maxLength: 40, description: 'ISO 8601 or epoch ms' })),
+      }),
+    },
+  },
+};
 
 /** `Idempotency-Key` header: a device's own name for one upload (1-128 visible ASCII characters) */
 export function idempotencyKey(h: string | string[] | undefined): string | null {
@@ -37,7 +56,7 @@ function duplicateBody(f: Frame) {
   return {
     frame: { id: f.id, captured_at: iso(f.capturedAt), width: f.width, height: f.height, snapshot_url: f.snapshotPath ? `/v1/frames/${f.id}/snapshot` : null },
     detections: [],
-    duplicate: true,
+    duplicate: true as const,
   };
 }
 
@@ -99,7 +118,16 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
     {
       preHandler: app.guard.device,
       bodyLimit: config.frameBodyLimit,
-      schema: { querystring: Type.Object({ captured_at: Type.Optional(Type.String({ maxLength: 40 })) }, { additionalProperties: false }) },
+      schema: {
+        description:
+          'a camera snapshot, analysed by the detector: the image as the body (JPEG, PNG or WebP) or a multipart form (one image file, optional `captured_at`). ' +
+          'The capture time comes from `?captured_at=`, the form field or `X-Captured-At` (ISO 8601 or epoch ms). An `Idempotency-Key` makes a retry safe: an upload already stored is answered 200 with `duplicate: true`.',
+        querystring: Type.Object({ captured_at: Type.Optional(Type.String({ maxLength: 40 })) }, { additionalProperties: false }),
+        headers: FrameHeaders,
+        // the handler reads the body itself (raw image bytes or a multipart stream); `doc` describes it
+        doc: { body: FrameUpload },
+        response: { 201: FrameReply, 200: DuplicateFrameReply, ...errors(...GUARDED, 413, 415, 422) },
+      },
     },
     async (request, reply) => {
       const t0 = performance.now();
@@ -141,7 +169,10 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
 
   app.get(
     '/v1/frames/:id/snapshot',
-    { preHandler: app.guard.any, schema: { params: Type.Object({ id: Type.Integer({ minimum: 1 }) }) } },
+    {
+      preHandler: app.guard.any,
+      schema: { description: "a frame's stored snapshot (the owner's only)", params: IdParams, response: { 200: binary('the snapshot', 'image/jpeg'), ...errors(...GUARDED, 404) } },
+    },
     async (request, reply) => {
       const notFound = new AppError('not_found', 'no such snapshot');
       const frame = await store.getFrame(request.params.id);

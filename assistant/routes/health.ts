@@ -4,6 +4,7 @@
  * instance out until the database is back.
  */
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { errors } from '../schemas.js';
 
 const Health = Type.Object({
   ok: Type.Boolean(),
@@ -14,11 +15,14 @@ const Health = Type.Object({
   error: Type.Optional(Type.Object({ code: Type.String(), message: Type.String() })),
 });
 
+/** 503: the same fields, with the one error shape under `error` */
+const HealthDown = Type.Object({ ...Health.properties, error: Type.Object({ code: Type.String(), message: Type.String() }, { additionalProperties: false }) });
+
 const HEALTH_TIMEOUT_MS = 2000;
 
 const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store, config } = app;
-  app.get('/healthz', { schema: { response: { 200: Health, 503: Health } } }, async (_request, reply) => {
+  app.get('/healthz', { schema: { description: 'is this instance fit to serve: 200 while the store answers, 503 `unavailable` when it does not', response: { 200: Health, ...errors(), 503: HealthDown } } }, async (_request, reply) => {
     const base = { store: store.kind, model: config.visionModel, labels: app.labelBook.labels.length, speech: !!app.speech };
     let timer: NodeJS.Timeout | undefined;
     const problem = await Promise.race([

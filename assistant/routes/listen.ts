@@ -24,6 +24,8 @@ import type { Hypothesis } from '../../nlp/hearing.js';
 import { liveDialog, type DialogContext } from '../dialog.js';
 import { REPLY_AUDIO_CHUNK_BYTES, parseClientMessage, type ReplyEvent, type ServerEvent } from '../../protocol/protocol.js';
 import type { Principal } from '../plugins/auth.js';
+import { AppError } from '../errors.js';
+import { ListenSchema } from '../schemas.js';
 import { CompletenessClassifier } from '../voice/complete.js';
 import type { VoiceGuard } from '../voice/guard.js';
 import { TURN_DEFAULTS, initialTurn, reduceTurn, type TimerKind, type TurnEffect, type TurnEvent, type TurnSettings, type TurnState } from '../voice/turn.js';
@@ -266,7 +268,7 @@ class Connection {
     if (this.principal.kind === 'device') this.log.debug({ device: this.principal.device.id }, 'device');
     const dialog = () => liveDialog(this.dialog, Date.now());
     s.on('progress', (p: AsrProgress) =>
-      this.dispatch({ type: 'asr_progress', seq, text: p.text, silenceMs: p.silenceMs, speech: p.speech, complete: this.classifier.classify(p.text, dialog()) }),
+      this.dispatch({ type: 'asr_progress', seq, text: p.text, silenceMs: p.silenceMs, speech: p.speech, complete: this.classifier.classify(p.text, dialog(), p.unknownTail) }),
     );
     s.on('partial', (text: string) => {
       // without a VAD the partials come only this way
@@ -486,7 +488,11 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
   const classifier = new CompletenessClassifier(app.labelBook.vocabulary);
   const cfg = turnSettings(app.config, opts.turn);
 
-  app.get('/v1/listen', { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
+  // a plain HTTP request (no upgrade) gets the one error shape; the socket side is the wsHandler
+  const upgradeRequired = async () => {
+    throw new AppError('upgrade_required', 'this is a WebSocket endpoint: connect with "Upgrade: websocket" (see docs/protocol.md)', { headers: { upgrade: 'websocket' } });
+  };
+  app.route({ method: 'GET', url: '/v1/listen', schema: ListenSchema, handler: upgradeRequired, wsHandler: (socket: WebSocket, request: FastifyRequest) => {
     const p = request.principal;
     if (!p || (p.kind === 'user' && p.via === 'cookie' && !originMatches(request))) {
       socket.send(
@@ -503,7 +509,7 @@ async function listenRoutes(app: FastifyInstance, opts: ListenOptions) {
     const guard = opts.guard !== undefined ? opts.guard : (app.voiceGuard ?? null);
     const g = guard?.noAudioMs ? { ...cfg, noAudioMs: guard.noAudioMs } : cfg;
     new Connection(app, socket, p, asr, problem, request.log, g, guard, classifier).open();
-  });
+  } });
 }
 
 export default fp<ListenOptions>(listenRoutes, { name: 'whereabouts-listen', dependencies: ['context', 'auth'] });

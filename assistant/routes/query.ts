@@ -1,74 +1,16 @@
 /** `POST /v1/query`: ask in text; the answer comes back as JSON, or spoken as a WAV. */
-import { Type, type FastifyPluginAsyncTypebox, type Static, type TSchema } from '@fastify/type-provider-typebox';
+import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors.js';
 import { recordQuery } from '../metrics.js'; // metrics
 import type { DialogContext } from '../dialog.js';
-import { SightingViewSchema } from './zones.js';
+import { Answer as AnswerBody, Binary, ConversationContext, GUARDED, JSON_BODY, StringEnum, binary, errors } from '../schemas.js';
 
-/**
- * The conversation so far, as the previous answer returned it: send it back with the next question to continue
- * ("and my phone?"). Only steers how the next text is understood; every lookup is still the caller's own.
- */
-export const ConversationContext = Type.Object(
-  {
-    last_item: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
-    last_label: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
-    last_intent: Type.Optional(
-      Type.Union([
-        Type.Literal('find_item'), Type.Literal('last_seen'), Type.Literal('item_history'), Type.Literal('show_item'), Type.Literal('place_items'), Type.Null(),
-      ]),
-    ),
-    last_place: Type.Optional(Type.Union([Type.String({ maxLength: 200 }), Type.Null()])),
-    pending: Type.Optional(
-      Type.Union([
-        Type.Null(),
-        Type.Object({ kind: Type.String({ maxLength: 20 }), item: Type.Optional(Type.String({ maxLength: 200 })), label: Type.Optional(Type.String({ maxLength: 200 })) }),
-      ]),
-    ),
-    /** when the conversation last moved (ISO 8601); a context older than two minutes is ignored */
-    at: Type.String({ maxLength: 40 }),
-  },
-  { additionalProperties: false },
-);
 type WireContext = Static<typeof ConversationContext>;
 
 export const QueryBody = Type.Object({ text: Type.String({ maxLength: 1000 }) }, { additionalProperties: false });
 /** the sample rate a spoken reply should have (default: the synthesiser's, 16000) */
 const SampleRate = Type.Optional(Type.Integer({ minimum: 8000, maximum: 48000, description: 'sample rate of the WAV, Hz (default 16000)' }));
 const AskBody = Type.Object({ text: Type.String({ maxLength: 1000 }), context: Type.Optional(Type.Union([ConversationContext, Type.Null()])) }, { additionalProperties: false });
-
-const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
-const AnswerSighting = Type.Object({
-  id: Type.Integer(),
-  label: Type.String(),
-  score: Type.Number(),
-  box: Type.Array(Type.Number()),
-  seen_at: Type.String(),
-  first_seen_at: Type.String(),
-  room: Nullable(Type.String()),
-  zone: Nullable(Type.String()),
-  zone_id: Nullable(Type.Integer()),
-  device: Type.String(),
-  frame_id: Nullable(Type.Integer()),
-  snapshot_url: Nullable(Type.String()),
-});
-export const AnswerBody = Type.Object({
-  reply: Type.String(),
-  intent: Type.String(),
-  outcome: Type.String(),
-  item: Nullable(Type.String()),
-  label: Nullable(Type.String()),
-  sighting: Nullable(AnswerSighting),
-  timings: Type.Record(Type.String(), Type.Number()),
-  context: ConversationContext,
-  follow_up: Type.Boolean(),
-  show_url: Type.Optional(Nullable(Type.String())),
-  place: Type.Optional(Nullable(Type.String())),
-  items: Type.Optional(Type.Array(Type.Object({ label: Type.String(), sighting: SightingViewSchema }))),
-  history: Type.Optional(
-    Type.Array(Type.Object({ zone: Nullable(Type.String()), room: Nullable(Type.String()), device: Type.String(), from: Type.String(), to: Type.String() })),
-  ),
-});
 
 export function contextToWire(d: DialogContext): WireContext {
   return {
@@ -104,7 +46,17 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/query',
     {
       preHandler: app.guard.any,
-      schema: { body: AskBody, querystring: Type.Object({ audio: Type.Optional(Type.String()), sample_rate: SampleRate }), response: { 200: AnswerBody } },
+      schema: {
+        description:
+          'ask in text; `Accept: audio/wav` or `?audio=wav` answers with speech (the words in the `X-Reply-Text` header). ' +
+          'Send the previous answer\'s `context` to continue a conversation ("and my phone?").',
+        body: AskBody,
+        querystring: Type.Object({ audio: Type.Optional(StringEnum(['wav'] as const, { description: 'answer with speech' })), sample_rate: SampleRate }),
+        response: {
+          200: { description: 'the answer (JSON), or the answer spoken (16-bit PCM WAV)', content: { 'application/json': { schema: AnswerBody }, 'audio/wav': { schema: Binary } } },
+          ...errors(...GUARDED, ...JSON_BODY, 406),
+        },
+      },
     },
     async (request, reply) => {
       const p = request.principal!;
@@ -147,7 +99,13 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   );
 
   // speaks a text (an answer already shown) without asking again
-  app.post('/v1/speak', { preHandler: app.guard.any, schema: { body: QueryBody, querystring: Type.Object({ sample_rate: SampleRate }) } }, async (request, reply) => {
+  const speakSchema = {
+    description: 'speaks a text (e.g. an answer already shown) as a WAV',
+    body: QueryBody,
+    querystring: Type.Object({ sample_rate: SampleRate }),
+    response: { 200: binary('the text spoken (16-bit PCM WAV)', 'audio/wav'), ...errors(...GUARDED, ...JSON_BODY, 406) },
+  };
+  app.post('/v1/speak', { preHandler: app.guard.any, schema: speakSchema }, async (request, reply) => {
     if (!app.speech) throw new AppError('not_acceptable', 'spoken replies are not available: the speech synthesiser is not loaded');
     return reply.type('audio/wav').send(await app.speech.wav(request.body.text, { sampleRate: request.query.sample_rate }));
   });

@@ -9,6 +9,7 @@ import { AppError } from '../errors.js';
 import { dummyPasswordHash, verifyPassword } from '../auth/secrets.js';
 import { changePassword } from '../accounts.js';
 import { userView } from '../views.js';
+import { GUARDED, JSON_BODY, NoContent, PasswordReply, SessionReply, errors } from '../schemas.js';
 import { sameOrigin } from '../plugins/auth.js';
 
 const WINDOW_MS = 15 * 60_000;
@@ -20,7 +21,9 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/session',
     {
       schema: {
+        description: 'log in: sets the `wa_session` cookie (its value also works as a `Bearer` token) and returns the CSRF token; a foreign `Origin` is refused',
         body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }), password: Type.String({ minLength: 1, maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 200: SessionReply, ...errors(...JSON_BODY, 401, 403, 429) },
       },
     },
     async (request, reply) => {
@@ -44,7 +47,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.get('/v1/session', { preHandler: app.guard.user }, async (request) => {
+  app.get('/v1/session', { preHandler: app.guard.user, schema: { description: 'who am I, and the CSRF token', response: { 200: SessionReply, ...errors(...GUARDED) } } }, async (request) => {
     const p = request.principal!;
     if (p.kind !== 'user') throw new AppError('forbidden', 'not a user session');
     return { user: userView(p.user), csrf_token: p.session.csrfToken, expires_at: new Date(p.session.expiresAt).toISOString() };
@@ -56,8 +59,9 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: app.guard.user,
       schema: {
+        description: 'log out this session (`everywhere=true`: every session of the user, and their voice connections)',
         querystring: Type.Object({ everywhere: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
-        response: { 204: Type.Null() },
+        response: { 204: NoContent, ...errors(...GUARDED) },
       },
     },
     async (request, reply) => {
@@ -66,7 +70,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (request.query.everywhere) await store.bumpTokenEpoch(p.user.id);
       else await store.deleteSession(p.tokenHash);
       app.sessions.clearCookie(reply);
-      return reply.status(204).send(null);
+      return reply.status(204).send();
     },
   );
 
@@ -74,7 +78,11 @@ const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/v1/session/password',
     {
       preHandler: app.guard.user,
-      schema: { body: Type.Object({ current: Type.String({ maxLength: 1024 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }) },
+      schema: {
+        description: 'change your password: ends every other session; this one continues with a fresh cookie',
+        body: Type.Object({ current: Type.String({ maxLength: 1024 }), password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+        response: { 200: PasswordReply, ...errors(...GUARDED, ...JSON_BODY, 429) },
+      },
     },
     async (request, reply) => {
       const p = request.principal!;

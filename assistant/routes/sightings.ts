@@ -3,6 +3,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import { AppError } from '../errors.js';
 import { sightingView } from '../views.js';
 import type { FastifyInstance } from 'fastify';
+import { GUARDED, ItemsReply, JSON_BODY, PostSightingsReply, SightingsReply, errors } from '../schemas.js';
 
 const Unit = Type.Number({ minimum: 0, maximum: 1 });
 export const TimeValue = Type.Union([Type.String({ maxLength: 40 }), Type.Number()]);
@@ -44,10 +45,16 @@ export function resolveLabelParam(app: FastifyInstance, label: string | undefine
   throw new AppError('unknown_label', `"${label}" is not something the detector knows; try one of: ${app.labelBook.vocabulary.examples(5).join(', ')}`);
 }
 
+const PostSchema = {
+  description: 'sightings from a detector that runs elsewhere (labels of the active model; boxes normalised [x, y, w, h])',
+  body: PostBody,
+  response: { 201: PostSightingsReply, ...errors(...GUARDED, ...JSON_BODY) },
+};
+
 const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { store } = app;
 
-  app.post('/v1/sightings', { preHandler: app.guard.device, schema: { body: PostBody } }, async (request, reply) => {
+  app.post('/v1/sightings', { preHandler: app.guard.device, schema: PostSchema }, async (request, reply) => {
     const p = request.principal!;
     if (p.kind !== 'device') throw new AppError('forbidden', 'this needs a device token');
     const seenAt = parseTime(request.body.seen_at, 'seen_at') ?? Date.now();
@@ -92,6 +99,10 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
           },
           { additionalProperties: false },
         ),
+        description:
+          'sighting history, newest first (`label` may be a word that names a label, e.g. mug; times are ISO 8601 or epoch ms; ' +
+          'next page: `before` = the last row\'s `seen_at`, `before_id` = its `id`)',
+        response: { 200: SightingsReply, ...errors(...GUARDED) },
       },
     },
     async (request) => {
@@ -123,6 +134,8 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { all: Type.Optional(Type.Boolean()), label: Type.Optional(Type.String({ maxLength: 100 })) },
           { additionalProperties: false },
         ),
+        description: 'every label seen, with its latest sighting; places (furniture, people) only with `all=true`; `label` takes what Ask takes ("mugs" -> cup)',
+        response: { 200: ItemsReply, ...errors(...GUARDED) },
       },
     },
     async (request) => {
@@ -132,7 +145,7 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const hidePlaces = !request.query.all && label === undefined;
       const shown = items.filter((i) => (label === undefined || i.label === label) && (!hidePlaces || !places.placeLabels.has(i.label)));
       return {
-        items: shown.map((i) => ({ label: i.label, count: i.count, kind: places.placeLabels.has(i.label) ? 'place' : 'item', latest: sightingView(i.latest) })),
+        items: shown.map((i) => ({ label: i.label, count: i.count, kind: places.placeLabels.has(i.label) ? ('place' as const) : ('item' as const), latest: sightingView(i.latest) })),
         ...(label !== undefined ? { label } : {}),
       };
     },

@@ -20,6 +20,7 @@ import { iso, sightingView, zoneView } from '../views.js';
 import { polygonProblem, tidyPoints, type Point } from '../vision/zones.js';
 import { normalizeLabel } from '../../nlp/vocabulary.js';
 import type { Device, Zone } from '../../store/types.js';
+import { GUARDED, JSON_BODY, Sighting, errors } from '../schemas.js';
 
 const Id = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 const Unit = Type.Number({ minimum: 0, maximum: 1 });
@@ -38,20 +39,8 @@ export const ZoneView = Type.Object({
   updated_at: NullableTime,
 });
 
-export const SightingViewSchema = Type.Object({
-  id: Type.Integer(),
-  label: Type.String(),
-  score: Type.Number(),
-  box: Type.Array(Type.Number(), { minItems: 4, maxItems: 4 }),
-  seen_at: Time,
-  first_seen_at: Time,
-  room: Type.Union([Type.String(), Type.Null()]),
-  zone: Type.Union([Type.String(), Type.Null()]),
-  zone_id: Type.Union([Type.Integer(), Type.Null()]),
-  device: Type.String(),
-  frame_id: Type.Union([Type.Integer(), Type.Null()]),
-  snapshot_url: Type.Union([Type.String(), Type.Null()]),
-});
+/** the sighting shape of the whole API (assistant/schemas.ts) */
+export const SightingViewSchema = Sighting;
 
 const FrameView = Type.Object({
   id: Type.Integer(),
@@ -131,7 +120,7 @@ const zoneRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/v1/zones',
-    { preHandler: app.guard.any, schema: { response: { 200: Type.Object({ zones: Type.Array(ZoneView) }) } } },
+    { preHandler: app.guard.any, schema: { description: 'every zone of the caller', response: { 200: Type.Object({ zones: Type.Array(ZoneView) }), ...errors(...GUARDED) } } },
     async (request) => ({ zones: (await store.listZones(request.principal!.user.id)).map(zoneView) }),
   );
 
@@ -140,8 +129,9 @@ const zoneRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: app.guard.any,
       schema: {
+        description: "one camera's zones and its newest snapshot (to draw on)",
         params: Id,
-        response: { 200: Type.Object({ device: DeviceRef, zones: Type.Array(ZoneView), snapshot: Type.Union([FrameView, Type.Null()]) }) },
+        response: { 200: Type.Object({ device: DeviceRef, zones: Type.Array(ZoneView), snapshot: Type.Union([FrameView, Type.Null()]) }), ...errors(...GUARDED, 404) },
       },
     },
     async (request) => {
@@ -153,7 +143,15 @@ const zoneRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/v1/devices/:id/zones',
-    { preHandler: app.guard.user, schema: { params: Id, body: ZoneBody, response: { 201: Type.Object({ zone: ZoneView }) } } },
+    {
+      preHandler: app.guard.user,
+      schema: {
+        description: 'add a zone to a camera: a name and a polygon of normalised [x, y] points',
+        params: Id,
+        body: ZoneBody,
+        response: { 201: Type.Object({ zone: ZoneView }), ...errors(...GUARDED, ...JSON_BODY, 404, 409) },
+      },
+    },
     async (request, reply) => {
       const d = await ownDevice(request, request.params.id);
       if (d.revokedAt) throw new AppError('conflict', 'this device is revoked');
@@ -165,7 +163,10 @@ const zoneRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch(
     '/v1/zones/:id',
-    { preHandler: app.guard.user, schema: { params: Id, body: ZonePatch, response: { 200: Type.Object({ zone: ZoneView }) } } },
+    {
+      preHandler: app.guard.user,
+      schema: { description: 'rename a zone or redraw it', params: Id, body: ZonePatch, response: { 200: Type.Object({ zone: ZoneView }), ...errors(...GUARDED, ...JSON_BODY, 404, 409) } },
+    },
     async (request) => {
       const z = await ownZone(request, request.params.id);
       const name = request.body.name === undefined ? undefined : cleanZoneName(request.body.name);
@@ -177,7 +178,8 @@ const zoneRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
-  app.delete('/v1/zones/:id', { preHandler: app.guard.user, schema: { params: Id, response: { 204: Type.Null() } } }, async (request, reply) => {
+  const deleteZone = { description: 'delete a zone', params: Id, response: { 204: Type.Null(), ...errors(...GUARDED, 404) } };
+  app.delete('/v1/zones/:id', { preHandler: app.guard.user, schema: deleteZone }, async (request, reply) => {
     const z = await ownZone(request, request.params.id);
     await store.deleteZone(z.id);
     await zonesChanged(z.userId, z.deviceId);
@@ -190,9 +192,11 @@ const zoneRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: app.guard.any,
       schema: {
+        description: 'the snapshot view: one frame, every box on it, and its camera\'s zones',
         params: Id,
         response: {
           200: Type.Object({ frame: FrameView, device: DeviceRef, sightings: Type.Array(SightingViewSchema), zones: Type.Array(ZoneView) }),
+          ...errors(...GUARDED, 404),
         },
       },
     },
@@ -225,13 +229,21 @@ const zoneRoutes: FastifyPluginAsyncTypebox = async (app) => {
     };
   }
 
-  app.get('/v1/settings/labels', { preHandler: app.guard.any, schema: { response: { 200: LabelSettings } } }, async (request) =>
+  const labelSettingsSchema = { description: 'each label: item or place, and its default', response: { 200: LabelSettings, ...errors(...GUARDED) } };
+  app.get('/v1/settings/labels', { preHandler: app.guard.any, schema: labelSettingsSchema }, async (request) =>
     labelSettings(request.principal!.user.id),
   );
 
   app.put(
     '/v1/settings/labels',
-    { preHandler: app.guard.user, schema: { body: LabelSettingsBody, response: { 200: LabelSettings } } },
+    {
+      preHandler: app.guard.user,
+      schema: {
+        description: 'which labels are places (`{places: [...]}`), or back to the default (`{places: null}`)',
+        body: LabelSettingsBody,
+        response: { 200: LabelSettings, ...errors(...GUARDED, ...JSON_BODY) },
+      },
+    },
     async (request) => {
       const userId = request.principal!.user.id;
       let places: string[] | null = null;

@@ -8,6 +8,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { Resampler } from '../../protocol/pcm.js';
 import { loadEspeak } from './espeak-wasm.js';
+import { trimMalloc } from '../malloc.js';
 import { phonemesToIds, piecePhonemes, readVoiceConfig, type Terminator } from './piper-voice.js';
 
 export interface PiperWorkerData {
@@ -40,6 +41,7 @@ export interface PiperRequest {
 
 export type PiperReply =
   | { type: 'ready'; sampleRate: number; espeakVoice: string; loadMs: number }
+  | { type: 'closed' }
   | { type: 'error'; id: number | null; message: string }
   | { type: 'audio'; id: number; pcm: ArrayBuffer; gain: number; phonemes: string; missing: string[]; phonemizeMs: number; inferMs: number; audioMs: number };
 
@@ -142,7 +144,7 @@ async function main(): Promise<void> {
     if (busy) return;
     busy = true;
     try {
-      for (let req = next(); req; req = next()) {
+      for (let req = next(); req && !closing; req = next()) {
         try {
           await synth(req);
         } catch (e) {
@@ -152,8 +154,34 @@ async function main(): Promise<void> {
     } finally {
       busy = false;
     }
+    if (closing) await finish();
+    else idleTrim();
   };
-  port.on('message', (req: PiperRequest) => {
+  // once a reply is done, give the freed output buffers back to the system (off the critical path)
+  let trimTimer: NodeJS.Timeout | null = null;
+  const idleTrim = () => {
+    if (trimTimer) clearTimeout(trimTimer);
+    trimTimer = setTimeout(() => {
+      trimTimer = null;
+      if (!busy && !queue.length) trimMalloc();
+    }, 250);
+    trimTimer.unref();
+  };
+  // stopping: never while onnxruntime runs (terminating a thread inside session.run aborts the process)
+  let closing = false;
+  const finish = async () => {
+    await session.release().catch(() => {});
+    port.postMessage({ type: 'closed' } satisfies PiperReply);
+    port.close();
+  };
+  port.on('message', (req: PiperRequest | { type: 'close' }) => {
+    if ('type' in req) {
+      closing = true;
+      queue.length = 0;
+      if (!busy) void finish();
+      return;
+    }
+    if (closing) return;
     queue.push(req);
     void pump();
   });
@@ -165,6 +193,7 @@ async function main(): Promise<void> {
     ...(hasSid ? { sid: new ort.Tensor('int64', BigInt64Array.of(0n), [1]) } : {}),
   });
   g2p.phonemize('ready');
+  trimMalloc(); // hand back what loading freed (the model's protobuf, the espeak-ng data file's read buffers)
   port.postMessage({ type: 'ready', sampleRate: voice.sampleRate, espeakVoice: voice.espeakVoice, loadMs: performance.now() - t0 } satisfies PiperReply);
 }
 

@@ -136,7 +136,7 @@ export class PiperTts implements Tts {
   }
 
   private onReply(m: PiperReply): void {
-    if (m.type === 'ready' || m.id === null) return;
+    if (m.type === 'ready' || m.type === 'closed' || m.id === null) return;
     const p = this.pending.get(m.id);
     if (!p) return;
     this.pending.delete(m.id);
@@ -219,6 +219,13 @@ export class PiperTts implements Tts {
     this.failAll(new AppError('unavailable', 'text-to-speech has been closed'));
     const w = this.worker;
     this.worker = null;
-    if (w) await w.terminate();
+    if (!w) return;
+    // the worker ends itself once its current piece is done (terminating it inside onnxruntime would abort
+    // the whole process); it is terminated only if it has not ended after a few seconds
+    const ended = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+    w.postMessage({ type: 'close' });
+    const t = setTimeout(() => void w.terminate(), 5000);
+    await ended;
+    clearTimeout(t);
   }
 }

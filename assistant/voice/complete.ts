@@ -19,7 +19,12 @@ const CONTINUES = new Set([
   'to', 'of', 'in', 'on', 'at', 'for', 'with', 'from', 'by', 'and', 'or', 'but', 'if', 'about', 'where', 'when',
   'what', 'which', 'who', 'how', 'i', 'you', 'we', 'it', 'me', 'um', 'uh', 'er', 'hmm', 'erm', 'oh', 'so', 'like',
   'see', 'seen', 'find', 'leave', 'left', 'put', 'lost', 'last', 'know', 'need', 'there',
+  // lead-ins: a question usually follows ("hey, could you tell me where my mug is")
+  'hey', 'hi', 'hello', 'okay', 'ok', 'well', 'excuse', 'sorry', 'tell', 'show', 'could',
 ]);
+
+/** what comes right before an item in a request */
+const POSSESSIVE = new Set(['my', 'the', 'a', 'our', 'your', 'his', 'her', 'their']);
 
 const YES_NO = /^(?:yes|yeah|yep|yup|no|nope|nah|correct|right|that's right|that is right|exactly|sure|okay|ok|please|no thanks|not that)(?: (?:please|thanks|thank you))?$/;
 
@@ -62,11 +67,17 @@ export class CompletenessClassifier {
     return this.prefixes.has(item) ? 'prefix' : 'complete';
   }
 
-  classify(text: string, dialog?: DialogContext | null): Completeness {
+  /**
+   * `unknownTail`: the recogniser heard something out of its grammar after these words ("where is my" +
+   * a thing it has no word for): a request for an unknown thing is whole too, given a little more quiet.
+   */
+  classify(text: string, dialog?: DialogContext | null, unknownTail = false): Completeness {
     const t = normalizePhrase(text);
     if (!t) return 'incomplete';
     const words = t.split(' ');
     const last = words[words.length - 1];
+    // "where is my" + an unknown thing: with any item in its place it is a request
+    if (unknownTail && POSSESSIVE.has(last) && parseRequest(`${t} thing`).intent !== 'not_a_request') return 'prefix';
     // an answer to the assistant's own question
     if (dialog?.pending) {
       if (dialog.pending.kind === 'confirm' && YES_NO.test(t)) return 'complete';

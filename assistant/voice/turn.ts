@@ -102,6 +102,8 @@ export interface TurnState {
   endpointing: boolean;
   /** audio bytes when the utterance ended */
   endBytes: number;
+  /** the recogniser's VAD reports quiet for this utterance (then the recogniser's own endpoint is not used) */
+  vad: boolean;
   closed: boolean;
 }
 
@@ -121,6 +123,7 @@ export const initialTurn = (): TurnState => ({
   replyFollowUp: false,
   endpointing: true,
   endBytes: 0,
+  vad: false,
   closed: false,
 });
 
@@ -190,9 +193,10 @@ const error = (code: ErrorEventCode, message: string): TurnEffect => send({ type
 export function silenceNeeded(s: TurnSettings, c: Completeness): number {
   switch (c) {
     case 'complete':
-    case 'statement':
       return s.endSilenceMs;
     case 'prefix':
+    case 'statement':
+      // could still grow into another thing; or not our kind of question, where a slower answer costs little
       return Math.max(s.endSilenceMs, s.prefixSilenceMs);
     case 'incomplete':
       return Math.max(s.endSilenceMs, s.hesitationMs);
@@ -244,6 +248,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
       replyFollowUp: false,
       endpointing,
       endBytes: 0,
+      vad: false,
     });
   };
 
@@ -337,7 +342,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
       }
       if (st.phase !== 'listening') return out(st);
       if (e.text && e.text !== st.text) fx.push(send({ type: 'partial', text: e.text }));
-      let s: TurnState = { ...st, text: e.text || st.text, heardSpeech: st.heardSpeech || e.speech };
+      let s: TurnState = { ...st, text: e.text || st.text, heardSpeech: st.heardSpeech || e.speech, vad: st.vad || e.silenceMs !== null };
       if (s.heardSpeech && st.followUp && !st.heardSpeech) fx.push({ type: 'clear_timer', kind: 'follow_up' });
       if (e.silenceMs === null || !s.heardSpeech) return out(s);
       // a speculative answer for a complete request, as soon as the audio goes quiet
@@ -356,8 +361,10 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
 
     case 'asr_endpoint': {
       if (!current(e.seq) || st.phase !== 'listening' || !e.text || !st.endpointing) return out(st);
-      // the recogniser's own endpoint: trusted for complete words; an unfinished request waits for the VAD's
-      // longer hesitation bound (a pause before the item must not end the question)
+      // with a VAD the semantic endpointing above decides (the recogniser's endpoint text is only its last
+      // segment: "hey" of "hey, could you tell me where my mug is"); without one, its endpoint is trusted
+      // for complete words, and an unfinished request waits (a pause before the item must not end it)
+      if (st.vad) return out(st);
       if (e.complete === 'incomplete' && st.heardSpeech) return out(st);
       return end(st, 'endpoint');
     }
@@ -466,6 +473,7 @@ function afterReply(st: TurnState, fx: TurnEffect[], cfg: TurnSettings): TurnRes
         // nobody presses a button for the answer: the server ends it
         endpointing: true,
         endBytes: 0,
+        vad: false,
       },
       effects: fx,
     };

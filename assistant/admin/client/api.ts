@@ -67,68 +67,24 @@ export async function api<T = unknown>(method: string, url: string, body?: unkno
   return (await res.json()) as T;
 }
 
-// ---- wire types (see assistant/views.ts) ----
+// ---- wire types: derived from the server's schemas (assistant/schemas.ts) ----
+// Type-only imports: tsc erases them, so the browser never loads the server's schema module.
 
-export interface User {
-  id: number;
-  name: string;
-  admin: boolean;
-  created_at: string;
-}
-export interface Device {
-  id: number;
-  user_id: number;
-  name: string;
-  room: string | null;
-  created_at: string;
-  last_seen_at: string | null;
-  revoked_at: string | null;
-  status: 'online' | 'idle' | 'never seen' | 'revoked';
-}
-export interface Sighting {
-  id: number;
-  label: string;
-  score: number;
-  box: [number, number, number, number];
-  seen_at: string;
-  first_seen_at: string;
-  room: string | null;
-  /** the camera zone it stood in */
-  zone?: string | null;
-  device: string;
-  frame_id: number | null;
-  snapshot_url: string | null;
-}
-export interface Item {
-  label: string;
-  count: number;
-  latest: Sighting;
-}
-export interface QueryRow {
-  id: number;
-  user_id: number;
-  device_id: number | null;
-  source: 'text' | 'voice';
-  text: string;
-  reply: string;
-  intent: string;
-  outcome: string;
-  label: string | null;
-  timings: Record<string, number>;
-  created_at: string;
-}
-export interface Answer {
-  reply: string;
-  intent: string;
-  outcome: string;
-  item: string | null;
-  label: string | null;
-  sighting: (Omit<Sighting, 'snapshot_url' | 'id' | 'first_seen_at'> & { snapshot_url?: string | null }) | null;
-  timings: Record<string, number>;
-  /** the conversation so far: send it with the next question ("and my phone?") */
-  context?: Record<string, unknown>;
-  /** "show me my cup": the snapshot view */
-  show_url?: string | null;
-  /** "what's on the desk?": the items there */
-  items?: Array<{ label: string; sighting: Sighting }>;
-}
+import type { Static } from 'typebox';
+import type * as S from '../../schemas.js';
+
+export type User = Static<typeof S.User>;
+export type Device = Static<typeof S.Device>;
+export type Sighting = Static<typeof S.Sighting>;
+export type Item = Static<typeof S.Item>;
+export type QueryRow = Static<typeof S.QueryRow>;
+export type Answer = Static<typeof S.Answer>;
+export type SessionReply = Static<typeof S.SessionReply>;
+export type PasswordReply = Static<typeof S.PasswordReply>;
+export type UserReply = Static<typeof S.UserReply>;
+export type UsersReply = Static<typeof S.UsersReply>;
+export type DevicesReply = Static<typeof S.DevicesReply>;
+export type NewDeviceReply = Static<typeof S.NewDeviceReply>;
+export type ItemsReply = Static<typeof S.ItemsReply>;
+export type SightingsReply = Static<typeof S.SightingsReply>;
+export type QueriesReply = Static<typeof S.QueriesReply>;

@@ -5,7 +5,7 @@ import { timingsView } from './questions.js';
 import { Talker, talkSupported } from './talk.js';
 import type { PageContext } from './app.js';
 import { frameDetailView, type FrameDetail } from './zones.js';
-import type { ConversationState, ReplyEvent } from '../../../protocol/protocol.js';
+import type { ConversationState, ReplyEvent, SightingView } from '../../../protocol/protocol.js';
 
 export async function renderAsk(ctx: PageContext): Promise<void> {
   const input = h('input', { id: 'ask-text', name: 'text', type: 'text', required: true, maxlength: '1000', autocomplete: 'off', placeholder: 'where is my cup?', enterkeyhint: 'send' });
@@ -37,7 +37,8 @@ export async function renderAsk(ctx: PageContext): Promise<void> {
   }
 
   function showAnswer(
-    a: { reply: string; outcome: string; intent?: string; sighting: Answer['sighting']; timings: Record<string, number>; items?: Answer['items'] },
+    // a typed answer's sighting (Answer) or a voice reply's (the protocol's SightingView): what both carry
+    a: { reply: string; outcome: string; intent?: string; sighting: (SightingView & { snapshot_url?: string | null }) | null; timings: Record<string, number>; items?: Answer['items'] },
     question: string,
     opts: { voice?: boolean; transcript?: string } = {},
   ): void {

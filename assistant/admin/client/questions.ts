@@ -1,5 +1,5 @@
 /** Recent questions with their per-stage timings (GET /v1/queries). */
-import { api, type QueryRow, type User } from './api.js';
+import { api, type QueriesReply, type QueryRow, type User, type UsersReply } from './api.js';
 import { alertBox, empty, h, replace, td, timeEl } from './dom.js';
 import type { PageContext } from './app.js';
 
@@ -67,8 +67,8 @@ export async function renderQuestions(ctx: PageContext): Promise<void> {
 
   async function load(): Promise<void> {
     const all = admin && everyone.checked;
-    if (all && !users) users = (await api<{ users: User[] }>('GET', '/v1/users')).users;
-    const rows = (await api<{ queries: QueryRow[] }>('GET', `/v1/queries?limit=100${all ? '&all=true' : ''}`)).queries;
+    if (all && !users) users = (await api<UsersReply>('GET', '/v1/users')).users;
+    const rows = (await api<QueriesReply>('GET', `/v1/queries?limit=100${all ? '&all=true' : ''}`)).queries;
     if (!rows.length) {
       replace(listBox, empty('No questions yet', ['Ask one on the ', h('a', { href: '/ask' }, 'Ask'), ' page or say it to a speaker.']));
       return;

@@ -1,5 +1,5 @@
 /** Users (admins only): list, add, delete, reset a password, grant or remove admin. */
-import { api, type User } from './api.js';
+import { api, type User, type UserReply, type UsersReply } from './api.js';
 import { alertBox, busy, field, formDialog, h, replace, td, timeEl, toast } from './dom.js';
 import type { PageContext } from './app.js';
 
@@ -26,7 +26,7 @@ export async function renderUsers(ctx: PageContext): Promise<void> {
 
   let users: User[] = [];
   async function load(): Promise<void> {
-    users = (await api<{ users: User[] }>('GET', '/v1/users')).users;
+    users = (await api<UsersReply>('GET', '/v1/users')).users;
     const admins = users.filter((u) => u.admin).length;
     const rows = users.map((u) => {
       const me = u.id === ctx.me.id;
@@ -124,7 +124,7 @@ export async function renderUsers(ctx: PageContext): Promise<void> {
     }
     void busy(form, async () => {
       try {
-        const r = await api<{ user: User }>('POST', '/v1/users', { name: name.value.trim(), password: password.value, admin: isAdmin.checked });
+        const r = await api<UserReply>('POST', '/v1/users', { name: name.value.trim(), password: password.value, admin: isAdmin.checked });
         toast(`${r.user.name} added.`);
         form.reset();
         await load();
