@@ -119,7 +119,8 @@ describe('whereabouts-pi listen (voice) against the real server', () => {
 
       // real-time pace streams the file for (about) its duration; --fast does not wait
       if (fast) expect(elapsed).toBeLessThan(fx.durationSec + 10);
-      else expect(elapsed).toBeGreaterThan(fx.durationSec * 0.9);
+      // (the server's endpointer may end the question in the file's trailing quiet, before its last frame)
+      else expect(elapsed).toBeGreaterThan(fx.durationSec * (transcript.reason === 'endpoint' ? 0.6 : 0.9));
     });
   }
 
