@@ -148,4 +148,14 @@ CREATE TABLE user_settings (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'the latest-sighting index carries the id tiebreak (no sort step for "where is my X")',
+    sql: `
+-- "where is my X" orders by (seen_at DESC, id DESC): with the id in the index SQLite stops at the first row
+-- instead of sorting the rows that share the newest time
+DROP INDEX sightings_user_label_seen;
+CREATE INDEX sightings_user_label_seen ON sightings(user_id, label, seen_at DESC, id DESC);
+`,
+  },
 ];

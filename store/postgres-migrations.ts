@@ -158,6 +158,13 @@ CREATE TABLE user_settings (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'the latest-sighting index carries the id tiebreak (no sort step for "where is my X")',
+    // PostgreSQL's sightings_user_label_seen has had (user_id, label, seen_at DESC, id DESC) since version 1;
+    // the version exists so both stores keep the same numbers
+    sql: `SELECT 1;`,
+  },
 ];
 
 /** the key of the advisory lock held while migrating (any constant bigint; "whereabouts" in ASCII-ish) */

@@ -42,7 +42,7 @@ const CONTEXT_JOINS = `JOIN devices d ON d.id = s.device_id LEFT JOIN frames f O
 
 /**
  * The product's question: the newest sighting of (user, label), one index seek on sightings(user_id, label,
- * seen_at DESC) that stops at the first row, with its device, frame and zone. Exported so that the bench EXPLAINs
+ * seen_at DESC, id DESC; migration 4) that stops at the first row, with its device, frame and zone. Exported so that the bench EXPLAINs
  * the very statement the store runs.
  */
 export const LATEST_SIGHTING_SQL = `SELECT ${CONTEXT_COLS} FROM sightings s
