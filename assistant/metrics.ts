@@ -16,6 +16,8 @@
  * - `whereabouts_asr_audio_seconds_total`, `whereabouts_asr_cpu_seconds_total`: `countAsr(audioSeconds, cpuMs)`.
  * - `whereabouts_worker_queue_depth{pool}`, `whereabouts_worker_busy{pool}`: `setQueueDepth(pool, n)`, or
  *   pull-style `reportPool(pool, () => ({ queued, busy }))` read at scrape time (returns an unregister fn).
+ * - `whereabouts_tts_cache_lookups_total{result}` (hit, miss, shared) and `whereabouts_tts_cache_bytes`: the
+ *   Piper cache of clause audio, read at scrape time (`reportTtsCache(() => ({ hit, miss, shared }))`, speech.ts).
  * - `registerGauge(name, help, () => number)`: any other gauge read at scrape time.
  * - Node's default process metrics (RSS, heap, event-loop lag, GC, handles), unprefixed as usual.
  */
@@ -152,6 +154,45 @@ export const workersBusy = new Gauge({
     }
   },
 });
+
+// ---- the speech synthesiser's cache of clause audio: read at scrape time ----------------------------------
+
+interface TtsCacheReading {
+  hit: number;
+  miss: number;
+  shared: number;
+}
+let ttsCacheRead: (() => TtsCacheReading) | null = null;
+
+export const ttsCacheLookups = new Counter({
+  name: 'whereabouts_tts_cache_lookups_total',
+  help: 'clauses of spoken replies looked up in the cache of synthesised audio: hit (no synthesis), miss (synthesised), shared (a miss that waited for the same clause already being synthesised for another reply)',
+  labelNames: ['result'] as const,
+  registers: [registry],
+  collect() {
+    if (!ttsCacheRead) return;
+    try {
+      const r = ttsCacheRead();
+      this.reset();
+      this.inc({ result: 'hit' }, r.hit);
+      this.inc({ result: 'miss' }, r.miss);
+      this.inc({ result: 'shared' }, r.shared);
+    } catch {
+      /* ignored */
+    }
+  },
+});
+
+/** pull-style: the synthesiser's cache counters, read at every scrape. Returns the unregister function. */
+export function reportTtsCache(read: () => TtsCacheReading): () => void {
+  ttsCacheRead = read;
+  return () => {
+    if (ttsCacheRead === read) {
+      ttsCacheRead = null;
+      ttsCacheLookups.reset();
+    }
+  };
+}
 
 // ---- recording functions ---------------------------------------------------------------------------------
 

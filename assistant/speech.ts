@@ -4,7 +4,9 @@
  */
 import type { Config } from './config.js';
 import { createTts, synthesizeToWav, voicePath, type Tts, type TtsConfig } from './tts/index.js';
-import type { SpeechService } from './plugins/context.js';
+import type { SpeechOptions, SpeechService } from './plugins/context.js';
+import { PiperTts } from './tts/piper.js';
+import { registerGauge, reportPool, reportTtsCache } from './metrics.js'; // metrics
 
 export interface SpeechLog {
   info(msg: string): void;
@@ -45,13 +47,26 @@ export async function createSpeech(config: TtsConfig & Partial<Pick<Config, 'mod
     tts = await createTts({ ...config, ttsEngine: 'flite', voice: '' });
   }
   if (!fallback) log?.info(`text-to-speech: ${tts.engine}${tts.engine === 'piper' ? ` voice ${voicePath(config)}` : ''}`);
+  // metrics: the Piper queue, and its cache's hits and misses
+  const unreport: Array<() => void> = [];
+  if (tts instanceof PiperTts) {
+    const p = tts;
+    unreport.push(
+      reportPool('tts', () => p.queueStats()),
+      reportTtsCache(() => ({ hit: p.cache.hits, miss: p.cache.misses, shared: p.cacheShared })),
+      registerGauge('whereabouts_tts_cache_bytes', 'bytes held by the cache of synthesised clause audio (Piper)', () => p.cache.bytes),
+    );
+  }
   return {
     engine: tts.engine,
     fallback,
     tts,
     sampleRate: tts.sampleRate,
-    stream: (text: string, opts?: { sampleRate?: number }) => tts.synthesize(text, opts),
-    wav: (text: string, opts?: { sampleRate?: number }) => synthesizeToWav(tts, text, opts),
-    close: () => tts.close(),
+    stream: (text: string, opts?: SpeechOptions) => tts.synthesize(text, opts),
+    wav: (text: string, opts?: SpeechOptions) => synthesizeToWav(tts, text, opts),
+    close: () => {
+      for (const u of unreport.splice(0)) u();
+      return tts.close();
+    },
   };
 }

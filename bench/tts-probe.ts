@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const cold = await time('Your cup is on the kitchen counter, four minutes ago.');
   const rows: ProbeResult['sentences'] = [];
   const piper = tts.engine === 'piper' ? (tts as PiperTts) : null;
-  if (piper) piper.cacheLimitBytes = 0; // measure synthesis, not the cache of first pieces
+  if (piper) piper.cache.limitBytes = 0; // measure synthesis, not the cache of clause audio
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < sentences.length; i++) {
     const done = piper?.piecesDone ?? 0;

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { createAsr } from '../assistant/asr/index.js';
 import { TTS_REPLIES } from './tts-replies.js';
 import type { ProbeResult } from './tts-probe.js';
+import type { LoadResult } from './tts-load.js';
 import { REPO, fmt, log, table } from './util.js';
 
 export interface TtsEngineRow {
@@ -48,6 +49,70 @@ export interface TtsResult {
   voice: string;
   threads: number;
   skipped?: string;
+  /** Piper under concurrency: one row set per worker layout (cache off), then the default layout with the cache */
+  load?: LoadResult[];
+  loadError?: string;
+}
+
+/** worker layouts compared under concurrency on this machine: one worker with every core, or one worker per core */
+export const TTS_LAYOUTS = [
+  { workers: 1, threads: 2 },
+  { workers: 2, threads: 1 },
+] as const;
+
+function loadProbe(opts: { voice: string; workers: number; threads: number; cacheMb: number; seconds: number; levels: number[]; pace: string; sentencesFile: string }): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const args = [
+      path.join(REPO, 'dist', 'bench', 'tts-load.js'),
+      '--voice', opts.voice,
+      '--workers', String(opts.workers),
+      '--threads', String(opts.threads),
+      '--cache-mb', String(opts.cacheMb),
+      '--seconds', String(opts.seconds),
+      '--levels', opts.levels.join(','),
+      '--pace', opts.pace,
+      '--sentences', opts.sentencesFile,
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('exit', (code) => {
+      const line = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as LoadResult);
+      else reject(new Error(`tts load probe exited with ${code}: ${err.trim().slice(-500)}`));
+    });
+  });
+}
+
+/**
+ * Piper under 1, 4, 8, 16 concurrent replies: each worker layout with the cache off (what synthesis costs),
+ * then the first layout again with the cache on (how much the cache saves on these 50 recurring replies; its
+ * hit rate is printed beside every figure). WHEREABOUTS_BENCH_TTS_LEVELS, _SECONDS, _PACE (play|none) and
+ * _LAYOUTS ("1x2,2x1": workers x threads) narrow or change the run.
+ */
+export async function ttsLoadBench(opts: { voice: string; work: string; sentences: readonly string[]; quick?: boolean; cacheMb?: number }): Promise<LoadResult[]> {
+  const env = process.env;
+  const levels = (env.WHEREABOUTS_BENCH_TTS_LEVELS ?? '1,4,8,16').split(',').map(Number).filter((n) => n > 0);
+  const seconds = Number(env.WHEREABOUTS_BENCH_TTS_SECONDS ?? (opts.quick ? 5 : 10));
+  const pace = env.WHEREABOUTS_BENCH_TTS_PACE ?? 'play';
+  const layouts = env.WHEREABOUTS_BENCH_TTS_LAYOUTS
+    ? env.WHEREABOUTS_BENCH_TTS_LAYOUTS.split(',').map((l) => {
+        const [w, t] = l.split('x').map(Number);
+        return { workers: w, threads: t };
+      })
+    : [...TTS_LAYOUTS];
+  const sentencesFile = path.join(opts.work, 'tts-load-sentences.json');
+  fs.mkdirSync(opts.work, { recursive: true });
+  fs.writeFileSync(sentencesFile, JSON.stringify(opts.sentences));
+  const out: LoadResult[] = [];
+  const runs = [...layouts.map((l) => ({ ...l, cacheMb: 0 })), ...(opts.cacheMb === 0 ? [] : [{ ...layouts[0], cacheMb: opts.cacheMb ?? 8 }])];
+  for (const r of runs) {
+    log(`tts: Piper under load, ${r.workers} worker(s) x ${r.threads} thread(s), cache ${r.cacheMb ? `${r.cacheMb} MiB` : 'off'}, ${levels.join('/')} concurrent replies, ${seconds} s each`);
+    out.push(await loadProbe({ voice: opts.voice, workers: r.workers, threads: r.threads, cacheMb: r.cacheMb, seconds, levels, pace, sentencesFile }));
+  }
+  return out;
 }
 
 const quantile = (xs: number[], q: number) => {
@@ -107,7 +172,7 @@ function probe(engine: string, opts: { voice: string; threads: number; out: stri
   });
 }
 
-export async function ttsBench(opts: { modelsDir: string; asrModel: string; work: string; voice?: string; threads?: number; quick?: boolean }): Promise<TtsResult> {
+export async function ttsBench(opts: { modelsDir: string; asrModel: string; work: string; voice?: string; threads?: number; quick?: boolean; cacheMb?: number }): Promise<TtsResult> {
   const sentences = opts.quick ? TTS_REPLIES.slice(0, 20) : [...TTS_REPLIES];
   const voice = opts.voice || path.join(opts.modelsDir, 'en_US-joe-medium.onnx');
   const threads = opts.threads ?? 2;
@@ -173,6 +238,11 @@ export async function ttsBench(opts: { modelsDir: string; asrModel: string; work
   } finally {
     await asr.close();
   }
+  try {
+    res.load = await ttsLoadBench({ voice, work: opts.work, sentences, quick: opts.quick, cacheMb: opts.cacheMb });
+  } catch (e) {
+    res.loadError = (e as Error).message;
+  }
   return res;
 }
 
@@ -213,5 +283,43 @@ export function ttsReport(t: TtsResult | null): string[] {
         `at ${fmt(p.cpuRtf, 3)} CPU s per audio s that piece costs ~${fmt((p.firstPieceAudioMs * p.cpuRtf), 0)} ms of CPU (its wall time on an idle machine is at most that, less with 2 threads).`,
     );
   for (const r of t.rows) out.push(`\n${r.engine}, hardest replies: ${r.worst.map((w) => `"${w.ref}" -> "${w.hyp.trim()}" (${fmt(w.wer * 100, 0)} %)`).join('; ')}`);
+  out.push(...ttsLoadReport(t));
+  return out;
+}
+
+export function ttsLoadReport(t: TtsResult): string[] {
+  const out: string[] = ['\n#### Piper under concurrency (first audio while other replies are being spoken)\n'];
+  if (t.loadError) return [...out, `failed: ${t.loadError}`];
+  if (!t.load?.length) return [...out, 'not run'];
+  const rows: string[][] = [];
+  for (const r of t.load) {
+    const workerMiB = (r.memory.afterMiB - r.memory.beforeMiB) / r.workers;
+    for (const l of r.levels) {
+      const looked = l.cache.hits + l.cache.misses;
+      rows.push([
+        `${r.workers} x ${r.threads}`,
+        r.cacheMb ? `${r.cacheMb} MiB, hits ${fmt((100 * l.cache.hits) / Math.max(1, looked), 0)} %${l.cache.shared ? ` (+${l.cache.shared} shared)` : ''}` : 'off',
+        String(l.clients),
+        String(l.replies),
+        fmt(l.firstMs.p50, 0),
+        fmt(l.firstMs.p95, 0),
+        fmt(l.firstMs.max, 0),
+        `${l.gapped} (p95 ${fmt(l.gapP95Ms, 0)} ms)`,
+        fmt(l.totalP50Ms, 0),
+        fmt(l.audioPerSec, 1),
+        fmt(l.cpu, 2),
+        fmt(workerMiB, 0),
+      ]);
+    }
+  }
+  out.push(
+    table(['workers x threads', 'cache', 'concurrent replies', 'replies', 'first audio p50 ms', 'p95 ms', 'max ms', 'replies with a gap', 'whole reply p50 ms', 'audio s / s', 'CPU cores', 'RSS per worker MiB'], rows),
+  );
+  const pace = t.load[0].pace;
+  out.push(
+    `\nEach client asks for the ${t.sentences} bench replies in turn (its own starting point) and ${pace === 'play' ? 'waits for its reply to play out before asking again' : 'asks again as soon as its reply is whole (back to back)'}. ` +
+      'First audio: synthesize() called -> first PCM chunk (16 kHz). A gap: with playback from the first chunk in real time, a later piece arrived after the audio before it had played out (> 20 ms). ' +
+      'Cache off unless the cache column says otherwise; with it on, the hit rate is over these 50 recurring replies, an upper bound for real traffic. RSS per worker: (VmRSS 1 s after the run - VmRSS before the engine) / workers.',
+  );
   return out;
 }

@@ -154,13 +154,13 @@ describe.skipIf(!needVoice)('piper engine with the real voice', () => {
     expect(r.status).toBe(0);
   }, 130_000);
 
-  it('keeps the audio of recent first pieces: a repeated reply start is not synthesised again', async () => {
+  it('keeps the audio of recent clauses: a repeated reply start is not synthesised again', async () => {
     const piper = tts as InstanceType<typeof PiperTts>;
     const a = await synthesizeToPcm(tts, 'Your keys are on the table in the hallway, a few seconds ago.');
-    const hits = piper.cacheHits;
+    const hits = piper.cache.hits;
     const done = piper.piecesDone;
     const b = await synthesizeToPcm(tts, 'Your keys are in the garage, two days ago.');
-    expect(piper.cacheHits).toBe(hits + 1);
+    expect(piper.cache.hits).toBe(hits + 1);
     expect(piper.piecesDone - done).toBe(2); // "in the garage," and "two days ago." only
     // the cached start is the same audio
     const start = Math.min(8000, a.length);

@@ -9,11 +9,18 @@ import type { QueryLog } from '../query-log.js';
 import type { PlaceBook } from '../places.js';
 
 /** spoken replies (registered when a speech synthesiser is loaded) */
+export interface SpeechOptions {
+  /** the reply audio's sample rate (default: the synthesiser's) */
+  sampleRate?: number;
+  /** aborting it drops the reply's synthesis (a dropped speculation, barge-in, the client gone) */
+  signal?: AbortSignal;
+}
+
 export interface SpeechService {
   /** s16le mono chunks of at most 8 KiB, as soon as synthesis yields them */
-  stream(text: string, opts?: { sampleRate?: number }): AsyncIterable<Buffer>;
+  stream(text: string, opts?: SpeechOptions): AsyncIterable<Buffer>;
   /** the whole reply as a WAV file (at opts.sampleRate, default sampleRate) */
-  wav(text: string, opts?: { sampleRate?: number }): Promise<Buffer>;
+  wav(text: string, opts?: SpeechOptions): Promise<Buffer>;
   readonly sampleRate: number;
 }
 

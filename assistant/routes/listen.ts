@@ -87,7 +87,9 @@ class Connection {
   private stream: { seq: number; s: AsrStream; release: (() => void) | null } | null = null;
   private timers = new Map<TimerKind, NodeJS.Timeout>();
   /** a speculative answer: started on a stable complete partial, kept if the final transcript agrees */
-  private spec: { seq: number; text: string; dialog: DialogContext | null; p: Promise<Prepared>; dropped: boolean } | null = null;
+  private spec: { seq: number; text: string; dialog: DialogContext | null; p: Promise<Prepared>; dropped: boolean; ac: AbortController } | null = null;
+  /** the answer being prepared (its speech's first piece not yet out): a stop aborts its synthesis */
+  private answering: { seq: number; ac: AbortController } | null = null;
   /** the recogniser's N-best list for the utterance being answered */
   private heard: { seq: number; alternatives: Hypothesis[] } | null = null;
   /** the reply being spoken: its first chunk and the rest */
@@ -307,12 +309,13 @@ class Connection {
   }
 
   /** the answer and (with speech) its first synthesised chunk */
-  private async prepare(text: string, dialog: DialogContext | null, audio: boolean, isStale: () => boolean, alternatives?: Hypothesis[]): Promise<Prepared> {
+  private async prepare(text: string, dialog: DialogContext | null, audio: boolean, isStale: () => boolean, alternatives?: Hypothesis[], signal?: AbortSignal): Promise<Prepared> {
     const a = await this.app.answerer.answer(this.principal.user.id, text, { dialog, alternatives });
     const speech = audio ? this.app.speech : null;
     if (!speech || !a.reply || isStale()) return { answer: a, iterator: null, first: null, ttsMs: 0 };
     const t = performance.now();
-    const iterator = speech.stream(a.reply, this.replyRate ? { sampleRate: this.replyRate } : undefined)[Symbol.asyncIterator]();
+    // the signal drops the synthesis (queued pieces leave the synthesiser's queue) even before its first audio
+    const iterator = speech.stream(a.reply, { ...(this.replyRate ? { sampleRate: this.replyRate } : {}), signal })[Symbol.asyncIterator]();
     const first = await iterator.next();
     return { answer: a, iterator, first, ttsMs: round(performance.now() - t) };
   }
@@ -320,8 +323,8 @@ class Connection {
   private speculate(seq: number, text: string) {
     this.dropSpeculation();
     const dialog = this.dialog;
-    const spec = { seq, text, dialog, dropped: false, p: null as unknown as Promise<Prepared> };
-    spec.p = this.prepare(text, dialog, this.state.wantAudio, () => spec.dropped);
+    const spec = { seq, text, dialog, dropped: false, ac: new AbortController(), p: null as unknown as Promise<Prepared> };
+    spec.p = this.prepare(text, dialog, this.state.wantAudio, () => spec.dropped, undefined, spec.ac.signal);
     spec.p.then(
       (r) => {
         if (spec.dropped) void r.iterator?.return?.();
@@ -336,6 +339,7 @@ class Connection {
     if (!spec) return;
     this.spec = null;
     spec.dropped = true;
+    spec.ac.abort(); // its speech stops being synthesised now, not after its first piece
     spec.p.then((r) => void r.iterator?.return?.(), () => {});
   }
 
@@ -351,12 +355,16 @@ class Connection {
       // the same decision (an unsure item is asked about, not answered)
       if (spec && spec.seq === seq && spec.text === text && spec.dialog === this.dialog && this.app.answerer.sameHearing(text, alternatives)) {
         this.spec = null;
+        this.answering = { seq, ac: spec.ac };
         prepared = await spec.p;
         speculative = true;
       } else {
         this.dropSpeculation();
-        prepared = await this.prepare(text, this.dialog, audio, () => this.state.seq !== seq || this.state.closed, alternatives);
+        const ac = new AbortController();
+        this.answering = { seq, ac };
+        prepared = await this.prepare(text, this.dialog, audio, () => this.state.seq !== seq || this.state.closed, alternatives, ac.signal);
       }
+      if (this.answering?.seq === seq) this.answering = null;
       if (this.state.seq !== seq || this.state.closed || this.state.phase !== 'answering') {
         void prepared.iterator?.return?.();
         return;
@@ -399,6 +407,10 @@ class Connection {
   }
 
   private stopSpeech(seq: number) {
+    if (this.answering?.seq === seq) {
+      this.answering.ac.abort();
+      this.answering = null;
+    }
     const r = this.reply;
     if (!r || r.seq !== seq) return;
     r.stopped = true;

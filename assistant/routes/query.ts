@@ -1,4 +1,5 @@
 /** `POST /v1/query`: ask in text; the answer comes back as JSON, or spoken as a WAV. */
+import type { FastifyReply } from 'fastify';
 import { Type, type FastifyPluginAsyncTypebox, type Static } from '@fastify/type-provider-typebox';
 import { AppError } from '../errors.js';
 import { recordQuery } from '../metrics.js'; // metrics
@@ -67,7 +68,7 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
       let wav: Buffer | null = null;
       if (speak) {
         const t = performance.now();
-        wav = await app.speech!.wav(a.reply, { sampleRate: request.query.sample_rate });
+        wav = await app.speech!.wav(a.reply, { sampleRate: request.query.sample_rate, signal: untilClientGone(reply) });
         ttsMs = Math.round((performance.now() - t) * 100) / 100;
       }
       const timings = { ...a.timings, ...(speak ? { tts_ms: ttsMs } : {}) };
@@ -107,8 +108,22 @@ const queryRoutes: FastifyPluginAsyncTypebox = async (app) => {
   };
   app.post('/v1/speak', { preHandler: app.guard.any, schema: speakSchema }, async (request, reply) => {
     if (!app.speech) throw new AppError('not_acceptable', 'spoken replies are not available: the speech synthesiser is not loaded');
-    return reply.type('audio/wav').send(await app.speech.wav(request.body.text, { sampleRate: request.query.sample_rate }));
+    return reply.type('audio/wav').send(await app.speech.wav(request.body.text, { sampleRate: request.query.sample_rate, signal: untilClientGone(reply) }));
   });
 };
+
+/**
+ * Aborts when the client goes away before its reply is sent (the connection closed): the speech being
+ * synthesised for it leaves the synthesiser's queue instead of taking a worker from the clients still waiting.
+ */
+function untilClientGone(reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  const res = reply.raw;
+  if (res.destroyed) ac.abort();
+  else res.once('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
 
 export default queryRoutes;

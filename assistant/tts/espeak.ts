@@ -7,7 +7,7 @@ import { AppError } from '../errors.js';
 import { REPLY_AUDIO_CHUNK_BYTES } from '../../protocol/protocol.js';
 import { Resampler, float32ToS16le, s16leToFloat32, splitBuffer } from '../../protocol/pcm.js';
 import { parseWavHeader, type WavHeaderInfo } from '../../protocol/wav.js';
-import { isSilentText, prepareText } from './text.js';
+import { beginSynthesis, cancellable, checkTtsOptions, type Cancel } from './common.js';
 import type { SynthesizeOptions, Tts, TtsOptions } from './types.js';
 
 export const ESPEAK_BIN = process.env.WHEREABOUTS_ESPEAK_BIN || 'espeak-ng';
@@ -28,18 +28,17 @@ export class EspeakTts implements Tts {
   readonly voice: string;
   private readonly wpm: number;
   private readonly children = new Set<ReturnType<typeof spawn>>();
-  private closed = false;
+  closed = false;
 
   constructor(
     opts: TtsOptions = {},
     private readonly bin = ESPEAK_BIN,
   ) {
-    this.sampleRate = opts.sampleRate ?? 16000;
+    const o = checkTtsOptions(opts);
+    this.sampleRate = o.sampleRate;
     this.voice = opts.voice ?? 'en-us';
     if (!/^[a-z0-9][a-z0-9+_\-/.]{0,63}$/i.test(this.voice)) throw new AppError('bad_request', `bad espeak-ng voice name "${this.voice}"`);
-    const rate = opts.rate ?? 1;
-    if (!(rate >= 0.5 && rate <= 2)) throw new AppError('bad_request', `speaking rate must be 0.5..2, got ${rate}`);
-    this.wpm = Math.round(DEFAULT_WPM * rate);
+    this.wpm = Math.round(DEFAULT_WPM * o.rate);
   }
 
   /** Checks that the binary runs; throws AppError('unavailable') otherwise. */
@@ -49,12 +48,17 @@ export class EspeakTts implements Tts {
     }
   }
 
-  async *synthesize(text: string, opts: SynthesizeOptions = {}): AsyncIterable<Buffer> {
-    const t = prepareText(text);
-    if (!t || isSilentText(t)) return;
-    if (this.closed) throw new AppError('unavailable', 'text-to-speech has been closed');
+  synthesize(text: string, opts: SynthesizeOptions = {}): AsyncIterable<Buffer> {
+    return cancellable((c) => this.run(text, opts, c), opts.signal);
+  }
+
+  private async *run(text: string, opts: SynthesizeOptions, c: Cancel): AsyncGenerator<Buffer> {
+    const b = beginSynthesis(text, opts, this);
+    if (!b || c.cancelled) return;
+    const t = b.text;
     const child = spawn(this.bin, ['--stdout', '-v', this.voice, '-s', String(this.wpm), '--stdin'], { stdio: ['pipe', 'pipe', 'pipe'] });
     this.children.add(child);
+    c.onCancel(() => child.kill('SIGKILL')); // a consumer gone: the pipe ends, and so does this reply
     let stderr = '';
     child.stderr!.setEncoding('utf8');
     child.stderr!.on('data', (d: string) => {
@@ -88,7 +92,7 @@ export class EspeakTts implements Tts {
           header = parseWavHeader(head);
           if (!header) continue;
           if (header.channels !== 1) throw new AppError('internal', `espeak-ng produced ${header.channels} channels`);
-          resampler = new Resampler(header.sampleRate, opts.sampleRate ?? this.sampleRate);
+          resampler = new Resampler(header.sampleRate, b.sampleRate);
           data = head.subarray(header.dataOffset);
           head = null;
         }
@@ -105,12 +109,14 @@ export class EspeakTts implements Tts {
         produced += out.length;
         yield* splitBuffer(out, REPLY_AUDIO_CHUNK_BYTES);
       }
+      if (c.cancelled) return;
       if (resampler) {
         const tail = float32ToS16le(resampler.flush());
         produced += tail.length;
         yield* splitBuffer(tail, REPLY_AUDIO_CHUNK_BYTES);
       }
       const code = await exited;
+      if (c.cancelled) return;
       if (timedOut) throw new AppError('internal', `espeak-ng took longer than ${TIMEOUT_MS / 1000} s`);
       if (code !== 0 || (!header && !produced)) {
         throw new AppError('internal', `espeak-ng failed (exit ${code}): ${stderr.trim().slice(0, 300) || 'no audio produced'}`);

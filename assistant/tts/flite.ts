@@ -9,7 +9,8 @@ import { REPLY_AUDIO_CHUNK_BYTES } from '../../protocol/protocol.js';
 import { float32ToS16le, resampleS16le, s16leToFloat32, splitBuffer } from '../../protocol/pcm.js';
 import { fliteWasmPath } from './flite-wasi.js';
 import type { FliteReply, FliteRequest } from './flite-worker.js';
-import { isSilentText, prepareText, splitSentences } from './text.js';
+import { splitSentences } from './text.js';
+import { beginSynthesis, cancellable, checkTtsOptions, type Cancel } from './common.js';
 import type { SynthesizeOptions, Tts, TtsOptions } from './types.js';
 
 export const FLITE_VOICES = ['kal16', 'kal', 'slt', 'rms', 'awb', 'awb_time'] as const;
@@ -29,22 +30,19 @@ export class FliteTts implements Tts {
   private ready: Promise<void> | null = null;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
-  private closed = false;
+  closed = false;
   /** synthesis time of each sentence inside the worker, ms (the last 50) */
   readonly synthMs: number[] = [];
 
   constructor(opts: TtsOptions = {}) {
-    this.sampleRate = opts.sampleRate ?? 16000;
+    const o = checkTtsOptions(opts);
+    this.sampleRate = o.sampleRate;
     this.voice = opts.voice ?? 'kal16';
     if (!(FLITE_VOICES as readonly string[]).includes(this.voice)) {
       throw new AppError('bad_request', `unknown flite voice "${this.voice}" (known: ${FLITE_VOICES.join(', ')})`);
     }
-    const rate = opts.rate ?? 1;
-    if (!(rate >= 0.5 && rate <= 2)) throw new AppError('bad_request', `speaking rate must be 0.5..2, got ${rate}`);
-    this.stretch = Math.round((1 / rate) * 1000) / 1000;
-    const volume = opts.volume ?? 1;
-    if (!(volume >= 0 && volume <= 2)) throw new AppError('bad_request', `volume must be 0..2, got ${volume}`);
-    this.volume = volume;
+    this.stretch = Math.round((1 / o.rate) * 1000) / 1000;
+    this.volume = o.volume;
   }
 
   /** Starts the worker (compiles flite.wasm) and waits until it is ready. Safe to call more than once. */
@@ -118,19 +116,24 @@ export class FliteTts implements Tts {
     return out;
   }
 
-  async *synthesize(text: string, opts: SynthesizeOptions = {}): AsyncIterable<Buffer> {
-    const t = prepareText(text);
-    if (!t || isSilentText(t)) return;
-    if (this.closed) throw new AppError('unavailable', 'text-to-speech has been closed');
-    const rate = opts.sampleRate ?? this.sampleRate;
-    if (!Number.isInteger(rate) || rate < 8000 || rate > 48000) throw new AppError('bad_request', `sample rate must be 8000..48000, got ${rate}`);
-    const sentences = splitSentences(t);
+  synthesize(text: string, opts: SynthesizeOptions = {}): AsyncIterable<Buffer> {
+    return cancellable((c) => this.run(text, opts, c), opts.signal);
+  }
+
+  private async *run(text: string, opts: SynthesizeOptions, c: Cancel): AsyncGenerator<Buffer> {
+    const b = beginSynthesis(text, opts, this);
+    if (!b || c.cancelled) return;
+    const rate = b.sampleRate;
+    const sentences = splitSentences(b.text);
+    // a cancelled reply ends at once; the sentence being synthesised finishes in the worker, no other starts
+    const cancelled = new Promise<null>((resolve) => c.onCancel(() => resolve(null)));
     let next: Promise<Buffer> | null = this.sentence(sentences[0]);
     for (let i = 0; next; i++) {
-      const pcm = await next;
+      next.catch(() => {}); // observed when awaited; no unhandled rejection if the consumer stops early
+      const pcm = await Promise.race([next, cancelled]);
+      if (pcm === null || c.cancelled) return;
       // ask for the next sentence before handing out this one (pipelining)
       next = i + 1 < sentences.length ? this.sentence(sentences[i + 1]) : null;
-      next?.catch(() => {}); // observed when awaited; no unhandled rejection if the consumer stops early
       yield* splitBuffer(this.finish(pcm, rate), REPLY_AUDIO_CHUNK_BYTES);
     }
   }

@@ -24,14 +24,15 @@ export type { SynthesizeOptions, Tts, TtsOptions } from './types.js';
 export { MAX_TTS_CHARS, prepareText, splitSentences } from './text.js';
 export { FliteTts, FLITE_VOICES } from './flite.js';
 export { EspeakTts, espeakVersion } from './espeak.js';
-export { PiperTts } from './piper.js';
+export { PiperTts, DEFAULT_PIPER_CACHE_BYTES } from './piper.js';
+export { ClauseCache } from './clause-cache.js';
 
 export const TTS_ENGINES = ['piper', 'flite', 'espeak-ng'] as const;
 
 /** The Piper voice `whereabouts models` installs (models/manifest.json, kind "voice"). */
 export const DEFAULT_VOICE_FILE = 'en_US-joe-medium.onnx';
 
-export type TtsConfig = Pick<Config, 'ttsEngine'> & Partial<Pick<Config, 'voice' | 'voiceRate' | 'voiceVolume' | 'modelsDir' | 'ttsThreads'>>;
+export type TtsConfig = Pick<Config, 'ttsEngine'> & Partial<Pick<Config, 'voice' | 'voiceRate' | 'voiceVolume' | 'modelsDir' | 'ttsThreads' | 'ttsWorkers' | 'ttsCacheMb'>>;
 
 /** The Piper voice file the configuration names: --voice, else the default voice in the models folder. */
 export function voicePath(config: Partial<Pick<Config, 'voice' | 'modelsDir'>>): string {
@@ -49,7 +50,13 @@ export async function createTts(config: TtsConfig, opts: TtsOptions = {}): Promi
   const name = String(config.ttsEngine ?? 'piper').trim().toLowerCase();
   const o: TtsOptions = { rate: config.voiceRate, volume: config.voiceVolume, ...opts };
   if (name === 'piper' || name === '') {
-    const t = new PiperTts({ ...o, voice: opts.voice ?? voicePath(config), threads: config.ttsThreads });
+    const t = new PiperTts({
+      ...o,
+      voice: opts.voice ?? voicePath(config),
+      threads: config.ttsThreads,
+      workers: config.ttsWorkers,
+      cacheBytes: config.ttsCacheMb === undefined ? undefined : Math.round(config.ttsCacheMb * 1024 * 1024),
+    });
     try {
       await t.start();
     } catch (e) {
@@ -73,11 +80,11 @@ export async function createTts(config: TtsConfig, opts: TtsOptions = {}): Promi
   throw new AppError('bad_request', `unknown text-to-speech engine "${config.ttsEngine}" (use ${TTS_ENGINES.join(', ')} or none)`);
 }
 
-/** Speaks the whole text into one s16le PCM buffer (at opts.sampleRate ?? tts.sampleRate). Empty text gives an empty buffer. */
+/** Speaks the whole text into one s16le PCM buffer (at opts.sampleRate ?? tts.sampleRate). Empty text gives an empty buffer; an aborted opts.signal, the audio up to then. */
 export async function synthesizeToPcm(tts: Tts, text: string, opts: SynthesizeOptions = {}): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of tts.synthesize(text, opts)) parts.push(c);
-  return Buffer.concat(parts);
+  return Buffer.concat(parts); // cut short when opts.signal aborted (the caller no longer wants it)
 }
 
 /** Speaks the whole text into a complete WAV file (mono s16le). Empty text gives a 44-byte WAV. */

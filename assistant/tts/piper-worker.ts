@@ -2,7 +2,9 @@
  * Worker thread for the Piper engine: holds espeak-ng (WebAssembly) and the voice's onnxruntime session, and
  * turns one piece of text at a time into s16le PCM at the requested rate:
  *   text -> espeak-ng IPA -> phoneme ids (Piper's conventions, piper-voice.ts) -> VITS -> float -> gain -> resample.
- * Requests are handled in arrival order; `session.run` blocks this thread, never the server's.
+ * The main thread (piper.ts) owns the queue and hands each worker one piece at a time, so what runs next is
+ * decided there; requests that do arrive together are handled in arrival order. `session.run` blocks this
+ * thread, never the server's.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
@@ -30,13 +32,11 @@ export interface PiperRequest {
   sampleRate: number;
   /** multiplier after normalisation, 0..2 */
   volume: number;
-  /** the gain chosen for the first piece of this reply (null: choose it from this piece) */
+  /** the gain to apply (null: this piece's own, its loudest sample to TARGET_PEAK; the reply is returned) */
   gain: number | null;
   /** the piece continues a clause (trim the silence at the seam) */
   joinBefore: boolean;
   joinAfter: boolean;
-  /** a reply's first piece: served before the later pieces of replies already playing */
-  first: boolean;
 }
 
 export type PiperReply =
@@ -133,12 +133,8 @@ async function main(): Promise<void> {
     port.postMessage(msg, [pcm.buffer]);
   };
 
-  // first pieces first: a reply already playing has its current piece's length of slack, a new one has none
   const queue: PiperRequest[] = [];
-  const next = (): PiperRequest | undefined => {
-    const i = queue.findIndex((r) => r.first);
-    return i >= 0 ? queue.splice(i, 1)[0] : queue.shift();
-  };
+  const next = (): PiperRequest | undefined => queue.shift();
   let busy = false;
   const pump = async (): Promise<void> => {
     if (busy) return;

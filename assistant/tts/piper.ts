@@ -1,9 +1,17 @@
 /**
  * The 'piper' TTS engine: a Piper voice (VITS exported to ONNX, `<voice>.onnx` + `<voice>.onnx.json`) run by
- * onnxruntime-node in a worker thread, fed with espeak-ng phonemes computed in the same worker (WebAssembly).
+ * onnxruntime-node in worker threads, fed with espeak-ng phonemes computed in the same worker (WebAssembly).
  *
- * A reply is cut into pieces (clauses, and a short first piece: piper-voice.ts planPieces); the first piece's
- * audio is handed out as soon as it exists and the next piece is synthesised while the current one plays.
+ * A reply is cut into pieces (clauses, and a short first piece: piper-voice.ts planPieces). Every piece of
+ * every reply waits in one queue on the main thread, and each worker is handed one piece at a time, the
+ * waiting piece with the lowest index in its reply first, then the earliest reply: the first piece of every
+ * waiting reply is synthesised before the later pieces of any reply (a reply already playing has its current
+ * piece's length of slack; a new one has none). A reply whose consumer goes away (`return()`, `break`, the
+ * call's AbortSignal) leaves the queue at once; a piece already on a worker finishes (onnxruntime cannot be
+ * interrupted) and nothing more of that reply is synthesised.
+ *
+ * Synthesised pieces are kept in a bounded cache (clause-cache.ts), so a clause heard before costs nothing;
+ * the same clause asked for while it is being synthesised waits for that synthesis instead of queueing again.
  */
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -12,29 +20,88 @@ import { REPLY_AUDIO_CHUNK_BYTES } from '../../protocol/protocol.js';
 import { splitBuffer } from '../../protocol/pcm.js';
 import type { PiperReply, PiperRequest, PiperWorkerData } from './piper-worker.js';
 import { planPieces, readVoiceConfig, voiceConfigPath, type PiperVoiceConfig, type TextPiece } from './piper-voice.js';
-import { isSilentText, prepareText } from './text.js';
+import { ClauseCache, clauseKey, type ClauseAudio } from './clause-cache.js';
+import { beginSynthesis, cancellable, checkTtsOptions, type Cancel } from './common.js';
 import type { SynthesizeOptions, Tts, TtsOptions } from './types.js';
 
 export interface PiperOptions extends TtsOptions {
   /** path of the voice's .onnx file (its .onnx.json beside it) */
   voice: string;
-  /** onnxruntime intra-op threads in the worker (default 2) */
+  /** onnxruntime intra-op threads in each worker (default 2) */
   threads?: number;
+  /** worker threads, each with its own onnxruntime session (default 1) */
+  workers?: number;
   /** words in the first piece of a reply at most (default 4; 0: no early cut) */
   firstWords?: number;
-}
-
-interface Pending {
-  resolve: (r: Extract<PiperReply, { type: 'audio' }>) => void;
-  reject: (e: Error) => void;
+  /** bound of the cache of synthesised pieces, bytes (default 8 MiB; 0: no cache) */
+  cacheBytes?: number;
 }
 
 /** Per-piece timings kept for the bench (the last 200). */
 export interface PiperPieceStat {
+  /** the piece's text (for tests and the bench) */
+  text: string;
   words: number;
   phonemizeMs: number;
   inferMs: number;
   audioMs: number;
+  /** time the piece waited in the queue before a worker took it */
+  queuedMs: number;
+}
+
+export const DEFAULT_PIPER_CACHE_BYTES = 8 * 1024 * 1024;
+
+type Audio = Extract<PiperReply, { type: 'audio' }>;
+
+/** a reply's interest in one piece */
+interface Waiter {
+  /** the reply's arrival number */
+  reply: number;
+  /** the piece's index in its reply */
+  index: number;
+  done: (r: ClauseAudio | Error) => void;
+}
+
+/** one piece to synthesise (shared by every reply waiting for the same clause) */
+interface Job {
+  key: string;
+  piece: TextPiece;
+  sampleRate: number;
+  joinBefore: boolean;
+  joinAfter: boolean;
+  waiters: Set<Waiter>;
+  queuedAt: number;
+}
+
+class PiperWorker {
+  worker: Worker | null = null;
+  ready: Promise<void> | null = null;
+  /** the job on this worker, its request id and how long it had waited in the queue */
+  job: { job: Job; id: number; queuedMs: number } | null = null;
+  started = false;
+}
+
+/** a is served before b: lower piece index, then earlier reply */
+function before(a: Waiter, b: Waiter): boolean {
+  return a.index < b.index || (a.index === b.index && a.reply < b.reply);
+}
+
+function firstWaiter(j: Job): Waiter | null {
+  let best: Waiter | null = null;
+  for (const w of j.waiters) if (!best || before(w, best)) best = w;
+  return best;
+}
+
+/** PCM times `f`, clipped (a later piece brought to the loudness chosen for its reply's first piece). */
+function regain(pcm: Buffer, f: number): Buffer {
+  const src = new Int16Array(pcm.buffer, pcm.byteOffset, pcm.length >> 1);
+  const out = Buffer.alloc(src.length * 2);
+  const dst = new Int16Array(out.buffer, out.byteOffset, src.length);
+  for (let i = 0; i < src.length; i++) {
+    const v = Math.round(src[i] * f);
+    dst[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+  }
+  return out;
 }
 
 export class PiperTts implements Tts {
@@ -43,41 +110,44 @@ export class PiperTts implements Tts {
   readonly voice: string;
   readonly configPath: string;
   readonly config: PiperVoiceConfig;
+  readonly threads: number;
+  readonly workerCount: number;
   private readonly lengthScale: number;
   private readonly volume: number;
-  private readonly threads: number;
   private readonly firstWords: number;
-  private worker: Worker | null = null;
-  private ready: Promise<void> | null = null;
-  private readonly pending = new Map<number, Pending>();
+  private readonly workers: PiperWorker[];
+  private readonly queue: Job[] = [];
+  /** jobs queued or on a worker, by key (cache on: a second reply wanting the same clause joins the first) */
+  private readonly inFlight = new Map<string, Job>();
   private nextId = 1;
-  private closed = false;
+  private arrivals = 0;
+  private unique = 0;
+  closed = false;
   readonly stats: PiperPieceStat[] = [];
   /** pieces synthesised since start (stats keeps only the last 200) */
   piecesDone = 0;
-  /**
-   * Replies' first pieces ("Your keys are", "I last saw your cup") recur: their audio is kept (least recently
-   * used out) so a repeated one starts at once. 0 turns the cache off (the bench measures synthesis).
-   */
-  cacheLimitBytes = 4 * 1024 * 1024;
-  private readonly firstCache = new Map<string, { pcm: Buffer; gain: number }>();
-  private cacheBytes = 0;
-  cacheHits = 0;
+  /** pieces a cancelled reply left in the queue, never synthesised */
+  piecesDropped = 0;
+  /** pieces synthesised after every reply that wanted them had gone (they were already on a worker) */
+  piecesOrphaned = 0;
+  /** lookups that found the clause being synthesised for another reply and waited for it */
+  cacheShared = 0;
+  /** the cache of synthesised pieces (hits, misses, bytes, bound) */
+  readonly cache: ClauseCache;
   /** phonemes the voice did not know, with counts (logged once at close by the caller if it wants) */
   readonly missing = new Map<string, number>();
 
   /** Reads and checks the voice's .onnx.json (throws AppError('unavailable') naming the file and problem). */
   constructor(opts: PiperOptions) {
     this.voice = opts.voice;
-    this.sampleRate = opts.sampleRate ?? 16000;
-    if (!Number.isInteger(this.sampleRate) || this.sampleRate < 8000 || this.sampleRate > 48000) throw new AppError('bad_request', `sample rate must be 8000..48000, got ${this.sampleRate}`);
-    const rate = opts.rate ?? 1;
-    if (!(rate >= 0.5 && rate <= 2)) throw new AppError('bad_request', `speaking rate must be 0.5..2, got ${rate}`);
-    const volume = opts.volume ?? 1;
-    if (!(volume >= 0 && volume <= 2)) throw new AppError('bad_request', `volume must be 0..2, got ${volume}`);
-    this.volume = volume;
+    const o = checkTtsOptions(opts);
+    this.sampleRate = o.sampleRate;
+    this.volume = o.volume;
     this.threads = Math.max(1, Math.floor(opts.threads ?? 2));
+    this.workerCount = Math.max(1, Math.floor(opts.workers ?? 1));
+    this.workers = Array.from({ length: this.workerCount }, () => new PiperWorker());
     this.firstWords = opts.firstWords ?? 4;
+    this.cache = new ClauseCache(opts.cacheBytes ?? DEFAULT_PIPER_CACHE_BYTES);
     let st: fs.Stats;
     try {
       st = fs.statSync(this.voice);
@@ -91,141 +161,215 @@ export class PiperTts implements Tts {
     } catch (e) {
       throw new AppError('unavailable', `Piper voice config ${(e as Error).message}`);
     }
-    this.lengthScale = this.config.lengthScale / rate;
+    this.lengthScale = this.config.lengthScale / o.rate;
   }
 
-  /** Starts the worker: loads espeak-ng and the voice (~1-3 s). Throws AppError('unavailable') when it cannot. */
-  start(): Promise<void> {
-    if (this.closed) return Promise.reject(new AppError('unavailable', 'text-to-speech has been closed'));
-    if (this.ready) return this.ready;
+  /** Starts the workers: each loads espeak-ng and the voice (~1-3 s). Throws AppError('unavailable') when one cannot. */
+  async start(): Promise<void> {
+    if (this.closed) throw new AppError('unavailable', 'text-to-speech has been closed');
+    await Promise.all(this.workers.map((w) => this.startWorker(w)));
+  }
+
+  private startWorker(w: PiperWorker): Promise<void> {
+    if (w.ready) return w.ready;
     const worker = new Worker(new URL('./piper-worker.js', import.meta.url), {
       workerData: { modelPath: this.voice, configPath: this.configPath, threads: this.threads, spin: process.env.WHEREABOUTS_TTS_SPIN === '1' } satisfies PiperWorkerData,
     });
-    this.worker = worker;
-    this.ready = new Promise<void>((resolve, reject) => {
-      let started = false;
+    w.worker = worker;
+    w.started = false;
+    w.ready = new Promise<void>((resolve, reject) => {
       const fail = (e: Error) => {
-        if (!started) reject(e);
-        this.failAll(e);
-        if (this.worker === worker) {
-          this.worker = null;
-          this.ready = null; // the next synthesize() starts a new worker
-          void worker.terminate();
-        }
+        if (!w.started) reject(e);
+        if (w.worker !== worker) return;
+        w.worker = null;
+        w.ready = null; // the next synthesize() starts a new worker
+        w.started = false;
+        void worker.terminate();
+        const cur = w.job;
+        w.job = null;
+        if (cur) this.finishJob(cur.job, e);
+        // without a worker left, nothing would take the queue: fail it
+        if (!this.workers.some((x) => x.started)) for (const j of this.queue.splice(0)) this.finishJob(j, e);
+        else this.pump();
       };
       worker.on('message', (m: PiperReply) => {
         if (m.type === 'ready') {
-          started = true;
+          w.started = true;
           worker.unref();
           resolve();
+          this.pump();
         } else if (m.type === 'error' && m.id === null) {
           fail(new AppError('unavailable', `Piper voice ${this.voice} cannot be loaded: ${m.message}`));
-        } else this.onReply(m);
+        } else this.onReply(w, m);
       });
       worker.on('error', (e) => fail(new AppError('internal', `piper worker failed: ${e.message}`, { cause: e })));
       worker.on('exit', (code) => {
         if (!this.closed) fail(new AppError('internal', `piper worker exited with code ${code}`));
       });
     });
-    return this.ready;
+    return w.ready;
   }
 
-  /** The worker thread (for the bench's memory figures); null before start. */
-  get workerThread(): Worker | null {
-    return this.worker;
+  /** The worker threads (for the bench's memory figures); empty before start. */
+  get workerThreads(): Worker[] {
+    return this.workers.flatMap((w) => (w.worker ? [w.worker] : []));
   }
 
-  private onReply(m: PiperReply): void {
+  /** pieces waiting for a worker, and workers synthesising (for /metrics) */
+  queueStats(): { queued: number; busy: number } {
+    return { queued: this.queue.length, busy: this.workers.filter((w) => w.job).length };
+  }
+
+  private onReply(w: PiperWorker, m: PiperReply): void {
     if (m.type === 'ready' || m.type === 'closed' || m.id === null) return;
-    const p = this.pending.get(m.id);
-    if (!p) return;
-    this.pending.delete(m.id);
-    if (this.pending.size === 0) this.worker?.unref();
-    if (m.type === 'error') p.reject(new AppError('internal', `speech synthesis failed: ${m.message}`));
-    else p.resolve(m);
+    const cur = w.job;
+    if (!cur || cur.id !== m.id) return;
+    w.job = null;
+    w.worker?.unref();
+    if (m.type === 'error') this.finishJob(cur.job, new AppError('internal', `speech synthesis failed: ${m.message}`));
+    else this.finishJob(cur.job, this.record(cur.job, m, cur.queuedMs));
+    this.pump();
   }
 
-  private failAll(e: Error): void {
-    for (const p of this.pending.values()) p.reject(e);
-    this.pending.clear();
-  }
-
-  private async piece(piece: TextPiece, opts: { sampleRate: number; gain: number | null; joinBefore: boolean; joinAfter: boolean; first: boolean }) {
-    await this.start();
-    const worker = this.worker;
-    if (!worker) throw new AppError('unavailable', 'text-to-speech is not running');
-    const id = this.nextId++;
-    const req: PiperRequest = { id, text: piece.text, end: piece.end, lengthScale: this.lengthScale, volume: this.volume, ...opts };
-    const r = await new Promise<Extract<PiperReply, { type: 'audio' }>>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.ref(); // keep the process alive while work is outstanding
-      worker.postMessage(req);
-    });
+  private record(job: Job, r: Audio, queuedMs: number): ClauseAudio {
     this.piecesDone++;
-    this.stats.push({ words: piece.text.split(' ').length, phonemizeMs: r.phonemizeMs, inferMs: r.inferMs, audioMs: r.audioMs });
+    if (!job.waiters.size) this.piecesOrphaned++;
+    this.stats.push({ text: job.piece.text, words: job.piece.text.split(' ').length, phonemizeMs: r.phonemizeMs, inferMs: r.inferMs, audioMs: r.audioMs, queuedMs });
     if (this.stats.length > 200) this.stats.shift();
     for (const c of r.missing) this.missing.set(c, (this.missing.get(c) ?? 0) + 1);
-    return r;
+    const audio: ClauseAudio = { pcm: Buffer.from(r.pcm), gain: r.gain };
+    this.cache.set(job.key, audio);
+    return audio;
   }
 
-  async *synthesize(text: string, opts: SynthesizeOptions = {}): AsyncIterable<Buffer> {
-    const t = prepareText(text);
-    if (!t || isSilentText(t)) return;
-    if (this.closed) throw new AppError('unavailable', 'text-to-speech has been closed');
-    const sampleRate = opts.sampleRate ?? this.sampleRate;
-    if (!Number.isInteger(sampleRate) || sampleRate < 8000 || sampleRate > 48000) throw new AppError('bad_request', `sample rate must be 8000..48000, got ${sampleRate}`);
-    const pieces = planPieces(t, this.firstWords);
-    if (!pieces.length) return;
-    const ask = (i: number, gain: number | null) =>
-      this.piece(pieces[i], { sampleRate, gain, joinBefore: i > 0 && pieces[i - 1].end === '', joinAfter: pieces[i].end === '' && i + 1 < pieces.length, first: i === 0 });
-    const key = `${sampleRate}|${pieces.length > 1 && pieces[0].end === '' ? 1 : 0}|${pieces[0].end}|${pieces[0].text}`;
-    let first = this.cacheLimitBytes > 0 ? this.firstCache.get(key) : undefined;
-    if (first) {
-      this.cacheHits++;
-      this.firstCache.delete(key); // most recently used goes last
-      this.firstCache.set(key, first);
-    } else {
-      const r = await ask(0, null);
-      first = { pcm: Buffer.from(r.pcm), gain: r.gain };
-      this.remember(key, first);
-    }
-    const gain = first.gain; // one loudness for the whole reply
-    let next = pieces.length > 1 ? ask(1, gain) : null;
-    next?.catch(() => {}); // observed when awaited; no unhandled rejection if the consumer stops early
-    yield* splitBuffer(first.pcm, REPLY_AUDIO_CHUNK_BYTES);
-    for (let i = 1; next; i++) {
-      const r = await next;
-      // ask for the next piece before handing out this one (pipelining)
-      next = i + 1 < pieces.length ? ask(i + 1, gain) : null;
-      next?.catch(() => {});
-      yield* splitBuffer(Buffer.from(r.pcm), REPLY_AUDIO_CHUNK_BYTES);
+  private finishJob(job: Job, r: ClauseAudio | Error): void {
+    if (this.inFlight.get(job.key) === job) this.inFlight.delete(job.key);
+    for (const w of job.waiters) w.done(r);
+    job.waiters.clear();
+  }
+
+  /** hands the most urgent waiting piece to each idle worker */
+  private pump(): void {
+    if (this.closed) return;
+    for (const w of this.workers) {
+      if (!this.queue.length) return;
+      if (!w.started || w.job || !w.worker) continue;
+      let bi = 0;
+      let best = firstWaiter(this.queue[0])!;
+      for (let i = 1; i < this.queue.length; i++) {
+        const f = firstWaiter(this.queue[i])!;
+        if (before(f, best)) {
+          best = f;
+          bi = i;
+        }
+      }
+      const job = this.queue.splice(bi, 1)[0];
+      const id = this.nextId++;
+      w.job = { job, id, queuedMs: performance.now() - job.queuedAt };
+      const req: PiperRequest = {
+        id,
+        text: job.piece.text,
+        end: job.piece.end,
+        lengthScale: this.lengthScale,
+        volume: this.volume,
+        sampleRate: job.sampleRate,
+        gain: null,
+        joinBefore: job.joinBefore,
+        joinAfter: job.joinAfter,
+      };
+      w.worker.ref(); // keep the process alive while work is outstanding
+      w.worker.postMessage(req);
     }
   }
 
-  private remember(key: string, v: { pcm: Buffer; gain: number }): void {
-    if (this.cacheLimitBytes <= 0 || v.pcm.length > this.cacheLimitBytes / 8) return;
-    this.firstCache.set(key, v);
-    this.cacheBytes += v.pcm.length;
-    for (const [k, old] of this.firstCache) {
-      if (this.cacheBytes <= this.cacheLimitBytes) break;
-      this.firstCache.delete(k);
-      this.cacheBytes -= old.pcm.length;
+  /** one reply's piece: from the cache, from a synthesis already under way, or queued */
+  private want(piece: TextPiece, index: number, reply: number, sampleRate: number, joinBefore: boolean, joinAfter: boolean, c: Cancel): Promise<ClauseAudio | Error | null> {
+    const cached = this.cache.enabled
+      ? clauseKey({ voice: this.voice, lengthScale: this.lengthScale, volume: this.volume, sampleRate, text: piece.text, end: piece.end, joinBefore, joinAfter })
+      : null;
+    const hit = cached !== null ? this.cache.get(cached) : undefined;
+    if (hit) return Promise.resolve(hit);
+    return new Promise((resolve) => {
+      const waiter: Waiter = { reply, index, done: resolve };
+      let job = cached !== null ? this.inFlight.get(cached) : undefined;
+      if (job) this.cacheShared++;
+      else {
+        job = { key: cached ?? `#${this.unique++}`, piece, sampleRate, joinBefore, joinAfter, waiters: new Set(), queuedAt: performance.now() };
+        this.inFlight.set(job.key, job);
+        this.queue.push(job);
+      }
+      job.waiters.add(waiter);
+      const j = job;
+      c.onCancel(() => {
+        if (!j.waiters.delete(waiter)) return;
+        resolve(null);
+        if (j.waiters.size) return;
+        const i = this.queue.indexOf(j);
+        if (i >= 0) {
+          // nobody wants it any more and no worker has it: it leaves the queue
+          this.queue.splice(i, 1);
+          if (this.inFlight.get(j.key) === j) this.inFlight.delete(j.key);
+          this.piecesDropped++;
+        }
+      });
+    });
+  }
+
+  synthesize(text: string, opts: SynthesizeOptions = {}): AsyncIterable<Buffer> {
+    return cancellable((c) => this.run(text, opts, c), opts.signal);
+  }
+
+  private async *run(text: string, opts: SynthesizeOptions, c: Cancel): AsyncGenerator<Buffer> {
+    const b = beginSynthesis(text, opts, this);
+    if (!b) return;
+    const pieces = planPieces(b.text, this.firstWords);
+    if (!pieces.length || c.cancelled) return;
+    await this.start();
+    if (c.cancelled) return;
+    const reply = this.arrivals++;
+    const slots = pieces.map((p, i) => this.want(p, i, reply, b.sampleRate, i > 0 && pieces[i - 1].end === '', p.end === '' && i + 1 < pieces.length, c));
+    this.pump();
+    try {
+      let gain: number | null = null; // one loudness for the whole reply: its first piece's
+      for (const slot of slots) {
+        const r = await slot;
+        if (r === null || c.cancelled) return;
+        if (r instanceof Error) throw r;
+        gain ??= r.gain;
+        yield* splitBuffer(gain === r.gain ? Buffer.from(r.pcm) : regain(r.pcm, gain / r.gain), REPLY_AUDIO_CHUNK_BYTES);
+      }
+    } finally {
+      c.cancel(); // whatever is still queued for this reply leaves the queue
     }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.failAll(new AppError('unavailable', 'text-to-speech has been closed'));
-    const w = this.worker;
-    this.worker = null;
-    if (!w) return;
-    // the worker ends itself once its current piece is done (terminating it inside onnxruntime would abort
-    // the whole process); it is terminated only if it has not ended after a few seconds
-    const ended = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-    w.postMessage({ type: 'close' });
-    const t = setTimeout(() => void w.terminate(), 5000);
-    await ended;
-    clearTimeout(t);
+    const e = new AppError('unavailable', 'text-to-speech has been closed');
+    for (const j of this.queue.splice(0)) this.finishJob(j, e);
+    const ends: Promise<void>[] = [];
+    for (const w of this.workers) {
+      const cur = w.job;
+      w.job = null;
+      if (cur) this.finishJob(cur.job, e);
+      const t = w.worker;
+      w.worker = null;
+      w.started = false;
+      if (!t) continue;
+      // the worker ends itself once its current piece is done (terminating it inside onnxruntime would abort
+      // the whole process); it is terminated only if it has not ended after a few seconds
+      ends.push(
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(() => void t.terminate(), 5000);
+          t.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          t.postMessage({ type: 'close' });
+        }),
+      );
+    }
+    await Promise.all(ends);
   }
 }

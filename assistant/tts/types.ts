@@ -9,7 +9,9 @@ export interface Tts {
    * Speaks `text` as s16le mono PCM chunks of at most REPLY_AUDIO_CHUNK_BYTES (8 KiB, always an even
    * number of bytes), yielded as soon as they exist (per clause for piper, per sentence for flite, per pipe
    * read for espeak-ng). Empty or whitespace-only text yields nothing. Text over MAX_TTS_CHARS (1000) throws
-   * AppError('validation'). Stopping the iteration early cancels the remaining work.
+   * AppError('validation'). Stopping the iteration early (`return()`, `break`) or aborting `opts.signal`
+   * cancels the remaining work at once: pieces not yet started are dropped (a pending `next()` ends with
+   * done); a piece already being synthesised finishes, and nothing after it is started.
    */
   synthesize(text: string, opts?: SynthesizeOptions): AsyncIterable<Buffer>;
   /** Stops the worker thread / child processes. Further synthesize() calls throw. */
@@ -19,6 +21,8 @@ export interface Tts {
 export interface SynthesizeOptions {
   /** sample rate of this reply's PCM (8000..48000; default: the engine's sampleRate) */
   sampleRate?: number;
+  /** aborting it cancels the reply as `return()` does (dropped speculation, barge-in, a client gone) */
+  signal?: AbortSignal;
 }
 
 export interface TtsOptions {
