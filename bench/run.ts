@@ -445,7 +445,9 @@ export function report(r: Results): string {
       table(
         ['reply', 'connections', 'questions (distinct sent)', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'nlp ms', 'lookup ms', 'tts ms', 'server CPU', 'peak RSS MiB', 'loader'],
         r.text.rows.map((t) => [
-          t.kind === 'wav' ? 'spoken (WAV)' : 'JSON',
+          t.kind === 'wav'
+            ? `spoken (WAV)${t.ttsCache ? `, clause cache hits ${t.ttsCache.hit}/${t.ttsCache.hit + t.ttsCache.miss}${t.ttsCache.hit + t.ttsCache.miss ? ` (${fmt((100 * t.ttsCache.hit) / (t.ttsCache.hit + t.ttsCache.miss), 0)} %)` : ''}` : ''}`
+            : 'JSON',
           t.connections,
           `${t.questions.toLocaleString('en-US')} (${(t.load.distinct ?? 0).toLocaleString('en-US')})`,
           fmt(t.load.rps, 0),

@@ -23,6 +23,14 @@ export interface TextRow {
   peakRssMiB: number;
   /** server CPU while loaded, cores */
   serverCores: number | null;
+  /** spoken replies: clause lookups in the synthesiser's cache during the run (hit: not synthesised) */
+  ttsCache?: { hit: number; miss: number; shared: number };
+}
+
+/** the Piper clause cache's counters in Prometheus text (zeros when absent: another engine, or none) */
+export function ttsCacheCounts(text: string): { hit: number; miss: number; shared: number } {
+  const v = (r: string) => Number(new RegExp(`^whereabouts_tts_cache_lookups_total\\{result="${r}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+  return { hit: v('hit'), miss: v('miss'), shared: v('shared') };
 }
 
 export async function textBench(
@@ -63,6 +71,13 @@ export async function textBench(
       stages: stageMeansMs(before, after),
       peakRssMiB,
       serverCores: cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / load.seconds : null,
+      ...(kind === 'wav'
+        ? (() => {
+            const a = ttsCacheCounts(after);
+            const b = ttsCacheCounts(before);
+            return { ttsCache: { hit: a.hit - b.hit, miss: a.miss - b.miss, shared: a.shared - b.shared } };
+          })()
+        : {}),
     });
   }
   return rows;

@@ -5,9 +5,11 @@
  *       [--seconds S] [--pace play|none] --sentences FILE
  *
  * At each level, C clients each ask for one reply after another (the 50 bench replies, each client starting
- * at its own offset; the first requests spread over the first 500 ms). `--pace play` (default): after its
- * reply's last chunk, a client waits as long as the reply's audio lasts (the listener hears it) and then asks
- * again, as a voice stream does; `none`: back to back, the synthesiser never idle (the worst case).
+ * at its own offset; the first requests spread over the first 500 ms) for S seconds and at least
+ * `--min-replies` (default 20) replies. `--pace play` (default): after its reply's last chunk, a client waits
+ * until the reply's audio has played out (the listener hears it) and then asks again, as a voice stream does;
+ * a lone client (C = 1) asks back to back, since waiting would change nothing but the wall time; `none`:
+ * back to back at every level, the synthesiser never idle (the worst case).
  *
  * Clocks: first audio = synthesize() called with the reply text -> its first PCM chunk. A gap: playback
  * starts at the first chunk and plays in real time; a piece that arrives after the audio before it has
@@ -39,6 +41,7 @@ export interface LoadResult {
   threads: number;
   cacheMb: number;
   pace: string;
+  seconds: number;
   levels: LoadLevel[];
   memory: { beforeMiB: number; readyMiB: number; afterMiB: number; hwmMiB: number };
   startMs: number;
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
   const cacheMb = Number(arg('cache-mb', '0'));
   const seconds = Number(arg('seconds', '10'));
   const pace = arg('pace', 'play');
+  const minReplies = Number(arg('min-replies', '20'));
   const levels = arg('levels', '1,4,8,16').split(',').map(Number);
   const sentences = JSON.parse(fs.readFileSync(arg('sentences'), 'utf8')) as string[];
   capMallocArenas(2);
@@ -94,10 +98,11 @@ async function main(): Promise<void> {
     const cpu0 = process.cpuUsage();
     const start = performance.now();
     const end = start + seconds * 1000;
+    const more = () => performance.now() < end || first.length < minReplies;
     const client = async (k: number) => {
       await new Promise((r) => setTimeout(r, (500 * k) / clients));
       let n = offset + k * 7;
-      while (performance.now() < end) {
+      while (more()) {
         const text = sentences[n++ % sentences.length];
         const t = performance.now();
         let tFirst = -1;
@@ -119,7 +124,7 @@ async function main(): Promise<void> {
         total.push(done - t);
         gaps.push(gap);
         audioSec += played / 1000;
-        if (pace === 'play') await new Promise((r) => setTimeout(r, Math.max(0, tFirst + played + gap - performance.now())));
+        if (pace === 'play' && clients > 1) await new Promise((r) => setTimeout(r, Math.max(0, tFirst + played + gap - performance.now())));
       }
     };
     await Promise.all(Array.from({ length: clients }, (_, k) => client(k)));
@@ -140,7 +145,7 @@ async function main(): Promise<void> {
   }
   await new Promise((r) => setTimeout(r, 1000));
   const after = status();
-  const result: LoadResult = { workers, threads, cacheMb, pace, levels: out, startMs, memory: { beforeMiB: before.rssMiB, readyMiB: ready.rssMiB, afterMiB: after.rssMiB, hwmMiB: after.hwmMiB } };
+  const result: LoadResult = { workers, threads, cacheMb, pace, seconds, levels: out, startMs, memory: { beforeMiB: before.rssMiB, readyMiB: ready.rssMiB, afterMiB: after.rssMiB, hwmMiB: after.hwmMiB } };
   await tts.close();
   process.stdout.write(JSON.stringify(result) + '\n');
 }

@@ -317,7 +317,7 @@ export function ttsLoadReport(t: TtsResult): string[] {
   );
   const pace = t.load[0].pace;
   out.push(
-    `\nEach client asks for the ${t.sentences} bench replies in turn (its own starting point) and ${pace === 'play' ? 'waits for its reply to play out before asking again' : 'asks again as soon as its reply is whole (back to back)'}. ` +
+    `\nEach client asks for the ${t.sentences} bench replies in turn (its own starting point), for ${t.load[0].seconds} s and at least 20 replies per level, and ${pace === 'play' ? 'waits for its reply to play out before asking again (a lone client asks back to back)' : 'asks again as soon as its reply is whole (back to back)'}. ` +
       'First audio: synthesize() called -> first PCM chunk (16 kHz). A gap: with playback from the first chunk in real time, a later piece arrived after the audio before it had played out (> 20 ms). ' +
       'Cache off unless the cache column says otherwise; with it on, the hit rate is over these 50 recurring replies, an upper bound for real traffic. RSS per worker: (VmRSS 1 s after the run - VmRSS before the engine) / workers.',
   );

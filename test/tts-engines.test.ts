@@ -118,6 +118,23 @@ for (const { name, available } of engines) {
       expect((await synthesizeToPcm(tts, 'Still here.')).length).toBeGreaterThan(8000);
     });
 
+    it('an AbortSignal ends a reply at once: the pending next() is done, and the engine stays usable', async () => {
+      const three = 'I saw your laptop. It was on the desk. That was an hour ago.';
+      const whole = await synthesizeToPcm(tts, three);
+      const ac = new AbortController();
+      const it = tts.synthesize(three, { signal: ac.signal })[Symbol.asyncIterator]();
+      const first = await it.next();
+      expect(first.done).toBe(false);
+      ac.abort();
+      let got = first.value!.length;
+      for (let r = await it.next(); !r.done; r = await it.next()) got += r.value.length;
+      expect(got).toBeLessThan(whole.length); // what was already made may come out, nothing after it
+      const pre = new AbortController();
+      pre.abort();
+      expect(await synthesizeToPcm(tts, three, { signal: pre.signal })).toHaveLength(0);
+      expect((await synthesizeToPcm(tts, 'Still here.')).length).toBeGreaterThan(8000);
+    });
+
     it('does not block the event loop for long while speaking', async () => {
       const h = monitorEventLoopDelay({ resolution: 5 });
       h.enable();
