@@ -272,7 +272,7 @@ export function ttsReport(t: TtsResult | null): string[] {
   );
   out.push(
     `\n${t.sentences} reply sentences (bench/tts-replies.ts), 16 kHz output, Piper voice ${path.basename(t.voice)} with ${t.threads} onnxruntime threads. ` +
-      '"first audio": synthesize() called with the reply text -> first PCM chunk, warm engine, Piper\'s cache of first pieces off. ' +
+      '"first audio": synthesize() called with the reply text -> first PCM chunk, warm engine, Piper\'s cache of clause audio off. ' +
       '"CPU s / audio s": CPU time of the whole process (every thread) per second of speech, which contention does not inflate. "worker RSS": VmRSS of a process running only that engine, after the replies, ' +
       'minus its VmRSS just before the engine started (Node and modules loaded); "peak" uses VmHWM. WER: the Vosk model in free dictation (no grammar) on each reply.',
   );
