@@ -8,7 +8,9 @@
  *   the server caps them; the TTS worker's cost is that process's VmRSS 1 s after the 50 replies minus its VmRSS
  *   just before the engine started (Node and the modules already loaded), and the same for the peak (VmHWM);
  * - intelligibility: each reply's audio through the project's own Vosk model in free dictation (no grammar),
- *   word error rate against the text (numbers and "a m"/"p m" normalised on both sides).
+ *   word error rate against the text (numbers and "a m"/"p m" normalised on both sides);
+ * - Piper under concurrency (bench/tts-load.ts): first audio at 1, 4, 8, 16 concurrent replies for each worker
+ *   layout with the cache of clause audio off, then with it on and its hit rate beside every figure.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
