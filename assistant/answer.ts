@@ -4,7 +4,18 @@
  */
 import { performance } from 'node:perf_hooks';
 import { parseHeard } from '../nlp/parse.js';
-import { DEFAULT_THRESHOLDS, decideHearing, readFollowUp, type HearingThresholds, type Hypothesis } from '../nlp/hearing.js';
+import {
+  DEFAULT_SECOND_LOOK,
+  DEFAULT_THRESHOLDS,
+  decideHearing,
+  readFollowUp,
+  reviseHearing,
+  wantsSecondLook,
+  type HearingThresholds,
+  type Hypothesis,
+  type SecondLook,
+  type SecondLookSettings,
+} from '../nlp/hearing.js';
 import { NOT_DETECTABLE_WORDS } from '../nlp/synonyms.js';
 import { composeHistoryReply, composePlaceReply, composeReply, groupStays, spokenLabel, type Stay } from '../nlp/reply.js';
 import { matchPlaces, placeKey } from '../nlp/places.js';
@@ -29,6 +40,8 @@ export interface Answer {
   dialog: DialogContext;
   /** the reply asks a question and the client should listen for the answer without another button press */
   follow_up: boolean;
+  /** spoken questions: the second look, when one was taken (what it heard, its verdict, how long it took) */
+  second_look?: { text: string; verdict: string; ms: number } | null;
   /** "show me my cup": the snapshot view to open on a screen (voice clients just speak the reply) */
   show_url?: string | null;
   /** "what's on the desk?": the items whose latest sighting is there */
@@ -48,6 +61,11 @@ export interface AnswerOptions {
    * Without it `text` is taken as said for certain (typed questions).
    */
   alternatives?: readonly Hypothesis[];
+  /**
+   * the second look at the same audio: a decode without the grammar, taken only when the N-best list leaves the
+   * item unsure ("did you mean ...?", "which thing?"); null when it could not be taken
+   */
+  secondLook?: () => Promise<SecondLook | null>;
 }
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
@@ -97,7 +115,22 @@ export class Answerer {
     if (top.intent === 'follow_up') return this.lookup(userId, next, null, now, t0, dialog);
 
     // spoken questions: the recogniser's pieces of items are weighed (typed ones are taken as written)
-    const h = decideHearing(heard, resolve, this.thresholds, speech ? this.phraseCheck() : undefined);
+    let h = decideHearing(heard, resolve, this.thresholds, speech ? this.phraseCheck() : undefined);
+    let look: Answer['second_look'] = null;
+    if (speech && opts.secondLook && wantsSecondLook(h)) {
+      const t = performance.now();
+      const seen = await opts.secondLook();
+      if (seen) {
+        const r = reviseHearing(h, heard, seen, resolve, this.phraseCheck(), this.secondLookSettings);
+        h = r.hearing;
+        look = { text: seen.text, verdict: r.verdict, ms: round(performance.now() - t) };
+      }
+    }
+    const a = await this.decided(userId, h, heard, dialog, now, t0);
+    return look ? { ...a, second_look: look } : a;
+  }
+
+  private async decided(userId: number, h: ReturnType<typeof decideHearing>, heard: readonly Hypothesis[], dialog: DialogContext, now: number, t0: number): Promise<Answer> {
     switch (h.kind) {
       case 'not_heard':
         return this.simple(userId, 'not_heard', dialog, now, t0, { intent: 'not_a_request', item: null });
@@ -123,10 +156,12 @@ export class Answerer {
    * Whether a recogniser's N-best list leads to the same decision as its best text taken as said (then an
    * answer prepared early from the words alone, e.g. a speculative one, stands). Pure and cheap: no lookup.
    */
-  sameHearing(text: string, alternatives: readonly Hypothesis[] | undefined): boolean {
+  sameHearing(text: string, alternatives: readonly Hypothesis[] | undefined, secondLook = false): boolean {
     if (!alternatives?.length) return true;
     const resolve = (item: string) => this.labels.vocabulary.resolve(item);
     const a = decideHearing(alternatives, resolve, this.thresholds, this.phraseCheck());
+    // an unsure decision takes a second look first, which the early answer did not
+    if (secondLook && wantsSecondLook(a)) return false;
     const b = decideHearing([{ text, confidence: 1 }], resolve, this.thresholds);
     const key = (h: typeof a) => (h.kind === 'answer' || h.kind === 'confirm' ? `${h.kind}:${h.label}:${h.intent.intent}:${h.intent.item}` : h.kind);
     return key(a) === key(b);
@@ -134,6 +169,8 @@ export class Answerer {
 
   /** thresholds for spoken questions (nlp/hearing.ts); tests and the benchmark may change them */
   thresholds: HearingThresholds = DEFAULT_THRESHOLDS;
+  /** how the second look is weighed (nlp/hearing.ts reviseHearing) */
+  secondLookSettings: SecondLookSettings = DEFAULT_SECOND_LOOK;
 
   private phrases: { vocab: unknown; set: Set<string> } | null = null;
   /** "is this exactly a phrase of the vocabulary, or a thing people ask about" (cached per vocabulary) */

@@ -3,7 +3,7 @@
  * question costs no disk sync; at most one flush interval of log lines is lost in a crash — never a
  * sighting, which is written synchronously.
  */
-import type { NewQueryLogEntry, Store } from '../store/types.js';
+import type { HeardRecord, NewQueryLogEntry, Store } from '../store/types.js';
 import type { Answer } from './answer.js';
 import type { Principal } from './plugins/auth.js';
 
@@ -18,8 +18,8 @@ export class QueryLog {
     private readonly intervalMs = 200,
   ) {}
 
-  /** records one answered question, asked by a user or a device */
-  addAnswer(p: Principal, source: 'text' | 'voice', text: string, a: Answer, timings: Record<string, number>): void {
+  /** records one answered question, asked by a user or a device; `heard`: what the recogniser heard (voice) */
+  addAnswer(p: Principal, source: 'text' | 'voice', text: string, a: Answer, timings: Record<string, number>, heard: HeardRecord | null = null): void {
     this.add({
       userId: p.user.id,
       deviceId: p.kind === 'device' ? p.device.id : null,
@@ -30,6 +30,7 @@ export class QueryLog {
       outcome: a.outcome,
       label: a.label,
       timings,
+      heard,
       createdAt: Date.now(),
     });
   }

@@ -168,6 +168,31 @@ export type Item = Static<typeof Item>;
 
 export const QuerySource = StringEnum(['text', 'voice'] as const);
 
+/** what the speech recogniser heard for a voice question (null for typed ones) */
+export const Heard = Type.Object(
+  {
+    alternatives: Type.Array(
+      Type.Object({ text: Type.String(), confidence: Type.Number({ description: "the hypothesis' share of the N-best list's mass, 0..1" }) }, { additionalProperties: false }),
+      { description: "the recogniser's N-best list, best first" },
+    ),
+    words: Type.Array(Type.Object({ word: Type.String(), conf: Type.Number({ description: 'word confidence, 0..1' }) }, { additionalProperties: false }), {
+      description: "the best hypothesis' words",
+    }),
+    check: Type.Optional(
+      Nullable(
+        Type.Object(
+          {
+            text: Type.String({ description: 'what a second decode without the grammar heard' }),
+            verdict: Type.String({ description: 'what it did: agree, disagree (asked back), other_item (refused), ...' }),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
+  },
+  { additionalProperties: false, title: 'Heard' },
+);
+
 export const QueryRow = Type.Object(
   {
     id: Id,
@@ -180,6 +205,7 @@ export const QueryRow = Type.Object(
     outcome: Type.String(),
     label: Nullable(Type.String()),
     timings: Timings,
+    heard: Nullable(Heard),
     created_at: Time,
   },
   { additionalProperties: false, title: 'Question' },

@@ -62,6 +62,7 @@ export function queryView(q: QueryLogEntry): Wire.QueryRow {
     outcome: q.outcome,
     label: q.label,
     timings: q.timings,
+    heard: q.heard,
     created_at: iso(q.createdAt),
   };
 }

@@ -14,7 +14,8 @@
  *   - mostly not a request                        -> not a request
  * so an item the person did not say is never answered without asking first.
  */
-import { parseHeardGuess, parseRequest } from './parse.js';
+import nlp from 'compromise';
+import { parseHeard, parseHeardGuess, parseRequest } from './parse.js';
 import type { Intent, LabelMatch } from './types.js';
 
 export interface Hypothesis {
@@ -180,4 +181,94 @@ export function readFollowUp(text: string): FollowUpAnswer {
   if (/^(?:yes|yeah|yep)\b/.test(t)) return { kind: 'yes' };
   if (/^(?:no|nope|nah)\b/.test(t)) return { kind: 'no' };
   return { kind: 'other' };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the second look: the same audio decoded without the grammar (the speech model's own vocabulary)
+
+/** what a decode without the grammar heard: its words with their confidences (libvosk's own, 0..1) */
+export interface SecondLook {
+  text: string;
+  words: ReadonlyArray<{ word: string; conf: number }>;
+}
+
+export interface SecondLookSettings {
+  /** a word the grammar does not know counts as the item asked about when the free decode is this sure of it */
+  unknownAt: number;
+}
+
+/** chosen on the TUNE split (`node dist/bench/recognition.js --split tune --fast --show`) */
+export const DEFAULT_SECOND_LOOK: SecondLookSettings = { unknownAt: 0.8 };
+
+/** the verdict of a second look, kept in the question log */
+export type SecondLookVerdict = 'agree' | 'unknown_item' | 'no_evidence';
+
+/** whether a decision is unsure enough to take a second look (the only ones that pay for it) */
+export const wantsSecondLook = (h: Hearing): boolean => h.kind === 'confirm' || h.kind === 'which';
+
+const LEAD = new Set(['my', 'the', 'a', 'an', 'our', 'your', 'his', 'her', 'their']);
+
+/**
+ * The item a free decode names: the parsed request's item, else (its request words are often garbled: "way up
+ * my calculator", "hey look you tell me where my stapler is please") the word after the last "my"/"the".
+ */
+function lookItem(look: SecondLook): { item: string; conf: number } | null {
+  const words = look.words.filter((w) => w.word && w.word !== '[unk]');
+  const read = parseHeard(look.text);
+  let item = (read.intent === 'find_item' || read.intent === 'last_seen') && read.item ? read.item : null;
+  if (!item) {
+    let at = -1;
+    words.forEach((w, i) => {
+      if (LEAD.has(w.word) && i + 1 < words.length) at = i + 1;
+    });
+    if (at < 0) return null;
+    item = words[at].word;
+  }
+  const parts = item.split(' ');
+  const ws = words.filter((w) => parts.includes(w.word));
+  if (!ws.length) return null;
+  return { item, conf: Math.min(...ws.map((w) => w.conf)) };
+}
+
+/** a thing's name (a noun that is not a pronoun, a verb or a function word), by compromise's lexicon */
+function isThing(word: string): boolean {
+  if (word.length < 3) return false;
+  const doc = nlp(word);
+  return doc.has('#Noun') && !doc.has('(#Pronoun|#Verb|#Adverb|#Preposition|#Conjunction|#Determiner|#Adjective)');
+}
+
+/**
+ * Weighs an unsure decision ("did you mean ...?", "which thing?") against what a decode of the same audio
+ * without the grammar heard:
+ *   - it names, surely (>= unknownAt), a single thing that is neither a label nor a word of the vocabulary
+ *     ("stapler", "corkscrew"): the person asked about something the system does not know -> which (unknown),
+ *     never "did you mean your <nearest known word>?";
+ *   - for "did you mean your X?": the free decode's item is a name of X (a phrase of the vocabulary, not pieces:
+ *     "cup bag" stays unsure), and so is the grammar's best hypothesis' (two decodes over different graphs
+ *     agree) -> answer about X;
+ *   - otherwise the decision stands.
+ */
+export function reviseHearing(
+  h: Hearing,
+  alternatives: readonly Hypothesis[],
+  look: SecondLook,
+  resolve: (item: string) => LabelMatch,
+  isPhrase: (item: string) => boolean,
+  s: SecondLookSettings = DEFAULT_SECOND_LOOK,
+): { hearing: Hearing; verdict: SecondLookVerdict } {
+  if (h.kind !== 'confirm' && h.kind !== 'which') return { hearing: h, verdict: 'no_evidence' };
+  const seen = lookItem(look);
+  if (!seen) return { hearing: h, verdict: 'no_evidence' };
+  const m = resolve(seen.item);
+  // the grammar's own best hypothesis names the label it asks about (needed to answer on the free decode's word)
+  const top = alternatives[0] ? parseHeard(alternatives[0].text) : null;
+  const tm = top?.item ? resolve(top.item) : null;
+  const topAgrees = h.kind === 'confirm' && tm?.kind === 'label' && tm.label === h.label;
+  // (even when the grammar's best hypothesis named the label: the grammar can only hear its own words, "where my
+  // couch" for "where's my calculator"; on the tune split this costs one right "did you mean your cat?")
+  if (m.kind !== 'label' && !seen.item.includes(' ') && !isPhrase(seen.item) && seen.conf >= s.unknownAt && isThing(seen.item))
+    return { hearing: { kind: 'which', text: h.text, intent: { intent: h.intent.intent, item: null }, unknown: true }, verdict: 'unknown_item' };
+  if (h.kind === 'confirm' && m.kind === 'label' && m.label === h.label && isPhrase(seen.item) && topAgrees)
+    return { hearing: { kind: 'answer', text: h.text, intent: h.intent, label: h.label, confidence: h.confidence }, verdict: 'agree' };
+  return { hearing: h, verdict: 'no_evidence' };
 }

@@ -158,4 +158,12 @@ DROP INDEX sightings_user_label_seen;
 CREATE INDEX sightings_user_label_seen ON sightings(user_id, label, seen_at DESC, id DESC);
 `,
   },
+  {
+    version: 5,
+    name: 'the question log keeps what the recogniser heard (alternatives and word confidences)',
+    sql: `
+-- JSON {"alternatives":[{"text","confidence"}],"words":[{"word","conf"}],"check"}; NULL for typed questions
+ALTER TABLE queries ADD COLUMN heard TEXT;
+`,
+  },
 ];

@@ -165,6 +165,11 @@ CREATE TABLE user_settings (
     // the version exists so both stores keep the same numbers
     sql: `SELECT 1;`,
   },
+  {
+    version: 5,
+    name: 'the question log keeps what the recogniser heard (alternatives and word confidences)',
+    sql: `ALTER TABLE queries ADD COLUMN heard json;`,
+  },
 ];
 
 /** the key of the advisory lock held while migrating (any constant bigint; "whereabouts" in ASCII-ish) */

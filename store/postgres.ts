@@ -20,7 +20,7 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { ChangeFeed } from './changes.js';
 import { POSTGRES_MIGRATIONS, MIGRATION_LOCK_KEY } from './postgres-migrations.js';
-import { deviceOf, frameOf, placedOf, placeLabelsOf, queryOf, sightingOf, userOf, zoneOf, type Row } from './rows.js';
+import { deviceOf, frameOf, heardJson, placedOf, placeLabelsOf, queryOf, sightingOf, userOf, zoneOf, type Row } from './rows.js';
 import {
   StoreConflictError,
   StoreUnavailableError,
@@ -228,10 +228,10 @@ ${UPSERT_LATEST}`,
   countSightings: `SELECT count(*) AS n FROM sightings`,
   countSightingsOf: `SELECT count(*) AS n FROM sightings WHERE user_id = $1`,
 
-  logQuery: `INSERT INTO queries (user_id, device_id, source, text, reply, intent, outcome, label, timings, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10) RETURNING *`,
-  logQueries: `INSERT INTO queries (user_id, device_id, source, text, reply, intent, outcome, label, timings, created_at)
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::json[], $10::bigint[])`,
+  logQuery: `INSERT INTO queries (user_id, device_id, source, text, reply, intent, outcome, label, timings, heard, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::json, $10::json, $11) RETURNING *`,
+  logQueries: `INSERT INTO queries (user_id, device_id, source, text, reply, intent, outcome, label, timings, heard, created_at)
+    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::json[], $10::json[], $11::bigint[])`,
   listQueries: `SELECT * FROM queries ORDER BY created_at DESC, id DESC LIMIT $1`,
   listQueriesOf: `SELECT * FROM queries WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
 } as const;
@@ -736,7 +736,7 @@ export class PostgresStore implements Store {
 
   // ---- queries ----
   async logQuery(e: NewQueryLogEntry): Promise<QueryLogEntry> {
-    const r = await this.one('logQuery', [e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), e.createdAt]);
+    const r = await this.one('logQuery', [e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), heardJson(e), e.createdAt]);
     return queryOf(r!);
   }
   async logQueries(entries: NewQueryLogEntry[]): Promise<void> {
@@ -752,6 +752,7 @@ export class PostgresStore implements Store {
       col((e) => e.outcome),
       col((e) => e.label),
       col((e) => JSON.stringify(e.timings)),
+      col((e) => heardJson(e)),
       col((e) => e.createdAt),
     ]);
   }

@@ -1,5 +1,5 @@
 /** Database rows (snake_case columns) -> store records; shared by the SQLite and PostgreSQL stores. */
-import type { Device, Frame, PlacedSighting, QueryLogEntry, Sighting, User, Zone } from './types.js';
+import type { Device, Frame, NewQueryLogEntry, PlacedSighting, QueryLogEntry, Sighting, User, Zone } from './types.js';
 
 export type Row = Record<string, any>;
 
@@ -84,5 +84,9 @@ export const queryOf = (r: Row): QueryLogEntry => ({
   label: r.label ?? null,
   // SQLite keeps the JSON as text, PostgreSQL as jsonb
   timings: typeof r.timings === 'string' ? JSON.parse(r.timings) : r.timings,
+  heard: r.heard == null ? null : typeof r.heard === 'string' ? JSON.parse(r.heard) : r.heard,
   createdAt: r.created_at,
 });
+
+/** the heard column's value (JSON text) for a new question-log row; null for typed questions */
+export const heardJson = (e: NewQueryLogEntry): string | null => (e.heard ? JSON.stringify(e.heard) : null);

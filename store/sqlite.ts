@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SQLITE_MIGRATIONS } from './migrations.js';
-import { deviceOf, frameOf, placedOf, placeLabelsOf, queryOf, sightingOf, userOf, zoneOf, type Row } from './rows.js';
+import { deviceOf, frameOf, heardJson, placedOf, placeLabelsOf, queryOf, sightingOf, userOf, zoneOf, type Row } from './rows.js';
 import { ChangeFeed } from './changes.js';
 import {
   StoreConflictError,
@@ -186,8 +186,8 @@ export class SqliteStore implements Store {
       countSightingsOf: p(`SELECT COUNT(*) AS n FROM sightings WHERE user_id = ?`),
 
       logQuery: p(
-        `INSERT INTO queries (user_id, device_id, source, text, reply, intent, outcome, label, timings, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+        `INSERT INTO queries (user_id, device_id, source, text, reply, intent, outcome, label, timings, heard, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
       ),
       listQueries: p(`SELECT * FROM queries ORDER BY created_at DESC, id DESC LIMIT ?`),
       listQueriesOf: p(`SELECT * FROM queries WHERE user_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`),
@@ -590,13 +590,13 @@ export class SqliteStore implements Store {
   // ---- queries ----
   async logQuery(e: NewQueryLogEntry): Promise<QueryLogEntry> {
     return queryOf(
-      this.st.logQuery.get(e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), e.createdAt) as Row,
+      this.st.logQuery.get(e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), heardJson(e), e.createdAt) as Row,
     );
   }
   async logQueries(entries: NewQueryLogEntry[]): Promise<void> {
     this.db.transaction(() => {
       for (const e of entries)
-        this.st.logQuery.run(e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), e.createdAt);
+        this.st.logQuery.run(e.userId, e.deviceId, e.source, e.text, e.reply, e.intent, e.outcome, e.label, JSON.stringify(e.timings), heardJson(e), e.createdAt);
     })();
   }
   async listQueries(userId: number | null, limit: number): Promise<QueryLogEntry[]> {

@@ -156,10 +156,23 @@ export interface QueryLogEntry {
   outcome: string;
   label: string | null;
   timings: Record<string, number>;
+  /**
+   * voice questions: what the recogniser heard (its N-best list with each hypothesis' share of mass, and the
+   * best hypothesis' words with their confidences); null for typed questions and older rows
+   */
+  heard: HeardRecord | null;
   createdAt: number;
 }
 
-export type NewQueryLogEntry = Omit<QueryLogEntry, 'id'>;
+/** what a recogniser heard for one question (kept in the question log) */
+export interface HeardRecord {
+  alternatives: Array<{ text: string; confidence: number }>;
+  words: Array<{ word: string; conf: number }>;
+  /** the second look without the grammar, when it ran: its words and what it made the answer do */
+  check?: { text: string; verdict: string } | null;
+}
+
+export type NewQueryLogEntry = Omit<QueryLogEntry, 'id' | 'heard'> & { heard?: HeardRecord | null };
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';

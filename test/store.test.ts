@@ -221,6 +221,32 @@ describe.each(storeFactories())('store: $name', (factory) => {
     const all = await s.listQueries(u.id, 100);
     expect(all).toHaveLength(31);
     expect(all[0]).toMatchObject({ text: 'q29', source: 'voice', label: 'cup', timings: { asr_ms: 29 } });
+    expect(q[0].heard).toBeNull();
+  });
+
+  it('question log keeps what the recogniser heard: alternatives, word confidences, the second look (migration 5)', async () => {
+    const s = await fresh();
+    const { u } = await household(s);
+    const heard = {
+      alternatives: [
+        { text: 'where is my truck', confidence: 0.6 },
+        { text: 'where is my cup', confidence: 0.4 },
+      ],
+      words: [
+        { word: 'where', conf: 1 },
+        { word: 'truck', conf: 0.6 },
+      ],
+      check: { text: 'where is my stapler', verdict: 'unknown_item' },
+    };
+    const one = await s.logQuery({ userId: u.id, deviceId: null, source: 'voice', text: 'where is my truck', reply: 'r', intent: 'find_item', outcome: 'unknown_item', label: null, timings: { asr_ms: 1 }, heard, createdAt: 5 });
+    expect(one.heard).toEqual(heard);
+    const noCheck = { alternatives: [{ text: 'where is my cup', confidence: 1 }], words: [{ word: 'cup', conf: 0.91 }], check: null };
+    await s.logQueries([
+      { userId: u.id, deviceId: null, source: 'voice', text: 'where is my cup', reply: 'r', intent: 'find_item', outcome: 'found', label: 'cup', timings: {}, heard: noCheck, createdAt: 6 },
+      { userId: u.id, deviceId: null, source: 'text', text: 'where is my cup', reply: 'r', intent: 'find_item', outcome: 'found', label: 'cup', timings: {}, createdAt: 7 },
+    ]);
+    const rows = await s.listQueries(u.id, 10);
+    expect(rows.map((r) => r.heard)).toEqual([null, noCheck, heard]);
   });
 
   it('every acknowledged sighting survives close and reopen', async () => {

@@ -30,6 +30,14 @@ let app: FastifyInstance;
 let asr: Asr;
 let base: string;
 let token: string;
+let cookie: string;
+
+/** the question log over HTTP, as the admin page reads it (newest first) */
+async function questions(): Promise<any[]> {
+  const r = await fetch(`${base}/v1/queries?limit=20`, { headers: { cookie } });
+  expect(r.status).toBe(200);
+  return ((await r.json()) as { queries: any[] }).queries;
+}
 
 class Voice {
   events: any[] = [];
@@ -99,6 +107,9 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   const user = await addUser(app.store, 'hana', 'hana-password-1', true);
   token = (await addDevice(app.store, user.id, 'hall pi', 'hall')).token;
+  const login = await fetch(`${base}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'hana', password: 'hana-password-1' }) });
+  expect(login.status).toBe(200);
+  cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
 }, 600_000);
 
 afterAll(async () => {
@@ -151,6 +162,46 @@ describe('hearing right: each outcome through the real model and a real socket',
       expect(answeredAbout, `${c.id}: heard "${transcript.text}" -> ${JSON.stringify(reply)}`).toBeNull();
       v.close();
     }
+  });
+
+  it('the question log keeps the alternatives and word confidences of a spoken question (read over HTTP)', async () => {
+    const v = await Voice.open();
+    const { transcript } = await v.ask(clip('000-where-is-my-cup.flite-kal16.clean').pcm);
+    v.close();
+    const q = (await questions()).find((x) => x.source === 'voice' && x.text === 'where is my cup');
+    expect(q, 'the spoken question is logged').toBeDefined();
+    expect(q.heard.alternatives).toEqual(transcript.alternatives.map((a: any) => ({ text: a.text, confidence: a.confidence })));
+    expect(q.heard.words).toEqual(transcript.words.map((w: any) => ({ word: w.word, conf: w.conf })));
+    // a sure answer takes no second look
+    expect(q.heard.check).toBeNull();
+    expect(q.timings.second_look_ms).toBeUndefined();
+  });
+
+  it('an item nobody taught the system, heard by the grammar as a known word: the second look refuses it', async () => {
+    // "... where my stapler is please" (espeak-ng, reverb): the grammar can only hear its own words ("state
+    // lorries" -> a truck?); the decode without the grammar hears "stapler", a thing the system does not know
+    const c = clip('252-hey-could-you-tell-me-where-my-stapler-is-please');
+    const v = await Voice.open();
+    const { transcript, reply } = await v.ask(c.pcm);
+    v.close();
+    expect(reply, `heard "${transcript.text}" -> ${JSON.stringify(reply)}`).toMatchObject({ outcome: 'unknown_item', label: null });
+    expect(reply.text).not.toMatch(/did you mean/i);
+    const q = (await questions()).find((x) => x.source === 'voice' && x.text === transcript.text);
+    expect(q.heard.check.verdict).toBe('unknown_item');
+    expect(q.heard.check.text).toContain('stapler');
+    expect(q.timings.second_look_ms).toBeGreaterThan(0);
+  });
+
+  it('"did you mean ...?" becomes the answer when the decode without the grammar hears the same item', async () => {
+    // "hey, could you tell me where my toothbrush is please" (Piper, slow): the grammar's list is split between
+    // "toothbrushes" and other readings; the second look hears "toothbrushes" as well
+    const c = clip('103-hey-could-you-tell-me-where-my-toothbrush-is-please');
+    const v = await Voice.open();
+    const { transcript, reply } = await v.ask(c.pcm);
+    v.close();
+    expect(reply, `heard "${transcript.text}" -> ${JSON.stringify(reply)}`).toMatchObject({ outcome: 'never_seen', label: 'toothbrush', follow_up: false });
+    const q = (await questions()).find((x) => x.source === 'voice' && x.text === transcript.text);
+    expect(q.heard.check).toMatchObject({ verdict: 'agree' });
   });
 
   it('a thing the detector cannot see is named, not swapped for a label', async () => {

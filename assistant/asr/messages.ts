@@ -22,6 +22,10 @@ export type ToWorker =
   | { op: 'audio'; id: number; pcm: Uint8Array }
   | { op: 'finish'; id: number }
   | { op: 'abort'; id: number }
+  /** decode a finished stream's held audio again without the grammar (the second look); answered by 'checked' */
+  | { op: 'check'; id: number }
+  /** drop a finished stream's held audio (no second look wanted) */
+  | { op: 'release'; id: number }
   | { op: 'grammar'; phrases: string[] | null }
   | { op: 'stats'; req: number }
   /** free everything and exit */
@@ -69,6 +73,10 @@ export type FromWorker =
       audioSeconds: number;
       /** worker time spent decoding this stream, ms */
       cpuMs: number;
+      /** the worker holds the utterance's audio for a second look ('check'), until 'release' or a minute passes */
+      checkable: boolean;
     }
+  /** the second look: the held audio decoded without the grammar; `ok` false when the audio was no longer held */
+  | { type: 'checked'; id: number; ok: boolean; text: string; words: WordInfo[]; cpuMs: number }
   | { type: 'error'; id: number; message: string }
   | { type: 'stats'; req: number; recognizers: number; pendingBytes: number };

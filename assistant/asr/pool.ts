@@ -28,8 +28,13 @@ export interface PoolOptions extends Omit<WorkerInit, 'grammar'> {
   startTimeoutMs?: number;
 }
 
+/** what a second look heard (null: it could not be taken: the audio was no longer held, or the worker failed) */
+export type SecondLookResult = { text: string; words: WordInfo[]; cpuMs: number } | null;
+
 export class WorkerSlot {
   readonly sinks = new Map<number, StreamSink>();
+  /** second looks asked of this worker, by stream id */
+  readonly checks = new Map<number, (r: SecondLookResult) => void>();
   alive = true;
   constructor(
     readonly worker: Worker,
@@ -136,6 +141,8 @@ export class AsrPool {
     const sinks = [...slot.sinks.values()];
     slot.sinks.clear();
     for (const s of sinks) s.onError(why);
+    for (const c of [...slot.checks.values()]) c(null);
+    slot.checks.clear();
     if (this.closing) return;
     this.opts.log?.error?.(`${why}; starting a new one`);
     this.spawn(slot.index).catch((e: Error) => this.opts.log?.error?.(`could not restart the speech recogniser worker: ${e.message}`));
@@ -163,7 +170,18 @@ export class AsrPool {
         slot.sinks.delete(m.id);
         return s?.onFinal(m);
       }
+      case 'checked': {
+        const c = slot.checks.get(m.id);
+        slot.checks.delete(m.id);
+        return c?.(m.ok ? { text: m.text, words: m.words, cpuMs: m.cpuMs } : null);
+      }
       case 'error': {
+        const c = slot.checks.get(m.id);
+        if (c) {
+          slot.checks.delete(m.id);
+          this.opts.log?.warn?.(`second look failed: ${m.message}`);
+          return c(null);
+        }
         const s = slot.sinks.get(m.id);
         slot.sinks.delete(m.id);
         return s?.onError(m.message);
@@ -184,6 +202,31 @@ export class AsrPool {
 
   detach(slot: WorkerSlot, id: number) {
     slot.sinks.delete(id);
+  }
+
+  /**
+   * The second look at a finished stream: its held audio decoded again without the grammar, in the same
+   * worker (sliced between the other streams' work). Resolves null when it cannot be taken or takes longer
+   * than `timeoutMs`.
+   */
+  check(slot: WorkerSlot, id: number, timeoutMs = 10_000): Promise<SecondLookResult> {
+    if (!slot.alive || slot.checks.has(id)) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        slot.checks.delete(id);
+        resolve(null);
+      }, timeoutMs);
+      slot.checks.set(id, (r) => {
+        clearTimeout(t);
+        resolve(r);
+      });
+      slot.send({ op: 'check', id });
+    });
+  }
+
+  /** no second look wanted: the worker drops the held audio */
+  release(slot: WorkerSlot, id: number) {
+    slot.send({ op: 'release', id });
   }
 
   setGrammar(phrases: string[] | null) {

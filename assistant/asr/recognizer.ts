@@ -20,7 +20,7 @@ import { buildGrammar } from './grammar.js';
 import { findLibvosk, VoskLoadError } from './libvosk.js';
 import type { Alternative, WordInfo } from './messages.js';
 import { checkVoskModel } from '../../models/vosk-files.js';
-import { AsrPool, type AsrLogger, type WorkerSlot } from './pool.js';
+import { AsrPool, type AsrLogger, type SecondLookResult, type WorkerSlot } from './pool.js';
 import { probeModel } from '../../models/vosk-probe.js';
 import { sileroModelPath } from './vad.js';
 
@@ -44,6 +44,12 @@ export interface AsrResult {
   words: WordInfo[];
   /** the N-best list, best first (its first entry is `text`); confidences are shares of mass (sum 1) */
   alternatives: Alternative[];
+  /**
+   * the second look, when the worker holds the utterance's audio: decodes it again without the grammar (the
+   * speech model's own vocabulary), in the recogniser worker. Call at most once, or `release` to let the audio go
+   * (it is dropped a minute after the result anyway). Null in dictation mode and for utterances over 30 s.
+   */
+  secondLook: { take(): Promise<SecondLookResult>; release(): void } | null;
   /** from finish() to the result, ms (the ASR latency a person waits for) */
   ms: number;
   /** audio decoded, seconds */
@@ -178,13 +184,32 @@ class Stream extends EventEmitter implements AsrStream {
         this.pending = Math.max(0, this.pending - b);
         if (!this.closed) this.emit('progress', { text, unknownTail: unk, silenceMs, speech } satisfies AsrProgress);
       },
-      onFinal: (m: { text: string; raw: string; words: WordInfo[]; alternatives: Alternative[]; audioSeconds: number; cpuMs: number }) => {
+      onFinal: (m: { text: string; raw: string; words: WordInfo[]; alternatives: Alternative[]; audioSeconds: number; cpuMs: number; checkable: boolean }) => {
         this.done();
+        const slot = this.slot;
+        const id = this.id;
+        const pool = this.owner.pool;
+        let used = false;
+        const secondLook = m.checkable
+          ? {
+              take: () => {
+                if (used) return Promise.resolve(null);
+                used = true;
+                return pool.check(slot, id);
+              },
+              release: () => {
+                if (used) return;
+                used = true;
+                pool.release(slot, id);
+              },
+            }
+          : null;
         this.settle?.resolve({
           text: m.text,
           raw: m.raw,
           words: m.words,
           alternatives: m.alternatives,
+          secondLook,
           ms: Date.now() - this.finishAt,
           audioSeconds: m.audioSeconds,
           cpuMs: Math.round(m.cpuMs * 10) / 10,
@@ -247,7 +272,7 @@ class AsrImpl implements Asr {
   private closed = false;
 
   constructor(
-    private readonly pool: AsrPool,
+    readonly pool: AsrPool,
     readonly modelDir: string,
     private readonly maxStreams: number,
     phrases: string[],

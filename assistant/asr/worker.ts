@@ -10,7 +10,7 @@ import { Resampler, float32ToS16le, s16leToFloat32 } from '../../protocol/pcm.js
 import { UNK, cleanTranscript, grammarJson } from './grammar.js';
 import { MODEL_RATE } from '../../models/vosk-files.js';
 import { joinSegments, parseVoskResult, type Parsed } from './nbest.js';
-import type { FromWorker, ToWorker, WorkerInit } from './messages.js';
+import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
 import { SileroVad, type VadStream } from './vad.js';
 
 const port = parentPort!;
@@ -37,13 +37,58 @@ interface Stream {
   vad: VadStream | null;
   inBytes: number;
   cpuMs: number;
+  /** the utterance at 16 kHz, kept for a second look (up to HOLD_MAX_BYTES; `held` false beyond) */
+  audio: Uint8Array[];
+  audioBytes: number;
+  holdable: boolean;
 }
+
+/** a finished utterance's audio, held for a second look */
+interface Held {
+  chunks: Uint8Array[];
+  /** where the second look starts, bytes: just before the item (the last "my"/"the"/... of the best hypothesis) */
+  from: number;
+  at: number;
+}
+
+/** words that come just before the item ("where is my X", "where did I put the X") */
+const LEAD_WORDS = new Set(['my', 'the', 'a', 'an', 'your', 'our']);
+
+/**
+ * Where the item is: the second look decodes from just before the best hypothesis' last "my"/"the" (the
+ * request words before it need no second opinion, and the free graph costs several times the grammar's per
+ * second of audio); from the start when there is none.
+ */
+function itemStart(words: readonly WordInfo[]): number {
+  for (let i = words.length - 1; i >= 0; i--) if (LEAD_WORDS.has(words[i].word)) return Math.max(0, words[i].start - 0.25);
+  return 0;
+}
+
+/** a second look under way: the held audio through a recogniser without the grammar, in slices */
+interface Check {
+  id: number;
+  rec: VoskRecognizerHandle;
+  chunks: Uint8Array[];
+  next: number;
+  segments: Parsed[];
+  cpuMs: number;
+}
+
+/** 30 s of 16 kHz s16le: longer utterances get no second look */
+const HOLD_MAX_BYTES = 30 * 16000 * 2;
+/** held audio nobody asked about is dropped after this long, and beyond this many utterances (oldest first) */
+const HOLD_MS = 60_000;
+const HOLD_MAX = 64;
+/** audio a second look decodes per scheduling round (the free graph costs several times the grammar's) */
+const CHECK_SLICE_BYTES = Math.round(0.1 * 16000) * 2;
 
 let lib: VoskLib;
 let model: VoskModelHandle;
 let grammar: string | null = null;
 let vad: SileroVad | null = null;
 const streams = new Map<number, Stream>();
+const held = new Map<number, Held>();
+let checks: Check[] = [];
 let order: number[] = [];
 let cursor = 0;
 let scheduled = false;
@@ -123,6 +168,9 @@ function open(id: number, rate: number) {
       vad: vad ? vad.stream() : null,
       inBytes: 0,
       cpuMs: 0,
+      audio: [],
+      audioBytes: 0,
+      holdable: !!grammar,
     });
     order.push(id);
   } catch (e) {
@@ -212,12 +260,83 @@ function slice(s: Stream): number {
   s.inBytes += bytes.byteLength;
   if (bytes.byteLength) {
     const pcm = toModelRate(s, bytes);
+    hold(s, pcm);
     decode(s, pcm);
     // the VAD judges the same 16 kHz audio, so its quiet time is measured where the words end
     s.vad?.push(s16leToFloat32(pcm));
   }
   s.cpuMs += performance.now() - t0;
   return bytes.byteLength;
+}
+
+/** keeps the utterance's 16 kHz audio for a second look (the chunks are not reused: no copy) */
+function hold(s: Stream, pcm: Uint8Array) {
+  if (!s.holdable) return;
+  if (s.audioBytes + pcm.byteLength > HOLD_MAX_BYTES) {
+    s.holdable = false;
+    s.audio = [];
+    return;
+  }
+  s.audio.push(pcm);
+  s.audioBytes += pcm.byteLength;
+}
+
+function pruneHeld(now: number) {
+  for (const [id, h] of held) if (now - h.at > HOLD_MS || held.size > HOLD_MAX) held.delete(id);
+}
+
+/** starts a second look at a finished utterance: a recogniser without the grammar over its held audio */
+function startCheck(id: number) {
+  const h = held.get(id);
+  held.delete(id);
+  if (!h) return post({ type: 'checked', id, ok: false, text: '', words: [], cpuMs: 0 });
+  try {
+    const rec = lib.recognizerNew(model, MODEL_RATE);
+    // no N-best list: libvosk's own (MBR) word confidences
+    lib.setWords(rec, true);
+    // skip to the item (whole chunks, then the rest of the one it starts in)
+    const chunks: Uint8Array[] = [];
+    let skip = h.from;
+    for (const c of h.chunks) {
+      if (skip >= c.byteLength) {
+        skip -= c.byteLength;
+        continue;
+      }
+      chunks.push(skip > 0 ? c.subarray(skip) : c);
+      skip = 0;
+    }
+    checks.push({ id, rec, chunks, next: 0, segments: [], cpuMs: 0 });
+    schedule();
+  } catch (e) {
+    post({ type: 'error', id, message: `second look: ${(e as Error).message}` });
+  }
+}
+
+/** one slice of a second look; posts 'checked' when its audio is through */
+function checkSlice(c: Check) {
+  const t0 = performance.now();
+  let n = 0;
+  const parts: Uint8Array[] = [];
+  while (c.next < c.chunks.length && n < CHECK_SLICE_BYTES) {
+    parts.push(c.chunks[c.next]);
+    n += c.chunks[c.next].byteLength;
+    c.next++;
+  }
+  for (const p of parts) if (lib.acceptWaveform(c.rec, p) === 1) keepSegment(c, parseVoskResult(lib.result(c.rec), 0));
+  if (c.next >= c.chunks.length) {
+    keepSegment(c, parseVoskResult(lib.finalResult(c.rec), 0));
+    checks = checks.filter((x) => x !== c);
+    lib.recognizerFree(c.rec);
+    c.cpuMs += performance.now() - t0;
+    const all = joinSegments(c.segments);
+    post({ type: 'checked', id: c.id, ok: true, text: all.text, words: all.words, cpuMs: Math.round(c.cpuMs * 10) / 10 });
+    return;
+  }
+  c.cpuMs += performance.now() - t0;
+}
+
+function keepSegment(c: Check, p: Parsed) {
+  if (p.raw) c.segments.push(p);
 }
 
 function progress(s: Stream, bytes: number) {
@@ -231,7 +350,12 @@ function finalize(s: Stream) {
   s.cpuMs += performance.now() - t0;
   const all = joinSegments([...s.segments, res]);
   free(s);
-  post({ type: 'final', id: s.id, text: all.text, raw: all.raw, words: all.words, alternatives: all.alternatives, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs });
+  const now = Date.now();
+  pruneHeld(now);
+  const checkable = s.holdable && s.audioBytes > 0;
+  if (checkable) held.set(s.id, { chunks: s.audio, from: Math.round(itemStart(all.words) * MODEL_RATE) * 2, at: now });
+  s.audio = [];
+  post({ type: 'final', id: s.id, text: all.text, raw: all.raw, words: all.words, alternatives: all.alternatives, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs, checkable });
 }
 
 async function pump() {
@@ -243,6 +367,7 @@ async function pump() {
   } finally {
     pumping = false;
   }
+  if (checks.length) return schedule();
   for (const s of streams.values()) {
     if (s.queued > 0 || s.finishing) {
       schedule();
@@ -291,6 +416,25 @@ async function pumpRound() {
     for (const d of decoded) d.s.cpuMs += share;
   }
   for (const d of decoded) if (streams.has(d.s.id)) progress(d.s, d.bytes);
+  // one slice of a second look per round, only when no stream whose audio has ended still waits to be decoded
+  // (a transcript someone waits for comes first; a second look only delays an unsure reply)
+  const c = checks[0];
+  let waiting = false;
+  for (const s of streams.values()) if (s.finishing && s.queued > 0) waiting = true;
+  if (c && !waiting) {
+    try {
+      checks.push(checks.shift()!);
+      checkSlice(c);
+    } catch (e) {
+      checks = checks.filter((x) => x !== c);
+      try {
+        lib.recognizerFree(c.rec);
+      } catch {
+        /* already reported */
+      }
+      post({ type: 'error', id: c.id, message: `second look: ${(e as Error).message}` });
+    }
+  }
   for (const id of ids) {
     const s = streams.get(id);
     if (!s) continue;
@@ -327,8 +471,15 @@ function onMessage(m: ToWorker) {
     case 'abort': {
       const s = streams.get(m.id);
       if (s) free(s);
+      held.delete(m.id);
       break;
     }
+    case 'check':
+      startCheck(m.id);
+      break;
+    case 'release':
+      held.delete(m.id);
+      break;
     case 'grammar': {
       const g = filterGrammar(m.phrases);
       grammar = g.json;
@@ -343,6 +494,9 @@ function onMessage(m: ToWorker) {
     }
     case 'close':
       for (const s of [...streams.values()]) free(s);
+      for (const c of checks) lib.recognizerFree(c.rec);
+      checks = [];
+      held.clear();
       try {
         lib.modelFree(model);
       } catch {

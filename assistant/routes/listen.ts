@@ -18,12 +18,13 @@ import fp from 'fastify-plugin';
 import websocket from '@fastify/websocket';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import type { RawData, WebSocket } from 'ws';
-import { AsrError, type Asr, type AsrProgress, type AsrStream } from '../asr/index.js';
+import { AsrError, type Asr, type AsrProgress, type AsrResult, type AsrStream } from '../asr/index.js';
 import type { Answer } from '../answer.js';
 import type { Hypothesis } from '../../nlp/hearing.js';
 import { liveDialog, type DialogContext } from '../dialog.js';
 import { REPLY_AUDIO_CHUNK_BYTES, parseClientMessage, type ReplyEvent, type ServerEvent } from '../../protocol/protocol.js';
 import type { Principal } from '../plugins/auth.js';
+import type { HeardRecord } from '../../store/types.js';
 import { AppError } from '../errors.js';
 import { ListenSchema } from '../schemas.js';
 import { CompletenessClassifier } from '../voice/complete.js';
@@ -91,7 +92,7 @@ class Connection {
   /** the answer being prepared (its speech's first piece not yet out): a stop aborts its synthesis */
   private answering: { seq: number; ac: AbortController } | null = null;
   /** the recogniser's N-best list for the utterance being answered */
-  private heard: { seq: number; alternatives: Hypothesis[] } | null = null;
+  private heard: { seq: number; alternatives: Hypothesis[]; record: HeardRecord; look: AsrResult['secondLook'] } | null = null;
   /** the reply being spoken: its first chunk and the rest */
   private reply: { seq: number; prepared: Prepared; stopped: boolean } | null = null;
   /** what this conversation remembers between utterances (assistant/dialog.ts) */
@@ -298,8 +299,9 @@ class Connection {
         countAsr(r.audioSeconds, r.cpuMs); // metrics
         if (!this.state.closed) this.log.debug({ text: r.text, alternatives: r.alternatives.length }, 'transcript');
         const alternatives = r.alternatives.map((a) => ({ text: a.text, confidence: a.confidence }));
-        this.heard = { seq, alternatives };
-        this.dispatch({ type: 'asr_final', seq, text: r.text, ms: round(r.ms), alternatives, words: r.words.map((w) => ({ word: w.word, conf: w.conf })) });
+        const words = r.words.map((w) => ({ word: w.word, conf: w.conf }));
+        this.heard = { seq, alternatives, record: { alternatives, words }, look: r.secondLook };
+        this.dispatch({ type: 'asr_final', seq, text: r.text, ms: round(r.ms), alternatives, words });
       },
       (e: Error) => {
         this.closeStream(seq, false);
@@ -309,8 +311,8 @@ class Connection {
   }
 
   /** the answer and (with speech) its first synthesised chunk */
-  private async prepare(text: string, dialog: DialogContext | null, audio: boolean, isStale: () => boolean, alternatives?: Hypothesis[], signal?: AbortSignal): Promise<Prepared> {
-    const a = await this.app.answerer.answer(this.principal.user.id, text, { dialog, alternatives });
+  private async prepare(text: string, dialog: DialogContext | null, audio: boolean, isStale: () => boolean, alternatives?: Hypothesis[], signal?: AbortSignal, look?: AsrResult['secondLook']): Promise<Prepared> {
+    const a = await this.app.answerer.answer(this.principal.user.id, text, { dialog, alternatives, secondLook: look ? () => look.take() : undefined });
     const speech = audio ? this.app.speech : null;
     if (!speech || !a.reply || isStale()) return { answer: a, iterator: null, first: null, ttsMs: 0 };
     const t = performance.now();
@@ -349,11 +351,12 @@ class Connection {
       let prepared: Prepared;
       let speculative = false;
       // the recogniser's N-best list: the answer is decided from it (nlp/hearing.ts), not from the words alone
-      const alternatives = this.heard?.seq === seq ? this.heard.alternatives : undefined;
+      const heard = this.heard?.seq === seq ? this.heard : null;
+      const alternatives = heard?.alternatives;
       this.heard = null;
       // a speculative answer was prepared from the words so far; it stands only when the whole list leads to
       // the same decision (an unsure item is asked about, not answered)
-      if (spec && spec.seq === seq && spec.text === text && spec.dialog === this.dialog && this.app.answerer.sameHearing(text, alternatives)) {
+      if (spec && spec.seq === seq && spec.text === text && spec.dialog === this.dialog && this.app.answerer.sameHearing(text, alternatives, !!heard?.look)) {
         this.spec = null;
         this.answering = { seq, ac: spec.ac };
         prepared = await spec.p;
@@ -362,9 +365,10 @@ class Connection {
         this.dropSpeculation();
         const ac = new AbortController();
         this.answering = { seq, ac };
-        prepared = await this.prepare(text, this.dialog, audio, () => this.state.seq !== seq || this.state.closed, alternatives, ac.signal);
+        prepared = await this.prepare(text, this.dialog, audio, () => this.state.seq !== seq || this.state.closed, alternatives, ac.signal, heard?.look);
       }
       if (this.answering?.seq === seq) this.answering = null;
+      heard?.look?.release();
       if (this.state.seq !== seq || this.state.closed || this.state.phase !== 'answering') {
         void prepared.iterator?.return?.();
         return;
@@ -374,7 +378,8 @@ class Connection {
       const timings = { asr_ms: round(asrMs), nlp_ms: a.timings.nlp_ms, lookup_ms: a.timings.lookup_ms, tts_ms: speculative ? 0 : prepared.ttsMs };
       this.log.info({ stage: 'answer', intent: a.intent, outcome: a.outcome, label: a.label, speculative, ...timings }, 'answered');
       recordQuery('voice', a.outcome, timings); // metrics
-      this.app.queryLog.addAnswer(this.principal, 'voice', text, a, timings);
+      const look = a.second_look;
+      this.app.queryLog.addAnswer(this.principal, 'voice', text, a, look ? { ...timings, second_look_ms: look.ms } : timings, heard ? { ...heard.record, check: look ? { text: look.text, verdict: look.verdict } : null } : null);
       const reply: ReplyEvent = {
         type: 'reply',
         text: a.reply,

@@ -35,6 +35,33 @@ export function timingsView(t: Record<string, number>): HTMLElement {
   );
 }
 
+const pct = (x: number) => `${Math.round(x * 100)} %`;
+
+/**
+ * What the recogniser heard for a spoken question: its alternatives (share of the N-best mass), the best
+ * one's words with their confidences (unsure words marked), and the second look when one was taken.
+ */
+export function heardView(heard: NonNullable<QueryRow['heard']>): HTMLElement {
+  return h(
+    'details',
+    { class: 'heard' },
+    h('summary', null, `Heard (${heard.alternatives.length} alternative${heard.alternatives.length === 1 ? '' : 's'})`),
+    h(
+      'ol',
+      { class: 'heard-alts', 'aria-label': 'Alternatives' },
+      heard.alternatives.map((a) => h('li', null, a.text || '(nothing)', ' ', h('span', { class: 'muted' }, pct(a.confidence)))),
+    ),
+    heard.words.length
+      ? h(
+          'p',
+          { class: 'heard-words', 'aria-label': 'Word confidences' },
+          heard.words.map((w) => h('span', { class: w.conf < 0.7 ? 'word word-unsure' : 'word', title: `confidence ${pct(w.conf)}` }, `${w.word} `, h('small', null, pct(w.conf)), ' ')),
+        )
+      : null,
+    heard.check ? h('p', { class: 'heard-check' }, 'Second look (no grammar): ', h('q', null, heard.check.text || '(nothing)'), ` — ${heard.check.verdict.replace(/_/g, ' ')}`) : null,
+  );
+}
+
 const OUTCOME: Record<string, string> = {
   found: 'found',
   never_seen: 'never seen',
@@ -94,7 +121,7 @@ export async function renderQuestions(ctx: PageContext): Promise<void> {
               null,
               td('When', { class: 'nowrap' }, timeEl(q.created_at), h('span', { class: 'badge badge-source' }, q.source === 'voice' ? 'spoken' : 'typed')),
               all ? td('Who', null, who(q.user_id)) : null,
-              td('Question', { class: 'q-text' }, q.text),
+              td('Question', { class: 'q-text' }, q.text, q.heard ? heardView(q.heard) : null),
               td('Answer', null, h('span', { class: 'q-reply' }, q.reply), ' ', h('span', { class: `badge badge-outcome outcome-${q.outcome}` }, OUTCOME[q.outcome] ?? q.outcome)),
               td('Timings', { class: 'cell-timings' }, timingsView(q.timings)),
             ),
