@@ -90,6 +90,11 @@ describeWhenReady('admin page: hold to talk (Chromium fake microphone)', missing
     // the question is logged as spoken
     await page.goto('/questions');
     await page.locator('#questions .badge-source', { hasText: 'spoken' }).first().waitFor();
+    // with what the recogniser heard: its alternatives and the words' confidences
+    const heard = page.locator('#questions details.heard').first();
+    await heard.locator('summary').click();
+    await heard.getByRole('list', { name: 'Alternatives' }).getByText(/cup/).first().waitFor();
+    expect(await heard.locator('.heard-words').textContent()).toMatch(/cup \d+ %/);
     expect(errors).toEqual([]);
     await context.close();
   });

@@ -4,7 +4,7 @@
  * Table-driven; no model needed.
  */
 import { describe, expect, it } from 'vitest';
-import { decideHearing, readFollowUp, DEFAULT_THRESHOLDS } from '../dist/nlp/hearing.js';
+import { decideHearing, readFollowUp, reviseHearing, DEFAULT_THRESHOLDS } from '../dist/nlp/hearing.js';
 import { parseHeard, parseRequest } from '../dist/nlp/parse.js';
 import { buildVocabulary } from '../dist/nlp/vocabulary.js';
 import { COCO_LABELS } from '../dist/nlp/coco-labels.js';
@@ -171,5 +171,55 @@ describe('libvosk results -> N-best list (parseVoskResult)', () => {
     const j = joinSegments([a, b, parseVoskResult('{"text":""}', 0.4)]);
     expect(j.text).toBe('hey when did you see my cot');
     expect(j.alternatives[1].text).toBe('hey when did you see my cup');
+  });
+});
+
+describe('the second look (reviseHearing): an unsure decision against a decode without the grammar', () => {
+  const look = (text: string, conf = 0.95) => ({ text, words: text.split(' ').map((word) => ({ word, conf })) });
+  const alts = (list: Array<[string, number]>) => list.map(([text, confidence]) => ({ text, confidence }));
+  const truck = alts([
+    ['where is my state lorries', 0.5],
+    ['where is my cup', 0.3],
+    ['where is my stay alarm', 0.2],
+  ]);
+
+  it('a sure thing the vocabulary does not know -> which (unknown item), never "did you mean ...?"', () => {
+    const h = decideHearing(truck, resolve, DEFAULT_THRESHOLDS, isPhrase);
+    expect(h.kind).toBe('confirm');
+    const r = reviseHearing(h, truck, look('hey look you tell me where my stapler is please'), resolve, isPhrase);
+    expect(r.verdict).toBe('unknown_item');
+    expect(r.hearing).toMatchObject({ kind: 'which', unknown: true, intent: { item: null } });
+    // garbled request words: the word after the last "my"/"the"
+    expect(reviseHearing(h, truck, look('way up my calculator'), resolve, isPhrase).verdict).toBe('unknown_item');
+  });
+
+  it('an unsure free word, or one that is not a thing, changes nothing', () => {
+    const h = decideHearing(truck, resolve, DEFAULT_THRESHOLDS, isPhrase);
+    expect(reviseHearing(h, truck, look('where is my stapler', 0.5), resolve, isPhrase)).toEqual({ hearing: h, verdict: 'no_evidence' });
+    expect(reviseHearing(h, truck, look('where is my though his'), resolve, isPhrase).verdict).toBe('no_evidence');
+    expect(reviseHearing(h, truck, look(''), resolve, isPhrase).verdict).toBe('no_evidence');
+  });
+
+  it('"did you mean your X?" is answered when both decodes name X, not on pieces ("cup bag")', () => {
+    const list = alts([
+      ['where is my toothbrushes please', 0.6],
+      ['where is my truck please', 0.4],
+    ]);
+    const h = decideHearing(list, resolve, { answerAt: 0.7, confirmAt: 0.2 }, isPhrase);
+    expect(h).toMatchObject({ kind: 'confirm', label: 'toothbrush' });
+    expect(reviseHearing(h, list, look('could you tell me where my toothbrushes please', 0.5), resolve, isPhrase)).toMatchObject({ verdict: 'agree', hearing: { kind: 'answer', label: 'toothbrush' } });
+    // the free decode hears a different label: still asked
+    expect(reviseHearing(h, list, look('where is my truck'), resolve, isPhrase).verdict).toBe('no_evidence');
+    const bag = alts([['where is my cup bag', 1]]);
+    const hb = decideHearing(bag, resolve, DEFAULT_THRESHOLDS, isPhrase);
+    expect(hb.kind).toBe('confirm');
+    expect(reviseHearing(hb, bag, look('where is my cup bag'), resolve, isPhrase).verdict).toBe('no_evidence');
+  });
+
+  it('a sure decision is left alone (no second look is taken for it)', () => {
+    const sure = alts([['where is my cup', 1]]);
+    const h = decideHearing(sure, resolve, DEFAULT_THRESHOLDS, isPhrase);
+    expect(h.kind).toBe('answer');
+    expect(reviseHearing(h, sure, look('where is my stapler'), resolve, isPhrase)).toEqual({ hearing: h, verdict: 'no_evidence' });
   });
 });

@@ -16,6 +16,7 @@ import { createAsr, type Asr } from '../dist/assistant/asr/index.js';
 import { buildVocabulary } from '../dist/nlp/vocabulary.js';
 import { voskProvider } from '../dist/models/vosk.js';
 import { ASR_MODEL, MODELS_DIR, REPO, frames, say, tempDir } from './asr-speech.js';
+import { createDatabase, inCI, pgMissingReason, sharedPgUrl } from './helpers/pg.js';
 
 const corpus = JSON.parse(fs.readFileSync(path.join(REPO, 'audio-fixtures', 'corpus', 'manifest.json'), 'utf8')) as {
   clips: Array<{ id: string; file: string; text: string; category: string; expect: { outcome: string; label: string | null } }>;
@@ -33,8 +34,8 @@ let token: string;
 let cookie: string;
 
 /** the question log over HTTP, as the admin page reads it (newest first) */
-async function questions(): Promise<any[]> {
-  const r = await fetch(`${base}/v1/queries?limit=20`, { headers: { cookie } });
+async function questions(server = base, session = cookie): Promise<any[]> {
+  const r = await fetch(`${server}/v1/queries?limit=20`, { headers: { cookie: session } });
   expect(r.status).toBe(200);
   return ((await r.json()) as { queries: any[] }).queries;
 }
@@ -48,9 +49,9 @@ class Voice {
       for (const w of this.waiters.splice(0)) w();
     });
   }
-  static open(): Promise<Voice> {
+  static open(server = base, device = token): Promise<Voice> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${base.replace('http', 'ws')}/v1/listen`, { headers: { authorization: `Bearer ${token}` } });
+      const ws = new WebSocket(`${server.replace('http', 'ws')}/v1/listen`, { headers: { authorization: `Bearer ${device}` } });
       const v = new Voice(ws);
       ws.once('open', () => resolve(v));
       ws.once('error', reject);
@@ -210,6 +211,53 @@ describe('hearing right: each outcome through the real model and a real socket',
     expect(reply).toMatchObject({ outcome: 'not_detectable', item: 'charger', label: null });
     v.close();
   });
+});
+
+const pgUrl = sharedPgUrl();
+if (!pgUrl && inCI()) {
+  describe('the question log on PostgreSQL', () => {
+    it('needs a PostgreSQL server', () => {
+      throw new Error(`PostgreSQL tests cannot run in CI: ${pgMissingReason()}`);
+    });
+  });
+} else if (!pgUrl) console.warn(`[voice-hears PostgreSQL test] skipped: ${pgMissingReason()}`);
+
+describe.skipIf(!pgUrl)('the question log on PostgreSQL', () => {
+  it('a spoken question with a second look is logged with what was heard (real model, socket, PostgreSQL, HTTP)', async () => {
+    const config = loadConfig([], {}, {
+      port: 0,
+      dataDir: tempDir('wa-hears-pg-'),
+      database: await createDatabase(pgUrl!),
+      logLevel: 'warn',
+      noModels: true,
+      timeZone: 'UTC',
+      modelsDir: MODELS_DIR,
+      asrModel: ASR_MODEL,
+      maxStreams: 8,
+    });
+    const pgApp = await buildApp(config, { logger: false, asr });
+    try {
+      await pgApp.listen({ host: '127.0.0.1', port: 0 });
+      const addr = pgApp.server.address();
+      const server = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      const user = await addUser(pgApp.store, 'pia', 'pia-password-1', true);
+      const device = (await addDevice(pgApp.store, user.id, 'desk pi', 'study')).token;
+      const login = await fetch(`${server}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'pia', password: 'pia-password-1' }) });
+      expect(login.status).toBe(200);
+      const session = (login.headers.get('set-cookie') ?? '').split(';')[0];
+      const v = await Voice.open(server, device);
+      const { transcript, reply } = await v.ask(clip('252-hey-could-you-tell-me-where-my-stapler-is-please').pcm);
+      v.close();
+      expect(reply.outcome).toBe('unknown_item');
+      const q = (await questions(server, session)).find((x) => x.source === 'voice');
+      expect(pgApp.store.kind).toBe('postgres');
+      expect(q.heard.alternatives).toEqual(transcript.alternatives.map((a: any) => ({ text: a.text, confidence: a.confidence })));
+      expect(q.heard.words.length).toBeGreaterThan(0);
+      expect(q.heard.check).toMatchObject({ verdict: 'unknown_item' });
+    } finally {
+      await pgApp.close();
+    }
+  }, 120_000);
 });
 
 describe('the clarifying turn on one connection', () => {

@@ -192,7 +192,7 @@ const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
     {
       preHandler: app.guard.user,
       schema: {
-        description: 'recent questions, newest first, with per-stage timings (`all=true`: everyone\'s, admins only)',
+        description: 'recent questions, newest first, with per-stage timings and, for spoken ones, what the recogniser heard (`heard`: alternatives, word confidences, the second look) (`all=true`: everyone\'s, admins only)',
         querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })), all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
         response: { 200: QueriesReply, ...errors(...GUARDED) },
       },
