@@ -81,6 +81,9 @@ const HOLD_MS = 60_000;
 const HOLD_MAX = 64;
 /** audio a second look decodes per scheduling round (the free graph costs several times the grammar's) */
 const CHECK_SLICE_BYTES = Math.round(0.1 * 16000) * 2;
+/** while transcripts wait, a second look still gets a slice this often */
+const CHECK_EVERY_MS = 150;
+let lastCheckAt = 0;
 
 let lib: VoskLib;
 let model: VoskModelHandle;
@@ -416,12 +419,14 @@ async function pumpRound() {
     for (const d of decoded) d.s.cpuMs += share;
   }
   for (const d of decoded) if (streams.has(d.s.id)) progress(d.s, d.bytes);
-  // one slice of a second look per round, only when no stream whose audio has ended still waits to be decoded
-  // (a transcript someone waits for comes first; a second look only delays an unsure reply)
+  // one slice of a second look per round; while a stream whose audio has ended still waits to be decoded (a
+  // transcript someone waits for comes first) at most one every CHECK_EVERY_MS, so second looks never starve
   const c = checks[0];
   let waiting = false;
   for (const s of streams.values()) if (s.finishing && s.queued > 0) waiting = true;
-  if (c && !waiting) {
+  const now = performance.now();
+  if (c && (!waiting || now - lastCheckAt >= CHECK_EVERY_MS)) {
+    lastCheckAt = now;
     try {
       checks.push(checks.shift()!);
       checkSlice(c);
