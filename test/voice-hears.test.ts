@@ -204,7 +204,10 @@ describe('hearing right: each outcome through the real model and a real socket',
     v.close();
     expect(reply, `heard "${transcript.text}" -> ${JSON.stringify(reply)}`).toMatchObject({ outcome: 'never_seen', label: 'toothbrush', follow_up: false });
     const q = (await questions()).find((x) => x.source === 'voice' && x.text === transcript.text);
-    expect(q.heard.check).toMatchObject({ verdict: 'agree' });
+    // the list alone was unsure and the second look agreed; or (endpointing on a loaded machine may cut the
+    // audio differently) the list alone was already sure, and then no second look was taken
+    if (q.heard.check) expect(q.heard.check).toMatchObject({ verdict: 'agree' });
+    else expect(app.answerer.sameHearing(q.heard.alternatives[0].text, q.heard.alternatives, true), JSON.stringify(q.heard)).toBe(true);
    }, 300_000);
 
   it('a thing the detector cannot see is named, not swapped for a label', async () => {
