@@ -55,7 +55,7 @@ export const SETTINGS = {
   utteranceIdleSeconds: num(5, 'a started utterance with no audio for this long ends with a timeout error, seconds', { min: 0.1 }),
   voiceRecheckSeconds: num(5, 'open voice sockets re-check their credentials at least this often, seconds', { min: 0.1 }),
   maxUtteranceSeconds: num(15, 'longest utterance, seconds', { min: 1, max: 300 }),
-  voiceEndSilenceMs: int(200, 'hands-free: quiet (Silero VAD) after a complete question before the answer starts, ms', { min: 0, max: 10_000 }),
+  voiceEndSilenceMs: int(150, 'hands-free: quiet (Silero VAD; in a quiet room also the level meter) after a complete question before the answer starts, ms', { min: 0, max: 10_000 }),
   voiceHesitationMs: int(2000, 'hands-free: quiet after an unfinished question ("where is my ... um") before it ends anyway, ms', { min: 0, max: 60_000 }),
   voiceFollowUpSeconds: num(6, 'after a reply that asks a question: how long to listen for the answer, seconds', { min: 0, max: 120 }),
   ttsEngine: str('piper', 'speech synthesiser: piper (falls back to flite without a voice), flite, espeak-ng or none', { placeholder: 'ENGINE' }),

@@ -10,10 +10,11 @@
  * weak last consonant of a word usually does). The end of speech is the end of the last voiced frame; the
  * start, the start of the first.
  */
-import { s16leToFloat32, rms, toDbfs } from '../protocol/pcm.js';
+import { s16leToFloat32 } from '../protocol/pcm.js';
+import { LEVEL_FRAME_MS, LOUD_MARGIN_DB, frameDb, loudThreshold } from '../assistant/asr/loudness.js';
 
-export const BOUNDS_FRAME_MS = 20;
-export const BOUNDS_MARGIN_DB = 6;
+export const BOUNDS_FRAME_MS = LEVEL_FRAME_MS;
+export const BOUNDS_MARGIN_DB = LOUD_MARGIN_DB;
 
 export interface SpeechBounds {
   /** start of the first voiced 20 ms frame, ms from the start of the clip */
@@ -25,19 +26,14 @@ export interface SpeechBounds {
   noiseRms: number;
 }
 
+/** the rule of assistant/asr/loudness.ts (the server's level meter) over the whole clip at once */
 export function speechBounds(pcm: Uint8Array, sampleRate: number): SpeechBounds {
   const x = s16leToFloat32(pcm);
   const n = Math.max(1, Math.round((sampleRate * BOUNDS_FRAME_MS) / 1000));
   const db: number[] = [];
-  for (let o = 0; o + n <= x.length; o += n) {
-    const l = rms(x, o, o + n);
-    db.push(l > 0 ? toDbfs(l) : -120);
-  }
-  const sorted = [...db].sort((a, b) => a - b);
-  const floorDb = sorted[Math.floor(sorted.length * 0.2)] ?? -120;
-  const p90 = sorted[Math.floor(sorted.length * 0.9)] ?? floorDb;
-  const margin = Math.max(3, Math.min(BOUNDS_MARGIN_DB, (p90 - floorDb) / 2));
-  const voiced = (d: number) => d >= floorDb + margin;
+  for (let o = 0; o + n <= x.length; o += n) db.push(frameDb(x, o, o + n));
+  const { floorDb, thresholdDb } = loudThreshold([...db].sort((a, b) => a - b));
+  const voiced = (d: number) => d >= thresholdDb;
   const first = db.findIndex(voiced);
   let last = -1;
   for (let i = db.length - 1; i >= 0; i--)

@@ -104,7 +104,7 @@ type Ev = { type: string; [k: string]: unknown };
 type Got = { e: Ev | 'audio' | 'closed'; at: number };
 
 /** deterministic Gaussian noise at `rms` (full scale 1), s16le */
-function roomNoise(samples: number, rms: number, rnd: () => number): Buffer {
+export function roomNoise(samples: number, rms: number, rnd: () => number): Buffer {
   const b = Buffer.alloc(samples * 2);
   for (let i = 0; i < samples; i++) {
     const g = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());

@@ -10,7 +10,7 @@ import { CompletenessClassifier } from '../dist/assistant/voice/complete.js';
 import { buildVocabulary } from '../dist/nlp/vocabulary.js';
 import { manifestLabels } from '../dist/assistant/app.js';
 
-const cfg = { ...TURN_DEFAULTS, maxUtteranceSeconds: 1, endSilenceMs: 200, prefixSilenceMs: 450, hesitationMs: 1500, speculateSilenceMs: 60, watchdogMs: 5000, followUpMs: 4000 };
+const cfg = { ...TURN_DEFAULTS, maxUtteranceSeconds: 1, endSilenceMs: 200, prefixSilenceMs: 450, unsureSilenceMs: 300, statementSilenceMs: 450, hesitationMs: 1500, speculateSilenceMs: 60, levelQuietMs: 100, levelGraceMs: 1000, vadQuietMinMs: 32, levelTrustRangeDb: 25, watchdogMs: 5000, followUpMs: 4000 };
 
 function fold(events: TurnEvent[], from: TurnState = initialTurn()) {
   let s = from;
@@ -27,13 +27,15 @@ const sentTypes = (x: ReturnType<typeof fold>) => x.sent.map((e) => e.type);
 const pcm = (ms: number) => new Uint8Array(Math.round(16 * ms) * 2);
 const start: TurnEvent = { type: 'start', sample_rate: 16000 };
 const opened: TurnEvent = { type: 'asr_opened', seq: 1 };
-const prog = (text: string, silenceMs: number | null, complete: 'complete' | 'prefix' | 'statement' | 'incomplete', seq = 1): TurnEvent => ({
+const prog = (text: string, silenceMs: number | null, complete: 'complete' | 'prefix' | 'unsure' | 'statement' | 'incomplete', seq = 1, loudQuietMs?: number, levelRangeDb?: number): TurnEvent => ({
   type: 'asr_progress',
   seq,
   text,
   silenceMs,
   speech: true,
   complete,
+  ...(loudQuietMs === undefined ? {} : { loudQuietMs }),
+  ...(levelRangeDb === undefined ? {} : { levelRangeDb }),
 });
 const reply = (seq = 1, followUp = false) => ({
   type: 'answered' as const,
@@ -67,8 +69,15 @@ describe('voice turn reducer: a table of event sequences', () => {
     { name: 'a hesitation that never ends ends at the longest wait', from: listeningTurn, events: [prog('where is my', 1500, 'incomplete')], phase: 'finishing', has: ['finish_asr'] },
     { name: 'the item after a hesitation ends the utterance', from: listeningTurn, events: [prog('where is my', 900, 'incomplete'), prog('where is my keys', 0, 'complete'), prog('where is my keys', 220, 'complete')], phase: 'finishing', sent: ['partial', 'partial'] },
     { name: 'an item that could still grow waits longer', from: listeningTurn, events: [prog('where is my phone', 300, 'prefix')], phase: 'listening', not: ['finish_asr'] },
-    { name: 'a whole sentence that is not a request ends after a longer silence', from: listeningTurn, events: [prog('turn on the lights', 200, 'statement')], phase: 'listening', not: ['speculate', 'finish_asr'] },
-    { name: '... and then ends', from: listeningTurn, events: [prog('turn on the lights', 450, 'statement')], phase: 'finishing', not: ['speculate'] },
+    { name: 'a whole sentence that is not a request ends after a longer silence (its reply is prepared meanwhile)', from: listeningTurn, events: [prog('turn on the lights', 200, 'statement')], phase: 'listening', has: ['speculate'], not: ['finish_asr'] },
+    { name: '... and then ends', from: listeningTurn, events: [prog('turn on the lights', 450, 'statement')], phase: 'finishing' },
+    { name: 'a request whose item is unsure waits a little longer than a sure one, not a hesitation\'s wait', from: listeningTurn, events: [prog('where is my course', 250, 'unsure'), prog('where is my course', 300, 'unsure')], phase: 'finishing', has: ['speculate'] },
+    { name: 'the level meter holds the end while a frame still stands out from the noise', from: listeningTurn, events: [prog('where is my knife', 250, 'complete', 1, 40), prog('where is my knife', 400, 'complete', 1, 60)], phase: 'listening', not: ['finish_asr'] },
+    { name: '... and lets it end once the level has been quiet long enough', from: listeningTurn, events: [prog('where is my knife', 250, 'complete', 1, 40), prog('where is my knife', 300, 'complete', 1, 100)], phase: 'finishing', has: ['finish_asr'] },
+    { name: 'in a quiet room the level meter\'s quiet ends it before the VAD\'s (once the VAD hears no speech)', from: listeningTurn, events: [prog('where is my cup', 40, 'complete', 1, 200, 30)], phase: 'finishing', has: ['speculate', 'finish_asr'] },
+    { name: '... not while the VAD still hears speech', from: listeningTurn, events: [prog('where is my cup', 0, 'complete', 1, 200, 30)], phase: 'listening', not: ['speculate', 'finish_asr'] },
+    { name: '... and not in a noisy room (narrow range): there only the VAD ends it', from: listeningTurn, events: [prog('where is my cup', 40, 'complete', 1, 200, 12)], phase: 'listening', not: ['finish_asr'] },
+    { name: '... but not forever: the VAD\'s quiet wins after the grace time', from: listeningTurn, events: [prog('where is my knife', 1199, 'complete', 1, 0), prog('where is my knife', 1200, 'complete', 1, 0)], phase: 'finishing', check: (x) => expect(x.kinds.filter((k) => k === 'finish_asr')).toHaveLength(1) },
     { name: 'with a VAD the recogniser\'s own endpoint (its last segment only) does not end the utterance', from: listeningTurn, events: [prog('hey', 300, 'incomplete'), { type: 'asr_endpoint', seq: 1, text: 'hey', complete: 'statement' }], phase: 'listening', not: ['finish_asr'] },
     { name: 'push-to-talk (endpoint: false): quiet does not end it, stop does; it still speculates', from: fold([{ type: 'start', sample_rate: 16000, endpoint: false }, opened]).s, events: [prog('where is my cup', 900, 'complete'), { type: 'asr_endpoint', seq: 1, text: 'where is my cup', complete: 'complete' }], phase: 'listening', has: ['speculate'], not: ['finish_asr'] },
     { name: 'endpoint must be a boolean', events: [{ type: 'start', sample_rate: 16000, endpoint: 'no' }], phase: 'idle', sent: ['error'] },
@@ -106,6 +115,7 @@ describe('voice turn reducer: a table of event sequences', () => {
 
   it('silence needed grows with doubt', () => {
     expect(silenceNeeded(cfg, 'complete')).toBe(200);
+    expect(silenceNeeded(cfg, 'unsure')).toBe(300);
     expect(silenceNeeded(cfg, 'statement')).toBe(450);
     expect(silenceNeeded(cfg, 'prefix')).toBe(450);
     expect(silenceNeeded(cfg, 'incomplete')).toBe(1500);
@@ -142,6 +152,16 @@ describe('completeness of the words so far', () => {
     ['turn on the', 'incomplete'],
     ['hey', 'incomplete'],
     ['okay so', 'incomplete'],
+    // what a recogniser makes of whole requests: the item first, then words a request ends with
+    ['do you know where my laptop is', 'complete'],
+    ['could you tell me where my bottle is please', 'complete'],
+    // stray words before the request (read as nlp/parse parseHeard reads them)
+    ['the know where my remote', 'complete'],
+    // the words are over, but the item is unsure: misheard, or followed by stray words
+    ['where is my course', 'unsure'],
+    ['where is my mouse them', 'unsure'],
+    ['thank you', 'statement'],
+    ['what about when like', 'incomplete'],
   ];
   for (const [text, want] of table) it(`"${text}" is ${want}`, () => expect(c.classify(text)).toBe(want));
   it('an answer to a pending question is complete', () => {

@@ -58,9 +58,9 @@ export type FromWorker =
   | { type: 'endpoint'; id: number; text: string; raw: string; words: WordInfo[]; alternatives: Alternative[] }
   /**
    * a slice was decoded: `bytes` of input consumed; `text` the words so far (segments + partial);
-   * `unk` the words end in an out-of-grammar word; `silenceMs` the VAD's quiet time at the decoded position (null: no VAD); `speech` the VAD heard speech
+   * `unk` the words end in an out-of-grammar word; `silenceMs` the VAD's quiet time at the decoded position (null: no VAD); `speech` the VAD heard speech; `loudQuietMs` the level meter's quiet time and `levelRangeDb` its loud-to-floor range (asr/loudness.ts)
    */
-  | { type: 'progress'; id: number; bytes: number; text: string; unk: boolean; silenceMs: number | null; speech: boolean }
+  | { type: 'progress'; id: number; bytes: number; text: string; unk: boolean; silenceMs: number | null; speech: boolean; loudQuietMs: number; levelRangeDb: number }
   | {
       type: 'final';
       id: number;

@@ -16,7 +16,7 @@ export interface AsrLogger {
 export interface StreamSink {
   onPartial(text: string): void;
   onEndpoint(text: string, raw: string, words: WordInfo[], alternatives: Alternative[]): void;
-  onProgress(bytes: number, text: string, silenceMs: number | null, speech: boolean, unk: boolean): void;
+  onProgress(bytes: number, text: string, silenceMs: number | null, speech: boolean, unk: boolean, loudQuietMs: number, levelRangeDb: number): void;
   onFinal(m: Extract<FromWorker, { type: 'final' }>): void;
   onError(message: string): void;
 }
@@ -164,7 +164,7 @@ export class AsrPool {
       case 'endpoint':
         return slot.sinks.get(m.id)?.onEndpoint(m.text, m.raw, m.words, m.alternatives);
       case 'progress':
-        return slot.sinks.get(m.id)?.onProgress(m.bytes, m.text, m.silenceMs, m.speech, m.unk);
+        return slot.sinks.get(m.id)?.onProgress(m.bytes, m.text, m.silenceMs, m.speech, m.unk, m.loudQuietMs, m.levelRangeDb);
       case 'final': {
         const s = slot.sinks.get(m.id);
         slot.sinks.delete(m.id);

@@ -65,6 +65,10 @@ export interface AsrProgress {
   unknownTail: boolean;
   /** ms of non-speech at the decoded position (null without a VAD) */
   silenceMs: number | null;
+  /** ms since a 20 ms frame last stood out from the noise floor (asr/loudness.ts) */
+  loudQuietMs: number;
+  /** the level meter's loud-to-floor range so far, dB (a rough signal-to-noise ratio) */
+  levelRangeDb: number;
   /** the VAD has heard speech in this stream (true without a VAD) */
   speech: boolean;
 }
@@ -185,9 +189,9 @@ class Stream extends EventEmitter implements AsrStream {
       onEndpoint: (t: string) => {
         if (!this.closed) this.emit('endpoint', t);
       },
-      onProgress: (b: number, text: string, silenceMs: number | null, speech: boolean, unk: boolean) => {
+      onProgress: (b: number, text: string, silenceMs: number | null, speech: boolean, unk: boolean, loudQuietMs: number, levelRangeDb: number) => {
         this.pending = Math.max(0, this.pending - b);
-        if (!this.closed) this.emit('progress', { text, unknownTail: unk, silenceMs, speech } satisfies AsrProgress);
+        if (!this.closed) this.emit('progress', { text, unknownTail: unk, silenceMs, speech, loudQuietMs, levelRangeDb } satisfies AsrProgress);
       },
       onFinal: (m: { text: string; raw: string; words: WordInfo[]; alternatives: Alternative[]; audioSeconds: number; cpuMs: number; checkable: boolean }) => {
         this.done();

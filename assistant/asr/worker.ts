@@ -12,6 +12,7 @@ import { MODEL_RATE } from '../../models/vosk-files.js';
 import { joinSegments, parseVoskResult, type Parsed } from './nbest.js';
 import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
 import { SileroVad, type VadStream } from './vad.js';
+import { LoudnessTracker } from './loudness.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -34,7 +35,11 @@ interface Stream {
   heard: string;
   /** they end in an out-of-grammar word ("where is my [unk]") */
   unk: boolean;
+  /** where in the audio (ms) the words last changed */
+  heardAtMs: number;
   vad: VadStream | null;
+  /** the level meter beside the VAD (asr/loudness.ts) */
+  loud: LoudnessTracker;
   inBytes: number;
   cpuMs: number;
   /** the utterance at 16 kHz, kept for a second look (up to HOLD_MAX_BYTES; `held` false beyond) */
@@ -168,7 +173,9 @@ function open(id: number, rate: number) {
       lastPartial: '',
       heard: '',
       unk: false,
+      heardAtMs: 0,
       vad: vad ? vad.stream() : null,
+      loud: new LoudnessTracker(MODEL_RATE),
       inBytes: 0,
       cpuMs: 0,
       audio: [],
@@ -234,20 +241,36 @@ function decode(s: Stream, pcm16k: Uint8Array) {
     const res = parseResult(lib.result(s.rec));
     s.lastPartial = '';
     if (res.raw) s.segments.push(res);
-    s.heard = s.segments.map((x) => x.text).filter(Boolean).join(' ');
+    setHeard(s, s.segments.map((x) => x.text).filter(Boolean).join(' '));
     s.unk = /(?:\[unk\]|<unk>)$/.test(res.raw.trim());
     post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words, alternatives: res.alternatives });
   } else {
     const part = partialText(lib.partialResult(s.rec));
     const p = part.text;
     const full = [...s.segments.map((x) => x.text), p].filter(Boolean).join(' ');
-    s.heard = full;
+    setHeard(s, full);
     if (part.text || part.unk) s.unk = part.unk;
     if (p && full !== s.lastPartial) {
       s.lastPartial = full;
       post({ type: 'partial', id: s.id, text: full });
     }
   }
+}
+
+function setHeard(s: Stream, text: string) {
+  if (text !== s.heard) s.heardAtMs = (s.inBytes / 2 / s.rate) * 1000;
+  s.heard = text;
+}
+
+/**
+ * The words end in something out of the grammar, and it was speech: the VAD heard speech after the words
+ * last changed. A recogniser fills a pause after "where is my" with [unk] for the room's noise; that is a
+ * hesitation, not an unknown thing.
+ */
+function unknownTail(s: Stream): boolean {
+  if (!s.unk) return false;
+  if (!s.vad) return true;
+  return s.vad.judgedMs - s.vad.silenceMs > s.heardAtMs;
 }
 
 function toModelRate(s: Stream, bytes: Uint8Array): Uint8Array {
@@ -265,8 +288,10 @@ function slice(s: Stream): number {
     const pcm = toModelRate(s, bytes);
     hold(s, pcm);
     decode(s, pcm);
-    // the VAD judges the same 16 kHz audio, so its quiet time is measured where the words end
-    s.vad?.push(s16leToFloat32(pcm));
+    // the VAD and the level meter judge the same 16 kHz audio, so quiet time is measured where the words end
+    const f = s16leToFloat32(pcm);
+    s.vad?.push(f);
+    s.loud.push(f);
   }
   s.cpuMs += performance.now() - t0;
   return bytes.byteLength;
@@ -343,7 +368,7 @@ function keepSegment(c: Check, p: Parsed) {
 }
 
 function progress(s: Stream, bytes: number) {
-  post({ type: 'progress', id: s.id, bytes, text: s.heard, unk: s.unk, silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true });
+  post({ type: 'progress', id: s.id, bytes, text: s.heard, unk: unknownTail(s), silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true, loudQuietMs: s.loud.quietMs, levelRangeDb: s.loud.rangeDb });
 }
 
 function finalize(s: Stream) {

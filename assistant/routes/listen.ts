@@ -271,7 +271,7 @@ class Connection {
     if (this.principal.kind === 'device') this.log.debug({ device: this.principal.device.id }, 'device');
     const dialog = () => liveDialog(this.dialog, Date.now());
     s.on('progress', (p: AsrProgress) =>
-      this.dispatch({ type: 'asr_progress', seq, text: p.text, silenceMs: p.silenceMs, speech: p.speech, complete: this.classifier.classify(p.text, dialog(), p.unknownTail) }),
+      this.dispatch({ type: 'asr_progress', seq, text: p.text, silenceMs: p.silenceMs, speech: p.speech, complete: this.classifier.classify(p.text, dialog(), p.unknownTail), loudQuietMs: p.loudQuietMs, levelRangeDb: p.levelRangeDb }),
     );
     s.on('partial', (text: string) => {
       // without a VAD the partials come only this way

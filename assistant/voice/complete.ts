@@ -6,7 +6,7 @@
  * Pure over the text, the names of things the recogniser can hear (the vocabulary's phrases and the
  * everyday things of the ASR grammar) and the question the assistant is waiting an answer to, if any.
  */
-import { parseRequest } from '../../nlp/parse.js';
+import { parseHeard, parseRequest } from '../../nlp/parse.js';
 import type { Vocabulary } from '../../nlp/types.js';
 import { PERSONAL_ITEMS, REQUEST_PHRASES, normalizePhrase } from '../asr/grammar.js';
 import type { DialogContext } from '../dialog.js';
@@ -17,11 +17,14 @@ const CONTINUES = new Set([
   'the', 'a', 'an', 'my', 'your', 'our', 'his', 'her', 'their', 'its', 'this', 'that', 'these', 'those', 'some', 'any',
   'is', 'are', 'was', 'were', 'be', 'am', 'did', 'do', 'does', 'have', 'has', 'had', 'can', 'could', 'will', 'would',
   'to', 'of', 'in', 'on', 'at', 'for', 'with', 'from', 'by', 'and', 'or', 'but', 'if', 'about', 'where', 'when',
-  'what', 'which', 'who', 'how', 'i', 'you', 'we', 'it', 'me', 'um', 'uh', 'er', 'hmm', 'erm', 'oh', 'so', 'like',
+  'what', 'which', 'who', 'how', 'i', 'we', 'it', 'me', 'um', 'uh', 'er', 'hmm', 'erm', 'oh', 'so', 'like',
   'see', 'seen', 'find', 'leave', 'left', 'put', 'lost', 'last', 'know', 'need', 'there',
   // lead-ins: a question usually follows ("hey, could you tell me where my mug is")
   'hey', 'hi', 'hello', 'okay', 'ok', 'well', 'excuse', 'sorry', 'tell', 'show', 'could',
 ]);
+
+/** words that may follow the item of a whole request ("do you know where my laptop is", "where is my cup please") */
+const AFTER_ITEM = new Set(['is', 'are', 'please', 'then', 'now', 'again', 'today', 'thanks', 'thank', 'you', 'gone', 'at']);
 
 /** what comes right before an item in a request */
 const POSSESSIVE = new Set(['my', 'the', 'a', 'our', 'your', 'his', 'her', 'their']);
@@ -73,6 +76,7 @@ export class CompletenessClassifier {
    */
   classify(text: string, dialog?: DialogContext | null, unknownTail = false): Completeness {
     const t = normalizePhrase(text);
+    // no words yet (they come a little after the sound), or none the recogniser knows: wait as for a hesitation
     if (!t) return 'incomplete';
     const words = t.split(' ');
     const last = words[words.length - 1];
@@ -84,17 +88,28 @@ export class CompletenessClassifier {
       const it = this.trailingItem(words);
       if (it && !CONTINUES.has(last)) return this.itemClass(it);
     }
-    const parsed = parseRequest(t);
+    // read as what a recogniser heard: stray words before the request, a misheard verb (nlp/parse parseHeard)
+    const parsed = parseHeard(t);
     if (parsed.intent !== 'not_a_request') {
+      const item = parsed.item ? normalizePhrase(parsed.item) : '';
+      if (item && this.items.has(item)) {
+        // a known item, and after it at most a few words a request ends with ("... my laptop is", "... please")
+        const at = t.lastIndexOf(item);
+        const after = at < 0 ? [] : t.slice(at + item.length).split(' ').filter(Boolean);
+        if (after.length === 0) return this.itemClass(item);
+        if (after.length <= 2 && after.every((w) => AFTER_ITEM.has(w))) return 'complete';
+      }
       if (CONTINUES.has(last)) return 'incomplete';
       const it = this.trailingItem(words);
       if (it) return this.itemClass(it);
-      // a request that ends in a word after the item ("where is my cup please")
-      if (parsed.item && this.items.has(normalizePhrase(parsed.item))) return 'complete';
-      return 'incomplete';
+      // the words are over but what they name is unsure: a misheard item ("where is my course"), stray words
+      // after it ("where is my mouse them"); not a hesitation's wait
+      return 'unsure';
     }
-    // the beginning of a request ("where", "have you", "i can't find"), or a sentence that goes on
-    if (this.starts.some((s) => s.startsWith(t + ' ') || s === t || t.startsWith(s + ' ') || t === s)) return 'incomplete';
+    // the beginning of a request ("where", "have you", "i can't find")
+    if (this.starts.some((s) => s.startsWith(t + ' ') || s === t)) return 'incomplete';
+    // a request's words followed by something that does not read as an item
+    if (this.starts.some((s) => t.startsWith(s + ' ')) && !CONTINUES.has(last)) return 'unsure';
     if (CONTINUES.has(last)) return 'incomplete';
     return 'statement';
   }

@@ -18,9 +18,13 @@
  * Endpointing (deciding the utterance is over while the client keeps streaming) is semantic: the words so
  * far are classified (voice/complete.ts) and the voice-activity detector says how long the audio has been
  * non-speech. A complete request ends after `endSilenceMs`; one that could still grow ("my phone" ...
- * "charger") after `prefixSilenceMs`; an incomplete one ("where is my ... um") only after `hesitationMs`
- * (a hesitation before the item must still give the item). Without a VAD the recogniser's own endpoint
- * decides, as before.
+ * "charger") after `prefixSilenceMs`; one whose item is unsure (misheard) after `unsureSilenceMs`; a
+ * sentence that is not a request after `statementSilenceMs`; an incomplete one ("where is my ... um") only
+ * after `hesitationMs` (a hesitation before the item must still give the item). A level meter beside the VAD
+ * (asr/loudness.ts) guards the end in noise (nothing ends while a frame stood out from the noise floor less
+ * than `levelQuietMs` ago) and, in a quiet room, measures the quiet sooner than the VAD, whose view of a
+ * word's end lags the sound. The defaults were chosen on the spoken corpus' tune split with
+ * bench/endpoint.ts (audio clock). Without a VAD the recogniser's own endpoint decides, as before.
  */
 import {
   MAX_SAMPLE_RATE,
@@ -39,6 +43,8 @@ export type Completeness =
   | 'complete'
   /** a whole request whose item could still grow into a longer one ("where is my phone" ... "charger") */
   | 'prefix'
+  /** a request whose words are over but whose item is unsure: misheard ("where is my course"), stray words after it */
+  | 'unsure'
   /** a whole sentence that is not a request ("turn on the lights") */
   | 'statement'
   /** not finished ("where is my", "where is my um", "") */
@@ -51,9 +57,23 @@ export interface TurnSettings {
   endSilenceMs: number;
   /** non-speech after a request that could still grow, ms */
   prefixSilenceMs: number;
+  /** non-speech after a request whose item is unsure (misheard, unknown, stray words after it), ms */
+  unsureSilenceMs: number;
+  /** non-speech after a whole sentence that is not a request ("turn on the lights"), ms */
+  statementSilenceMs: number;
   /** non-speech after anything else (incomplete, a hesitation) before the utterance ends anyway, ms */
   hesitationMs: number;
-  /** start answering speculatively once a complete request has been followed by this much non-speech, ms */
+  /**
+   * the level meter's guard: the utterance does not end while a frame stood out from the noise floor less
+   * than this long ago (ms), unless the VAD has been quiet `levelGraceMs` longer than needed
+   */
+  levelQuietMs: number;
+  levelGraceMs: number;
+  /** the level meter's quiet counts once the VAD has heard no speech for at least this long, ms ... */
+  vadQuietMinMs: number;
+  /** ... and when its loud frames stand at least this far above the noise floor (a quiet room), dB */
+  levelTrustRangeDb: number;
+  /** start answering speculatively once words that are over (any class but incomplete) have been followed by this much non-speech, ms */
   speculateSilenceMs: number;
   /** after a follow-up reply: stop listening politely when no speech starts within this long, ms */
   followUpMs: number;
@@ -65,9 +85,15 @@ export interface TurnSettings {
 
 export const TURN_DEFAULTS: TurnSettings = {
   maxUtteranceSeconds: 15,
-  endSilenceMs: 200,
-  prefixSilenceMs: 450,
+  endSilenceMs: 150,
+  prefixSilenceMs: 300,
+  unsureSilenceMs: 250,
+  statementSilenceMs: 250,
   hesitationMs: 2000,
+  levelQuietMs: 150,
+  levelGraceMs: 1000,
+  vadQuietMinMs: 32,
+  levelTrustRangeDb: 25,
   speculateSilenceMs: 60,
   followUpMs: 6000,
   watchdogMs: 20_000,
@@ -143,9 +169,10 @@ export type TurnEvent =
   /**
    * decoding progressed: `text` is the words so far; `silenceMs` how long the audio has been non-speech at the
    * decoded position (null: no VAD); `speech` whether the VAD has heard speech at all; `complete` the class
-   * of `text`
+   * of `text`; `loudQuietMs` how long no 20 ms frame has stood out from the noise floor, `levelRangeDb` how far
+   * the loud frames stand above it (asr/loudness.ts)
    */
-  | { type: 'asr_progress'; seq: number; text: string; silenceMs: number | null; speech: boolean; complete: Completeness }
+  | { type: 'asr_progress'; seq: number; text: string; silenceMs: number | null; speech: boolean; complete: Completeness; loudQuietMs?: number; levelRangeDb?: number }
   /** the recogniser's own endpoint (trailing silence by its rules) */
   | { type: 'asr_endpoint'; seq: number; text: string; complete: Completeness }
   /** `alternatives` / `words`: the recogniser's N-best list and word confidences, passed on to the transcript */
@@ -195,9 +222,14 @@ export function silenceNeeded(s: TurnSettings, c: Completeness): number {
     case 'complete':
       return s.endSilenceMs;
     case 'prefix':
-    case 'statement':
-      // could still grow into another thing; or not our kind of question, where a slower answer costs little
+      // could still grow into another thing ("my phone" ... "charger")
       return Math.max(s.endSilenceMs, s.prefixSilenceMs);
+    case 'unsure':
+      // the words are over, what they name is unsure: the answer will most likely ask back
+      return Math.max(s.endSilenceMs, s.unsureSilenceMs);
+    case 'statement':
+      // not our kind of question
+      return Math.max(s.endSilenceMs, s.statementSilenceMs);
     case 'incomplete':
       return Math.max(s.endSilenceMs, s.hesitationMs);
   }
@@ -345,17 +377,24 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
       let s: TurnState = { ...st, text: e.text || st.text, heardSpeech: st.heardSpeech || e.speech, vad: st.vad || e.silenceMs !== null };
       if (s.heardSpeech && st.followUp && !st.heardSpeech) fx.push({ type: 'clear_timer', kind: 'follow_up' });
       if (e.silenceMs === null || !s.heardSpeech) return out(s);
-      // a speculative answer for a complete request, as soon as the audio goes quiet
+      // how long it has been quiet: by the VAD; in a quiet room (the level meter's range wide) by the level
+      // meter too, once the VAD has stopped hearing speech (Silero's view of a word's end lags the sound by a
+      // window or three; in noise the level meter misses weak sounds, so it only guards there)
+      const levelTrusted = e.loudQuietMs !== undefined && (e.levelRangeDb ?? 0) >= cfg.levelTrustRangeDb && e.silenceMs >= cfg.vadQuietMinMs;
+      const quiet = levelTrusted ? Math.max(e.silenceMs, e.loudQuietMs!) : e.silenceMs;
+      // a speculative answer for words that are over, as soon as the audio goes quiet
       const words = e.text || st.text;
       if (s.speculating !== null && s.speculating !== words) {
         fx.push({ type: 'drop_speculation', seq: s.seq });
         s = { ...s, speculating: null };
       }
-      if ((e.complete === 'complete' || e.complete === 'prefix') && e.silenceMs >= cfg.speculateSilenceMs && s.speculating === null) {
+      if (e.complete !== 'incomplete' && quiet >= cfg.speculateSilenceMs && s.speculating === null) {
         fx.push({ type: 'speculate', seq: s.seq, text: words });
         s = { ...s, speculating: words };
       }
-      if (s.endpointing && e.silenceMs >= silenceNeeded(cfg, e.complete)) return end(s, 'endpoint');
+      const need = silenceNeeded(cfg, e.complete);
+      const levelQuiet = e.loudQuietMs === undefined || e.loudQuietMs >= cfg.levelQuietMs || e.silenceMs >= need + cfg.levelGraceMs;
+      if (s.endpointing && quiet >= need && levelQuiet) return end(s, 'endpoint');
       return out(s);
     }
 
