@@ -263,6 +263,54 @@ export function cachedClassifier(labels: readonly string[]): (text: string, unk:
   };
 }
 
+export interface EndpointSection {
+  settings: TurnSettings;
+  /** recogniser CPU / audio, lockstep decoding with the VAD */
+  rtf: number;
+  splits: Array<{ split: string; report: EndpointReport }>;
+}
+
+/** the bench section: every clip traced once, the product's defaults replayed per split */
+export async function endpointSection(o: { modelsDir: string; log?: (m: string) => void }): Promise<EndpointSection> {
+  const config = loadConfig([], {});
+  const labels = manifestLabels(config.visionModel) ?? [];
+  const traces = await traceClips({ fixtures: loadFixtures(), modelsDir: o.modelsDir, asrModel: config.asrModel, labels, streams: 2, log: o.log });
+  const classify = cachedClassifier(labels);
+  const settings = TURN_DEFAULTS;
+  const cpu = traces.reduce((a, t) => a + t.cpuMs, 0) / 1000;
+  const audio = traces.reduce((a, t) => a + (t.points.at(-1)?.at ?? 0), 0) / 1000;
+  return {
+    settings,
+    rtf: cpu / audio,
+    splits: (['tune', 'test'] as const).map((split) => {
+      const clips = bySplit(traces, split).map((t) => replayClip(t, settings, classify));
+      return { split: split === 'tune' ? 'tune (corpus tune split, committed fixtures, hesitation clips)' : 'TEST (corpus test split, never tuned on)', report: endpointReport(clips, settings) };
+    }),
+  };
+}
+
+export function endpointSectionReport(r: EndpointSection | { skipped: string }): string {
+  if ('skipped' in r) return `\n### Endpointing (audio clock)\n\nskipped: ${r.skipped}\n`;
+  const rows = r.splits.map(({ split, report: x }) => {
+    const c = (k: string) => (x.byClass[k] ? `${x.byClass[k].n}: ${x.byClass[k].p50.toFixed(0)} / ${x.byClass[k].p95.toFixed(0)}` : '–');
+    return `| ${split} | ${x.clips} | ${x.delayMs.p50.toFixed(0)} | ${x.delayMs.p95.toFixed(0)} | ${x.cutEarly} | ${c('complete')} | ${c('unsure')} | ${c('statement')} | ${c('incomplete')} |`;
+  });
+  return [
+    '\n### Endpointing (audio clock)\n',
+    'From the true end of speech (the last voiced 20 ms frame) to where the turn reducer ends the utterance, in',
+    `audio ms (lockstep decoding: load does not change it; processing comes on top, see the voice section). Recogniser + VAD real-time factor ${r.rtf.toFixed(3)}.\n`,
+    '| clips | n | p50 | p95 | cut early | complete n: p50 / p95 | unsure | statement | incomplete |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+/** the corpus' tune / test clips; the committed fixtures and the hesitation clips count as tune (they were looked at while the endpointer was built) */
+function bySplit(traces: ClipTrace[], split: string): ClipTrace[] {
+  return split === 'all' ? traces : split === 'test' ? traces.filter((t) => t.split === 'test') : traces.filter((t) => t.split !== 'test');
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -310,9 +358,7 @@ async function main() {
     traces = await traceClips({ fixtures: loadFixtures().filter((_, i) => i % every === 0), modelsDir: config.modelsDir, asrModel: config.asrModel, labels, streams: Number(values.streams), log: (m) => console.error(m) });
     if (values.traces) fs.writeFileSync(values.traces, JSON.stringify(traces));
   }
-  // the split: the corpus' tune / test clips; the committed fixtures and the hesitation clips count as tune
-  // (they were looked at while the endpointer was built)
-  const split = values.split === 'all' ? traces : values.split === 'test' ? traces.filter((t) => t.split === 'test') : traces.filter((t) => t.split !== 'test');
+  const split = bySplit(traces, values.split!);
   const classify = cachedClassifier(labels);
   const vadT = values['vad-positive'] || values['vad-negative'] ? { ...VAD_THRESHOLDS, positive: num(values['vad-positive'], VAD_THRESHOLDS.positive), negative: num(values['vad-negative'], VAD_THRESHOLDS.negative) } : undefined;
   const clips = split.map((t) => replayClip(t, settings, classify, vadT));

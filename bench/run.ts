@@ -22,10 +22,11 @@ import { asrRealTimeFactor, loadFixtures, voiceAvailable, voiceBench, type Voice
 import { ttsBench, ttsReport, type TtsResult } from './tts.js';
 import { inferenceAlone, modelFlops, peakGflops } from './onnx.js';
 import { recognitionBench, recognitionReport, type RecognitionResult } from './recognition.js';
+import { endpointSection, endpointSectionReport, type EndpointSection } from './endpoint.js';
 import { formatProfile, summarizeProfile } from './cpuprofile.js';
 import { REPO, fmt, log, machine, procCpuSeconds, procMemory, sleep, table, type Machine, type Summary } from './util.js';
 
-const SECTIONS = ['voice', 'text', 'frames', 'lookup', 'recognition', 'tts'] as const;
+const SECTIONS = ['voice', 'text', 'frames', 'lookup', 'recognition', 'endpoint', 'tts'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -137,6 +138,7 @@ interface Results {
   } | null;
   lookup: { rows: LookupRow[]; skipped?: string } | null;
   recognition: RecognitionResult | { skipped: string } | null;
+  endpoint: EndpointSection | { skipped: string } | null;
   tts: TtsResult | null;
   memory: Array<{ state: string; rssMiB: number }>;
   hwmMiB: number | null;
@@ -180,6 +182,7 @@ async function main(): Promise<number> {
     frames: null,
     lookup: null,
     recognition: null,
+    endpoint: null,
     tts: null,
     memory: [],
     hwmMiB: null,
@@ -326,6 +329,15 @@ async function main(): Promise<number> {
         res.recognition = await recognitionBench({ modelsDir: args.modelsDir, streams: 16, split: 'all', serverArgs: args.serverArgs, env: args.env });
       } catch (e) {
         res.recognition = { skipped: (e as Error).message };
+      }
+    }
+
+    // ---- endpointing on the audio clock: every clip through the recogniser and the turn reducer (no server)
+    if (args.only.has('endpoint')) {
+      try {
+        res.endpoint = await endpointSection({ modelsDir: args.modelsDir, log });
+      } catch (e) {
+        res.endpoint = { skipped: (e as Error).message };
       }
     }
 
@@ -520,6 +532,7 @@ export function report(r: Results): string {
     // the per-clip lines stay in the JSON; the report shows the figures
     out.push(recognitionReport(r.recognition));
   }
+  if (r.endpoint) out.push(endpointSectionReport(r.endpoint));
   if (r.args.only.includes('tts')) out.push(...ttsReport(r.tts));
 
   out.push('\n### Memory: server VmRSS\n');
