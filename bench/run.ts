@@ -415,7 +415,7 @@ export function report(r: Results): string {
     );
     out.push(
       table(
-        ['mode', 'streams', 'utterances', 'p50 ms', 'p95 ms', 'max ms', 'transcript p50 / p95 ms', 'cut early', 'misheard', 'errors', 'asr ms', 'nlp ms', 'lookup ms', 'tts ms (1st chunk)', 'ASR RTF', 'server CPU', 'peak RSS MiB'],
+        ['mode', 'streams', 'utterances', 'p50 ms', 'p95 ms', 'max ms', 'transcript p50 / p95 ms', 'cut early', 'misheard', 'errors', 'asr ms', 'nlp ms', 'lookup ms', 'tts ms (1st chunk)', 'tts cache hits', 'ASR RTF', 'server CPU', 'peak RSS MiB'],
         r.voice.rows.map((v) => [
           v.mode,
           v.streams,
@@ -431,6 +431,7 @@ export function report(r: Results): string {
           stage(v.serverMs, 'nlp'),
           stage(v.serverMs, 'lookup'),
           stage(v.serverMs, 'tts'),
+          v.ttsCacheHitRate == null ? '–' : `${Math.round(v.ttsCacheHitRate * 100)} %`,
           fmt(v.serverRtf, 3),
           v.serverCores === null ? '–' : fmt(v.serverCores, 2),
           fmt(v.peakRssMiB, 0),

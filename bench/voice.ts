@@ -270,6 +270,17 @@ export interface VoiceRow {
   hesitations: number;
   peakRssMiB: number;
   serverCores: number | null;
+  /** the speech synthesiser's clause cache during the level: hits (and shared) / lookups; null when not counted */
+  ttsCacheHitRate: number | null;
+}
+
+/** the TTS clause cache's hit rate between two /metrics texts (hits and shared syntheses count as hits) */
+function cacheHitRate(before: string, after: string): number | null {
+  const n = (t: string, r: string) => sampleValue(t, `whereabouts_tts_cache_lookups_total\\{result="${r}"\\}`);
+  const d = (r: string) => n(after, r) - n(before, r);
+  const hits = d('hit') + d('shared');
+  const all = hits + d('miss');
+  return Number.isFinite(all) && all > 0 ? hits / all : null;
 }
 
 export async function voiceAvailable(server: BenchServer, token: string): Promise<string | null> {
@@ -366,9 +377,10 @@ export async function voiceBench(
         hesitations: good.filter((r) => r.fixture.hesitation).length,
         peakRssMiB,
         serverCores: cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / seconds : null,
+        ttsCacheHitRate: cacheHitRate(before, after),
       });
       const row = rows.at(-1)!;
-      o.log?.(`  ${row.utterances} utterances, p50 ${row.latencyMs.p50.toFixed(0)} ms, p95 ${row.latencyMs.p95.toFixed(0)} ms, cut early ${row.cutEarly}, misheard ${row.misheard}, errors ${JSON.stringify(errors)}`);
+      o.log?.(`  ${row.utterances} utterances, p50 ${row.latencyMs.p50.toFixed(0)} ms, p95 ${row.latencyMs.p95.toFixed(0)} ms, cut early ${row.cutEarly}, misheard ${row.misheard}, errors ${JSON.stringify(errors)}, tts cache hits ${row.ttsCacheHitRate === null ? '-' : (row.ttsCacheHitRate * 100).toFixed(0) + ' %'}`);
     }
   return rows;
 }
