@@ -103,7 +103,7 @@ beforeAll(async () => {
   const vocab = buildVocabulary(manifestLabels('yolox_nano')!);
   // a loaded test machine decodes slowly: the second look is waited for (the product bounds it at 5 s), and the
   // turn's watchdog waits as long
-  asr = await createAsr(config, vocab.phrases(), { preferred: vocab.labels, secondLookMs: 120_000 });
+  asr = await createAsr(config, vocab.phrases(), { preferred: vocab.labels, secondLookMs: 120_000, secondLook: true });
   app = await buildApp(config, { logger: false, asr, voice: { watchdogMs: 180_000 } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();

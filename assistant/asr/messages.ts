@@ -15,6 +15,8 @@ export interface WorkerInit {
   maxAlternatives: number;
   /** the Silero VAD model file (asr/vad.ts); null: no voice-activity detection */
   vadModel: string | null;
+  /** keep finished utterances' audio for second looks (asr/recognizer.ts AsrOptions.secondLook) */
+  secondLook: boolean;
 }
 
 export type ToWorker =

@@ -87,6 +87,7 @@ export class AsrPool {
       maxAlternatives: this.opts.maxAlternatives,
       sliceMs: this.opts.sliceMs,
       vadModel: this.opts.vadModel,
+      secondLook: this.opts.secondLook,
     };
     // execArgv is inherited; --input-type (node -e) is not allowed in a worker
     const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));

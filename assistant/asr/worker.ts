@@ -180,7 +180,7 @@ function open(id: number, rate: number) {
       cpuMs: 0,
       audio: [],
       audioBytes: 0,
-      holdable: !!grammar,
+      holdable: !!grammar && init.secondLook,
     });
     order.push(id);
   } catch (e) {
