@@ -63,18 +63,23 @@ export const TTS_LAYOUTS = [
 ] as const;
 
 function loadProbe(opts: { voice: string; workers: number; threads: number; cacheMb: number; seconds: number; levels: number[]; pace: string; sentencesFile: string }): Promise<LoadResult> {
+  const args = [
+    path.join(REPO, 'dist', 'bench', 'tts-load.js'),
+    '--voice', opts.voice,
+    '--workers', String(opts.workers),
+    '--threads', String(opts.threads),
+    '--cache-mb', String(opts.cacheMb),
+    '--seconds', String(opts.seconds),
+    '--levels', opts.levels.join(','),
+    '--pace', opts.pace,
+    '--sentences', opts.sentencesFile,
+  ];
+  return jsonChild<LoadResult>(args, 'tts load probe');
+}
+
+/** runs a bench child process; its last stdout line is its JSON result */
+function jsonChild<T>(args: string[], what: string): Promise<T> {
   return new Promise((resolve, reject) => {
-    const args = [
-      path.join(REPO, 'dist', 'bench', 'tts-load.js'),
-      '--voice', opts.voice,
-      '--workers', String(opts.workers),
-      '--threads', String(opts.threads),
-      '--cache-mb', String(opts.cacheMb),
-      '--seconds', String(opts.seconds),
-      '--levels', opts.levels.join(','),
-      '--pace', opts.pace,
-      '--sentences', opts.sentencesFile,
-    ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -82,8 +87,8 @@ function loadProbe(opts: { voice: string; workers: number; threads: number; cach
     child.stderr.on('data', (d) => (err += d));
     child.on('exit', (code) => {
       const line = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as LoadResult);
-      else reject(new Error(`tts load probe exited with ${code}: ${err.trim().slice(-500)}`));
+      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as T);
+      else reject(new Error(`${what} exited with ${code}: ${err.trim().slice(-500)}`));
     });
   });
 }
@@ -158,20 +163,9 @@ export function wordErrors(ref: string[], hyp: string[]): number {
 }
 
 function probe(engine: string, opts: { voice: string; threads: number; out: string; sentencesFile: string }): Promise<ProbeResult> {
-  return new Promise((resolve, reject) => {
-    const args = [path.join(REPO, 'dist', 'bench', 'tts-probe.js'), '--engine', engine, '--out', opts.out, '--sentences', opts.sentencesFile, '--threads', String(opts.threads)];
-    if (opts.voice) args.push('--voice', opts.voice);
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => {
-      const line = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && line.startsWith('{')) resolve(JSON.parse(line) as ProbeResult);
-      else reject(new Error(`tts probe ${engine} exited with ${code}: ${err.trim().slice(-500)}`));
-    });
-  });
+  const args = [path.join(REPO, 'dist', 'bench', 'tts-probe.js'), '--engine', engine, '--out', opts.out, '--sentences', opts.sentencesFile, '--threads', String(opts.threads)];
+  if (opts.voice) args.push('--voice', opts.voice);
+  return jsonChild<ProbeResult>(args, `tts probe ${engine}`);
 }
 
 export async function ttsBench(opts: { modelsDir: string; asrModel: string; work: string; voice?: string; threads?: number; quick?: boolean; cacheMb?: number }): Promise<TtsResult> {
