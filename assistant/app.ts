@@ -15,6 +15,7 @@ import { LabelBook } from './labels.js';
 import { Answerer } from './answer.js';
 import { QueryLog } from './query-log.js';
 import { createSpeech } from './speech.js';
+import { startOpenings, type Openings } from './openings.js';
 import { warmUp } from '../nlp/parse.js';
 import contextPlugin, { type SpeechService } from './plugins/context.js';
 import errorsPlugin from './plugins/errors.js';
@@ -140,13 +141,20 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   const queryLog = new QueryLog(store, (err) => app.log.error({ err }, 'could not store a question'));
 
   let speech = opts.speech;
+  let openings: Openings | null = null;
   if (speech === undefined) {
     const s = await createSpeech(config, { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m) });
     if (s) app.addHook('onClose', async () => s.close());
     speech = s;
+    // the first words of likely replies, prepared ahead (Piper): "Your cup was", "I last saw", ...
+    if (s?.tts.warm && config.ttsOpeningsMb > 0) {
+      const o = startOpenings({ store, tts: s.tts, timeZone: config.timeZone, examples: labelBook.labels.slice(0, 2), log: { info: (m) => app.log.info(m), warn: (m) => app.log.warn(m) } });
+      app.addHook('onClose', async () => o.stop());
+      openings = o;
+    }
   }
 
-  await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, places, ownsStore: !opts.store });
+  await app.register(contextPlugin, { config, store, labelBook, answerer, queryLog, speech, places, openings, ownsStore: !opts.store });
   await app.register(errorsPlugin);
   if (opts.checkResponses ?? process.env.WHEREABOUTS_CHECK_RESPONSES === '1') await app.register(responseCheck);
   await app.register(openapiPlugin); // before every route: the OpenAPI document lists the routes registered after it

@@ -65,6 +65,7 @@ export const SETTINGS = {
   ttsThreads: int(() => Math.min(2, os.availableParallelism()), 'onnxruntime threads in each Piper worker', { min: 1, max: 16 }),
   ttsWorkers: int(1, 'Piper worker threads, each with its own copy of the voice (~130 MB each)', { min: 1, max: 8 }),
   ttsCacheMb: num(8, 'cache of synthesised clause audio (Piper), MiB; 0: off', { min: 0, max: 1024 }),
+  ttsOpeningsMb: num(4, 'openings of replies ("Your cup was", "I last saw") prepared ahead for every item seen (Piper), MiB; 0: off', { min: 0, max: 256 }),
   timeZone: str(() => Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', 'time zone for spoken times', { placeholder: 'ZONE', check: timeZoneProblem }),
   sessionDays: num(30, 'login session lifetime, days', { min: 0.001 }),
   loginAttempts: int(10, 'failed logins per user and address in 15 minutes before 429', { min: 1 }),

@@ -55,6 +55,9 @@ export async function createSpeech(config: TtsConfig & Partial<Pick<Config, 'mod
       reportPool('tts', () => p.queueStats()),
       reportTtsCache(() => ({ hit: p.cache.hits, miss: p.cache.misses, shared: p.cacheShared })),
       registerGauge('whereabouts_tts_cache_bytes', 'bytes held by the cache of synthesised clause audio (Piper)', () => p.cache.bytes),
+      registerGauge('whereabouts_tts_openings', 'reply openings prepared ahead (Piper; assistant/openings.ts)', () => p.openingStats().held),
+      registerGauge('whereabouts_tts_openings_warming', 'reply openings queued or being synthesised ahead (Piper)', () => p.openingStats().warming),
+      registerGauge('whereabouts_tts_opening_hits', 'replies whose first audio was a prepared opening (Piper), since start', () => p.openingStats().hits),
     );
   }
   return {

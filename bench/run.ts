@@ -15,7 +15,7 @@ import { bool, choice, ConfigError, int, list, num, parseSettings, settingsHelp,
 import { haveWrk } from './load.js';
 import { lookupBench, lookupPostgres, type LookupRow } from './lookup.js';
 import { seedPostgres, seedSqlite, type SeedResult } from './seed.js';
-import { startServer, type BenchServer } from './server.js';
+import { sampleValue, startServer, type BenchServer } from './server.js';
 import { textBench, type TextRow } from './text.js';
 import { framesBench, makeImages, type FramesRow } from './frames.js';
 import { asrRealTimeFactor, loadFixtures, voiceAvailable, voiceBench, type VoiceRow } from './voice.js';
@@ -282,6 +282,19 @@ async function main(): Promise<number> {
       }
 
       if (args.only.has('voice')) {
+        // a server that has been up a while has its reply openings prepared (assistant/openings.ts): wait for them
+        const w0 = Date.now();
+        for (;;) {
+          const m = await server.metrics().catch(() => '');
+          const held = sampleValue(m, 'whereabouts_tts_openings');
+          const warming = sampleValue(m, 'whereabouts_tts_openings_warming');
+          const started = held > 0 || warming > 0 || Date.now() - w0 > 30_000;
+          if (Number.isNaN(held) || (started && !(warming > 0)) || Date.now() - w0 > 300_000) {
+            if (held > 0) log(`voice: ${held} reply openings prepared (waited ${((Date.now() - w0) / 1000).toFixed(0)} s${warming ? `, ${warming} still warming` : ''})`);
+            break;
+          }
+          await sleep(1000);
+        }
         const why = await voiceAvailable(server, tokens[0]);
         if (why) res.voice = { rows: [], maxStreamsUnder1s: null, asr: null, skipped: why };
         else {
@@ -578,7 +591,9 @@ export function report(r: Results): string {
   const tp = r.tts?.rows.find((x) => x.asked === 'piper');
   const tf = r.tts?.rows.find((x) => x.asked === 'flite');
   if (tp) {
-    rows.push(['tts: Piper first audio <= 120 ms p50 after the reply text', `${ms(tp.firstMs.p50)} ms (p95 ${ms(tp.firstMs.p95)})`, mark(tp.engine === 'piper' && tp.firstMs.p50 <= 120)]);
+    rows.push(['tts: Piper first audio <= 120 ms p50 after the reply text (nothing prepared)', `${ms(tp.firstMs.p50)} ms (p95 ${ms(tp.firstMs.p95)})`, mark(tp.engine === 'piper' && tp.firstMs.p50 <= 120)]);
+    if (tp.preparedFirstMs)
+      rows.push(['tts: the same, openings prepared (assistant/openings.ts)', `${ms(tp.preparedFirstMs.p50)} ms (p95 ${ms(tp.preparedFirstMs.p95)})`, mark(tp.engine === 'piper' && tp.preparedFirstMs.p50 <= 120)]);
     rows.push(['tts: Piper worker RSS <= 150 MB', `${fmt(tp.memory.workerMiB * 1.048576, 0)} MB (peak ${fmt(tp.memory.workerPeakMiB * 1.048576, 0)} MB)`, mark(tp.memory.workerMiB * 1.048576 <= 150)]);
     if (tf) rows.push(['tts: Piper WER not worse than flite (same run)', `${fmt(tp.wer * 100, 1)} % vs ${fmt(tf.wer * 100, 1)} %`, mark(tp.wer <= tf.wer)]);
   }

@@ -29,6 +29,11 @@ export interface ProbeResult {
   memory: { beforeMiB: number; readyMiB: number; afterMiB: number; hwmMiB: number };
   /** CPU seconds (all threads of the process) spent on the replies: contention does not inflate it */
   cpuSec: number;
+  /**
+   * Piper: each reply's first chunk again after warm() prepared the replies' openings (what the server does
+   * for the openings of its own replies, assistant/openings.ts), and how long preparing them took
+   */
+  prepared?: { firstChunkMs: number[]; warmMs: number; openings: number };
 }
 
 async function main(): Promise<void> {
@@ -75,12 +80,22 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   await new Promise((r) => setTimeout(r, 1000)); // settled: one second after the last reply
   const after = status();
+  let prepared: ProbeResult['prepared'];
+  if (piper) {
+    const w0 = performance.now();
+    const w = await piper.warm(sentences);
+    const warmMs = performance.now() - w0;
+    const firstChunkMs: number[] = [];
+    for (const text of sentences) firstChunkMs.push((await time(text)).first);
+    prepared = { firstChunkMs, warmMs, openings: w.warmed + w.held };
+  }
   const result: ProbeResult = {
     engine: tts.engine,
     startMs,
     coldFirstChunkMs: cold.first,
     sentences: rows,
     cpuSec: (cpu.user + cpu.system) / 1e6,
+    prepared,
     memory: { beforeMiB: before.rssMiB, readyMiB: ready.rssMiB, afterMiB: after.rssMiB, hwmMiB: after.hwmMiB },
   };
   await tts.close();

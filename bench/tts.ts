@@ -28,6 +28,8 @@ export interface TtsEngineRow {
   startMs: number;
   coldFirstMs: number;
   firstMs: { p50: number; p95: number; max: number };
+  /** Piper: first audio once the replies' openings were prepared (warm()), and what preparing them cost */
+  preparedFirstMs: { p50: number; p95: number; max: number; warmMs: number; openings: number } | null;
   rtf: number;
   /** CPU seconds (all threads) per second of audio: what the synthesis costs, whatever else runs */
   cpuRtf: number;
@@ -218,6 +220,9 @@ export async function ttsBench(opts: { modelsDir: string; asrModel: string; work
         startMs: r.startMs,
         coldFirstMs: r.coldFirstChunkMs,
         firstMs: { p50: quantile(first, 0.5), p95: quantile(first, 0.95), max: Math.max(...first) },
+        preparedFirstMs: r.prepared
+          ? { p50: quantile(r.prepared.firstChunkMs, 0.5), p95: quantile(r.prepared.firstChunkMs, 0.95), max: Math.max(...r.prepared.firstChunkMs), warmMs: r.prepared.warmMs, openings: r.prepared.openings }
+          : null,
         rtf: synthMs / 1000 / audioSec,
         cpuRtf: r.cpuSec / audioSec,
         inferRtf: pieces.length ? inferMs / pieceAudioMs : null,
@@ -277,6 +282,12 @@ export function ttsReport(t: TtsResult | null): string[] {
     out.push(
       `\nPiper's first piece of a reply (a clause, cut short before a preposition when long): p50 ${fmt(p.firstPieceInferMs, 1)} ms of onnxruntime for ${fmt(p.firstPieceAudioMs, 0)} ms of audio; ` +
         `at ${fmt(p.cpuRtf, 3)} CPU s per audio s that piece costs ~${fmt((p.firstPieceAudioMs * p.cpuRtf), 0)} ms of CPU (its wall time on an idle machine is at most that, less with 2 threads).`,
+    );
+  const pp = p?.preparedFirstMs;
+  if (pp)
+    out.push(
+      `\nPiper with the openings prepared (warm(), as the server prepares "Your cup was", "I last saw", ... for every item seen: assistant/openings.ts): ` +
+        `first audio p50 ${fmt(pp.p50, 1)} ms, p95 ${fmt(pp.p95, 1)} ms, max ${fmt(pp.max, 0)} ms; preparing the ${pp.openings} openings of these replies took ${fmt(pp.warmMs / 1000, 1)} s on an idle engine.`,
     );
   for (const r of t.rows) out.push(`\n${r.engine}, hardest replies: ${r.worst.map((w) => `"${w.ref}" -> "${w.hyp.trim()}" (${fmt(w.wer * 100, 0)} %)`).join('; ')}`);
   out.push(...ttsLoadReport(t));

@@ -562,3 +562,38 @@ export function composePlaceReply(p: PlaceReplyInput): string {
   const recency = p.items.length > 1 ? `, most recently ${describeAgo(newest, p.now, p.timeZone)}` : `, ${describeAgo(newest, p.now, p.timeZone)}`;
   return `${Where} I last saw your ${listing(names)}${recency}.`;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// the openings a speech synthesiser can prepare ahead (assistant/openings.ts)
+
+/**
+ * Replies in this module's own wording about `item` (the name as it would be spoken), one for each way a reply
+ * can start: found (plain, hedged, when it was last seen), not seen yet, asking back, not heard, not
+ * understood. A synthesiser that prepares the first words of these (Piper's openings) has the start of most
+ * real replies ready before their text exists. The places and times in them are placeholders: only how a
+ * reply starts matters.
+ */
+export function sampleReplies(item: string, opts: { now: number; timeZone: string; examples?: readonly string[] }): string[] {
+  const base = { item, label: item, examples: [...(opts.examples ?? [])], now: opts.now, timeZone: opts.timeZone };
+  const sighting = (score: number, room: string | null, zone: string | null) => ({
+    seenAt: opts.now - 4 * 60_000,
+    score,
+    box: { x: 0.1, y: 0.4, w: 0.1, h: 0.1 },
+    room,
+    zone,
+    deviceName: 'kitchen',
+    neighbours: [],
+  });
+  const out = new Set<string>();
+  for (const intent of ['find_item', 'last_seen'] as const)
+    for (const score of [0.9, 0.3])
+      for (const [room, zone] of [
+        ['kitchen', 'counter'],
+        ['kitchen', null],
+        [null, null],
+      ] as const)
+        out.add(composeReply({ ...base, outcome: 'found', intent, sighting: sighting(score, room, zone) }));
+  for (const outcome of ['never_seen', 'clarify', 'not_heard', 'unknown_item', 'no_item', 'not_understood', 'cancelled'] as const)
+    out.add(composeReply({ ...base, outcome, intent: 'find_item', item: outcome === 'unknown_item' ? null : item }));
+  return [...out];
+}

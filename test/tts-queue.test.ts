@@ -258,7 +258,8 @@ describe.skipIf(!needVoice)('piper clause cache with the real voice', () => {
 
 describe.skipIf(!needVoice)('spoken replies over HTTP', () => {
   it('a client that goes away takes its reply out of the synthesiser queue; /metrics counts cache hits and misses', async () => {
-    const s = await startTestServer({ ttsEngine: 'piper', voice: VOICE, ttsWorkers: 1, ttsCacheMb: 4 });
+    // no openings prepared in the background: this test counts what the queue holds and drops
+    const s = await startTestServer({ ttsEngine: 'piper', voice: VOICE, ttsWorkers: 1, ttsCacheMb: 4, ttsOpeningsMb: 0 });
     try {
       const speech = s.app.speech as unknown as { tts: Tts };
       const piper = speech.tts as PiperTts;

@@ -1,4 +1,5 @@
 /** Shared services as decorators: configuration, store, label book, answerer. */
+import type { Openings } from '../openings.js';
 import fp from 'fastify-plugin';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from '../config.js';
@@ -34,6 +35,8 @@ declare module 'fastify' {
     speech: SpeechService | null;
     /** each user's zones, rooms and place labels, cached (assistant/places.ts) */
     places: PlaceBook;
+    /** reply openings prepared ahead (assistant/openings.ts); null without Piper or with --tts-openings-mb 0 */
+    openings: Openings | null;
   }
 }
 
@@ -45,6 +48,7 @@ export interface ContextOptions {
   queryLog: QueryLog;
   speech: SpeechService | null;
   places: PlaceBook;
+  openings?: Openings | null;
   /** close the store when the server closes (false when the caller owns it) */
   ownsStore: boolean;
 }
@@ -58,6 +62,7 @@ export default fp<ContextOptions>(
     app.decorate('queryLog', opts.queryLog);
     app.decorate('speech', opts.speech);
     app.decorate('places', opts.places);
+    app.decorate('openings', opts.openings ?? null);
     app.addHook('onClose', async () => opts.queryLog.flush());
     if (opts.ownsStore) app.addHook('onClose', async () => opts.store.close());
   },

@@ -152,6 +152,7 @@ const frameRoutes: FastifyPluginAsyncTypebox<FrameRoutesOptions> = async (app, o
         total_ms: round(t2 - t0),
       };
       recordFrame(result.timings, timings.store_ms, timings.total_ms, sightings.length); // metrics
+      app.openings?.seen(result.detections.map((d) => d.label)); // a new item: its reply opening is prepared now
       reply.header('server-timing', Object.entries(timings).map(([k, v]) => `${k.replace(/_ms$/, '')};dur=${v}`).join(', '));
       return reply.status(201).send({
         frame: { id: frame.id, captured_at: iso(capturedAt), width: result.width, height: result.height, snapshot_url: `/v1/frames/${frame.id}/snapshot` },

@@ -74,6 +74,7 @@ const sightingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       dets.map((d) => ({ ...d, userId: p.user.id, deviceId: p.device.id, seenAt, zoneId: zoneOf(d.box) })),
       [],
     );
+    app.openings?.seen(dets.map((d) => d.label)); // a new item: its reply opening is prepared now
     const zones = (await app.places.forUser(p.user.id)).zones;
     const ctx = { deviceName: p.device.name, room: p.device.room, snapshotAvailable: false };
     return reply

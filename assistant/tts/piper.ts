@@ -12,6 +12,11 @@
  *
  * Synthesised pieces are kept in a bounded cache (clause-cache.ts), so a clause heard before costs nothing;
  * the same clause asked for while it is being synthesised waits for that synthesis instead of queueing again.
+ *
+ * Openings: `warm(replies)` synthesises the first piece of each given reply ahead of time, behind every real
+ * reply in the queue, and keeps it apart from the cache (never evicted, bounded by `openingBytes`). The server
+ * warms the openings its replies start with ("Your cup was", "I last saw", "Did you mean"), so the first audio
+ * of such a reply is ready the moment its text is.
  */
 import fs from 'node:fs';
 import { Worker } from 'node:worker_threads';
@@ -35,6 +40,15 @@ export interface PiperOptions extends TtsOptions {
   firstWords?: number;
   /** bound of the cache of synthesised pieces, bytes (default 8 MiB; 0: no cache) */
   cacheBytes?: number;
+  /** bound of the warmed openings (warm()), bytes of PCM (default 4 MiB; 0: warm() does nothing) */
+  openingBytes?: number;
+}
+
+/** what warm() did: openings synthesised now, already held, and left out (the bound, or a failure) */
+export interface WarmResult {
+  warmed: number;
+  held: number;
+  skipped: number;
 }
 
 /** Per-piece timings kept for the bench (the last 200). */
@@ -50,6 +64,10 @@ export interface PiperPieceStat {
 }
 
 export const DEFAULT_PIPER_CACHE_BYTES = 8 * 1024 * 1024;
+export const DEFAULT_PIPER_OPENING_BYTES = 4 * 1024 * 1024;
+
+/** a warming's place in the queue: behind every piece of every real reply */
+const WARM_ORDER = Number.MAX_SAFE_INTEGER;
 
 type Audio = Extract<PiperReply, { type: 'audio' }>;
 
@@ -71,6 +89,8 @@ interface Job {
   joinAfter: boolean;
   waiters: Set<Waiter>;
   queuedAt: number;
+  /** an opening being warmed (a real reply may join it even with the cache off) */
+  warm: boolean;
 }
 
 class PiperWorker {
@@ -136,6 +156,15 @@ export class PiperTts implements Tts {
   readonly cache: ClauseCache;
   /** phonemes the voice did not know, with counts (logged once at close by the caller if it wants) */
   readonly missing = new Map<string, number>();
+  /** warmed openings by clause key (warm()); never evicted */
+  private readonly openings = new Map<string, ClauseAudio>();
+  private readonly openingLimit: number;
+  /** PCM bytes the openings hold */
+  openingBytes = 0;
+  /** replies whose first piece came from the warmed openings */
+  openingHits = 0;
+  /** openings queued or being synthesised by warm() */
+  warming = 0;
 
   /** Reads and checks the voice's .onnx.json (throws AppError('unavailable') naming the file and problem). */
   constructor(opts: PiperOptions) {
@@ -148,6 +177,7 @@ export class PiperTts implements Tts {
     this.workers = Array.from({ length: this.workerCount }, () => new PiperWorker());
     this.firstWords = opts.firstWords ?? 4;
     this.cache = new ClauseCache(opts.cacheBytes ?? DEFAULT_PIPER_CACHE_BYTES);
+    this.openingLimit = Math.max(0, opts.openingBytes ?? DEFAULT_PIPER_OPENING_BYTES);
     let st: fs.Stats;
     try {
       st = fs.statSync(this.voice);
@@ -238,7 +268,7 @@ export class PiperTts implements Tts {
     if (this.stats.length > 200) this.stats.shift();
     for (const c of r.missing) this.missing.set(c, (this.missing.get(c) ?? 0) + 1);
     const audio: ClauseAudio = { pcm: Buffer.from(r.pcm), gain: r.gain };
-    this.cache.set(job.key, audio);
+    if (!job.warm) this.cache.set(job.key, audio); // a warmed opening is kept among the openings instead
     return audio;
   }
 
@@ -284,18 +314,22 @@ export class PiperTts implements Tts {
 
   /** one reply's piece: from the cache, from a synthesis already under way, or queued */
   private want(piece: TextPiece, index: number, reply: number, sampleRate: number, joinBefore: boolean, joinAfter: boolean, c: Cancel): Promise<ClauseAudio | Error | null> {
-    const cached = this.cache.enabled
-      ? clauseKey({ voice: this.voice, lengthScale: this.lengthScale, volume: this.volume, sampleRate, text: piece.text, end: piece.end, joinBefore, joinAfter })
-      : null;
+    const key = this.keyOf(piece, sampleRate, joinBefore, joinAfter);
+    const opening = index === 0 ? this.openings.get(key) : undefined;
+    if (opening) {
+      this.openingHits++;
+      return Promise.resolve(opening);
+    }
+    const cached = this.cache.enabled ? key : null;
     const hit = cached !== null ? this.cache.get(cached) : undefined;
     if (hit) return Promise.resolve(hit);
     return new Promise((resolve) => {
       const waiter: Waiter = { reply, index, done: resolve };
-      let job = cached !== null ? this.inFlight.get(cached) : undefined;
-      if (job) this.cacheShared++;
+      let job = this.inFlight.get(key);
+      if (job && (cached !== null || job.warm)) this.cacheShared++;
       else {
-        job = { key: cached ?? `#${this.unique++}`, piece, sampleRate, joinBefore, joinAfter, waiters: new Set(), queuedAt: performance.now() };
-        this.inFlight.set(job.key, job);
+        job = { key: cached ?? `#${this.unique++}`, piece, sampleRate, joinBefore, joinAfter, waiters: new Set(), queuedAt: performance.now(), warm: false };
+        if (cached !== null) this.inFlight.set(job.key, job);
         this.queue.push(job);
       }
       job.waiters.add(waiter);
@@ -313,6 +347,70 @@ export class PiperTts implements Tts {
         }
       });
     });
+  }
+
+  private keyOf(piece: TextPiece, sampleRate: number, joinBefore: boolean, joinAfter: boolean): string {
+    return clauseKey({ voice: this.voice, lengthScale: this.lengthScale, volume: this.volume, sampleRate, text: piece.text, end: piece.end, joinBefore, joinAfter });
+  }
+
+  /** openings held and their PCM bytes (for /metrics and tests) */
+  openingStats(): { held: number; bytes: number; limit: number; warming: number; hits: number } {
+    return { held: this.openings.size, bytes: this.openingBytes, limit: this.openingLimit, warming: this.warming, hits: this.openingHits };
+  }
+
+  /**
+   * Synthesises the first piece of each reply (as synthesize() would cut it) ahead of time and keeps it among
+   * the openings, behind every real reply in the queue. Resolves when all of them are done; an opening that
+   * does not fit the bound, or whose synthesis fails, is skipped (warming is never worth an error).
+   */
+  async warm(replies: readonly string[], opts: { sampleRate?: number } = {}): Promise<WarmResult> {
+    const out: WarmResult = { warmed: 0, held: 0, skipped: 0 };
+    if (this.closed || this.openingLimit <= 0) return { ...out, skipped: replies.length };
+    const wanted = new Map<string, { piece: TextPiece; sampleRate: number; joinAfter: boolean }>();
+    for (const text of replies) {
+      let b: { text: string; sampleRate: number } | null;
+      try {
+        b = beginSynthesis(text, { sampleRate: opts.sampleRate }, this);
+      } catch {
+        out.skipped++;
+        continue;
+      }
+      const pieces = b ? planPieces(b.text, this.firstWords) : [];
+      if (!b || !pieces.length) continue;
+      const joinAfter = pieces[0].end === '' && pieces.length > 1;
+      const key = this.keyOf(pieces[0], b.sampleRate, false, joinAfter);
+      if (this.openings.has(key)) out.held++;
+      else wanted.set(key, { piece: pieces[0], sampleRate: b.sampleRate, joinAfter });
+    }
+    if (!wanted.size) return out;
+    await this.start();
+    const runs = [...wanted].map(
+      ([key, w]) =>
+        new Promise<void>((resolve) => {
+          this.warming++;
+          const settle = (r: ClauseAudio | Error) => {
+            this.warming--;
+            if (!(r instanceof Error) && !this.openings.has(key) && this.openingBytes + r.pcm.length <= this.openingLimit) {
+              this.openings.set(key, r);
+              this.openingBytes += r.pcm.length;
+              out.warmed++;
+            } else if (!this.openings.has(key)) out.skipped++;
+            else out.held++;
+            resolve();
+          };
+          const waiter: Waiter = { reply: WARM_ORDER, index: WARM_ORDER, done: settle };
+          let job = this.inFlight.get(key);
+          if (!job) {
+            job = { key, piece: w.piece, sampleRate: w.sampleRate, joinBefore: false, joinAfter: w.joinAfter, waiters: new Set(), queuedAt: performance.now(), warm: true };
+            this.inFlight.set(key, job);
+            this.queue.push(job);
+          }
+          job.waiters.add(waiter);
+        }),
+    );
+    this.pump();
+    await Promise.all(runs);
+    return out;
   }
 
   synthesize(text: string, opts: SynthesizeOptions = {}): AsyncIterable<Buffer> {

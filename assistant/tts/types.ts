@@ -14,6 +14,12 @@ export interface Tts {
    * done); a piece already being synthesised finishes, and nothing after it is started.
    */
   synthesize(text: string, opts?: SynthesizeOptions): AsyncIterable<Buffer>;
+  /**
+   * Prepares the first piece of each reply ahead of time (engines with slow first audio: piper), behind any
+   * real reply; later replies that start the same way get their first audio at once. Absent when an engine
+   * has nothing to gain (flite, espeak-ng).
+   */
+  warm?(replies: readonly string[], opts?: { sampleRate?: number }): Promise<{ warmed: number; held: number; skipped: number }>;
   /** Stops the worker thread / child processes. Further synthesize() calls throw. */
   close(): Promise<void>;
 }
