@@ -47,7 +47,7 @@ export const SETTINGS = {
   bodyIdleSeconds: num(10, 'a request body with no new byte for this long (or under 1 KiB/s after that long) is cut off, seconds', { min: 0.1 }),
   asrModel: str('vosk-model-small-en-us-0.15', 'speech model folder inside the models folder', { placeholder: 'NAME' }),
   asrEngine: choice('vosk', ['vosk', 'none'], 'speech recogniser (none: no voice)'),
-  asrWorkers: int(1, 'speech recogniser worker threads (each holds the model, ~130 MB; one keeps up with ~16 streams)', { min: 1, max: 64 }),
+  asrWorkers: int(() => Math.min(4, Math.max(1, os.availableParallelism())), 'speech recogniser worker threads, sharing one model (~130 MB once, ~16 MB per thread); each uses up to a core, and 16 streams need ~1.5 cores (default: the cores, at most 4)', { min: 1, max: 64 }),
   maxStreams: int(16, 'concurrent voice streams before "busy"', { min: 1 }),
   maxStreamsPerDevice: int(2, 'concurrent voice streams one device may hold', { min: 1 }),
   maxStreamsPerUser: int(8, 'concurrent voice streams one user may hold (all devices and browsers)', { min: 1 }),

@@ -5,13 +5,24 @@
  *
  * Every call here is synchronous and may take milliseconds (model load: ~0.5 s): use it from a worker thread
  * only (assistant/asr/worker.ts), never from the server's main thread.
+ *
+ * A model is shared by the recogniser threads: libvosk's model is reference-counted (each recogniser holds a
+ * reference) and only read once loaded, so recognisers on several threads may be made from one model (as
+ * vosk-server does). Its handle is therefore its address, a bigint (`VoskModelAddress`), which a worker can
+ * pass to another in a message: every function that takes a model is declared with a pointer-sized integer
+ * parameter (`uintptr_t`), the same bits as the `VoskModel *` in vosk_api.h. Who frees it, and when, is the
+ * pool's business (assistant/asr/pool.ts).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 
-/** Opaque native handles (koffi returns pointers as numbers/bigints). Never null once returned from here. */
-export type VoskModelHandle = { readonly __brand: 'VoskModel' } & object;
+/**
+ * A loaded model: its address (a `VoskModel *` as a pointer-sized integer), valid in every thread of the
+ * process until vosk_model_free. Never 0 once returned from here.
+ */
+export type VoskModelAddress = bigint;
+/** an opaque native handle (koffi's pointer object; usable only in the thread that made it). Never null once returned from here */
 export type VoskRecognizerHandle = { readonly __brand: 'VoskRecognizer' } & object;
 
 export interface VoskLib {
@@ -19,13 +30,14 @@ export interface VoskLib {
   /** -1: silent, 0: Kaldi LOG lines and up (Vosk's default), 1+: more */
   setLogLevel(level: number): void;
   /** loads a model folder; throws VoskLoadError when libvosk returns NULL */
-  modelNew(dir: string): VoskModelHandle;
-  modelFree(model: VoskModelHandle): void;
+  modelNew(dir: string): VoskModelAddress;
+  /** drops the caller's reference (recognisers still open keep the model alive until they are freed) */
+  modelFree(model: VoskModelAddress): void;
   /** the word's symbol id, or -1 when the model does not know it */
-  findWord(model: VoskModelHandle, word: string): number;
-  recognizerNew(model: VoskModelHandle, sampleRate: number): VoskRecognizerHandle;
+  findWord(model: VoskModelAddress, word: string): number;
+  recognizerNew(model: VoskModelAddress, sampleRate: number): VoskRecognizerHandle;
   /** grammar: a JSON array of phrases, e.g. `["where is my cup", "[unk]"]` */
-  recognizerNewGrm(model: VoskModelHandle, sampleRate: number, grammarJson: string): VoskRecognizerHandle;
+  recognizerNewGrm(model: VoskModelAddress, sampleRate: number, grammarJson: string): VoskRecognizerHandle;
   setWords(rec: VoskRecognizerHandle, on: boolean): void;
   /** null when this libvosk lacks the symbol */
   setMaxAlternatives: ((rec: VoskRecognizerHandle, n: number) => void) | null;
@@ -81,6 +93,12 @@ export function findLibvosk(loc: LibvoskLocation, env: NodeJS.ProcessEnv = proce
 
 const isNull = (h: unknown): boolean => h === null || h === undefined || h === 0 || h === 0n;
 
+/** a model address as koffi passes it to a `uintptr_t` parameter; refuses anything that is not one */
+function modelArg(m: VoskModelAddress, what: string): bigint {
+  if (typeof m !== 'bigint' || m <= 0n) throw new VoskLoadError(`${what}: not a model address`);
+  return m;
+}
+
 /** Loads libvosk with koffi and declares the functions we use. Throws VoskLoadError on failure. */
 export function loadVosk(libPath: string): VoskLib {
   const require = createRequire(import.meta.url);
@@ -108,10 +126,11 @@ export function loadVosk(libPath: string): VoskLib {
   };
   const setLogLevel = fn('void vosk_set_log_level(int)');
   const modelNew = fn('void *vosk_model_new(const char *path)');
-  const modelFree = fn('void vosk_model_free(void *model)');
-  const findWord = fn('int vosk_model_find_word(void *model, const char *word)');
-  const recNew = fn('void *vosk_recognizer_new(void *model, float sample_rate)');
-  const recNewGrm = fn('void *vosk_recognizer_new_grm(void *model, float sample_rate, const char *grammar)');
+  // the model as its address (see the top of this file): the same bits as VoskModel *, passable between threads
+  const modelFree = fn('void vosk_model_free(uintptr_t model)');
+  const findWord = fn('int vosk_model_find_word(uintptr_t model, const char *word)');
+  const recNew = fn('void *vosk_recognizer_new(uintptr_t model, float sample_rate)');
+  const recNewGrm = fn('void *vosk_recognizer_new_grm(uintptr_t model, float sample_rate, const char *grammar)');
   const setWords = fn('void vosk_recognizer_set_words(void *rec, int words)');
   const setMaxAlt = optional('void vosk_recognizer_set_max_alternatives(void *rec, int max)');
   const accept = fn('int vosk_recognizer_accept_waveform(void *rec, const uint8_t *data, int length)');
@@ -132,17 +151,17 @@ export function loadVosk(libPath: string): VoskLib {
     modelNew(dir) {
       const h = modelNew(dir);
       if (isNull(h)) throw new VoskLoadError(`Vosk could not load the speech model in ${dir} (missing or corrupt files)`);
-      return h as VoskModelHandle;
+      return BigInt(koffi.address(h));
     },
-    modelFree: (m) => modelFree(need(m, 'vosk_model_free')),
-    findWord: (m, w) => findWord(need(m, 'vosk_model_find_word'), w) as number,
+    modelFree: (m) => modelFree(modelArg(m, 'vosk_model_free')),
+    findWord: (m, w) => findWord(modelArg(m, 'vosk_model_find_word'), w) as number,
     recognizerNew(m, rate) {
-      const h = recNew(need(m, 'vosk_recognizer_new: model'), rate);
+      const h = recNew(modelArg(m, 'vosk_recognizer_new'), rate);
       if (isNull(h)) throw new VoskLoadError('vosk_recognizer_new returned NULL');
       return h as VoskRecognizerHandle;
     },
     recognizerNewGrm(m, rate, grammar) {
-      const h = recNewGrm(need(m, 'vosk_recognizer_new_grm: model'), rate, grammar);
+      const h = recNewGrm(modelArg(m, 'vosk_recognizer_new_grm'), rate, grammar);
       if (isNull(h)) throw new VoskLoadError('vosk_recognizer_new_grm returned NULL (does the model support runtime grammars?)');
       return h as VoskRecognizerHandle;
     },

@@ -3,6 +3,11 @@
 export interface WorkerInit {
   libPath: string;
   modelDir: string;
+  /**
+   * the pool's model (its address, assistant/asr/libvosk.ts), shared by every worker; null: load it from
+   * modelDir and report its address in 'ready' (the pool's first worker)
+   */
+  model: bigint | null;
   /** grammar phrase list (already built by buildGrammar without a vocabulary check); null: free dictation */
   grammar: string[] | null;
   /** libvosk log level (-1 silent) */
@@ -30,8 +35,8 @@ export type ToWorker =
   | { op: 'release'; id: number }
   | { op: 'grammar'; phrases: string[] | null }
   | { op: 'stats'; req: number }
-  /** free everything and exit */
-  | { op: 'close' };
+  /** free everything and exit; `freeModel`: drop the shared model too (the pool's last worker, after the others exited) */
+  | { op: 'close'; freeModel: boolean };
 
 export interface WordInfo {
   word: string;
@@ -53,7 +58,8 @@ export interface Alternative {
 }
 
 export type FromWorker =
-  | { type: 'ready'; dropped: { phrase: string; word: string }[]; loadMs: number; vad: boolean; vadProblem: string | null }
+  /** `model`: the address of the model this worker uses; `loaded`: this worker loaded it (else it was given one) */
+  | { type: 'ready'; dropped: { phrase: string; word: string }[]; loadMs: number; vad: boolean; vadProblem: string | null; model: bigint; loaded: boolean }
   | { type: 'fatal'; message: string }
   | { type: 'grammar'; dropped: { phrase: string; word: string }[]; size: number }
   | { type: 'partial'; id: number; text: string }

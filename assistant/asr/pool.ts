@@ -1,7 +1,15 @@
 /**
- * The recogniser worker pool (main thread side). Each worker loads the model once and hosts many
- * recognisers; a stream is pinned to the least-loaded worker for its whole life (so its audio stays in
- * order). A worker that dies fails its streams with an error and is replaced.
+ * The recogniser worker pool (main thread side). The workers share ONE model: the first worker loads it and
+ * reports its address, every other worker (and every replacement) makes its recognisers from that address
+ * (assistant/asr/libvosk.ts). Each worker hosts many recognisers; a stream is pinned to the least-loaded
+ * worker for its whole life (so its audio and its transcripts stay in order). A worker that dies fails its
+ * streams with an error and is replaced.
+ *
+ * The model's lifetime is the pool's, not any worker's: no worker frees it except the last one at close(),
+ * after every other worker has exited (and any replacement still starting has finished starting). A worker
+ * that dies (an uncaught error, terminate()) never frees it, so the others' handle stays valid; its
+ * recognisers are then lost without being freed, and since each holds a reference to the model (libvosk
+ * counts them) the model outlives them all: a leak of that worker's recognisers, never a dangling model.
  */
 import { Worker } from 'node:worker_threads';
 import type { Alternative, FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
@@ -21,7 +29,7 @@ export interface StreamSink {
   onError(message: string): void;
 }
 
-export interface PoolOptions extends Omit<WorkerInit, 'grammar'> {
+export interface PoolOptions extends Omit<WorkerInit, 'grammar' | 'model'> {
   workers: number;
   grammar: string[] | null;
   log?: AsrLogger;
@@ -50,6 +58,10 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 export class AsrPool {
   private slots: WorkerSlot[] = [];
   private closing = false;
+  /** the shared model's address (null until the first worker has loaded it, and after close) */
+  private model: bigint | null = null;
+  /** workers being started (a replacement may still be starting when close() is called) */
+  private readonly starting = new Set<Promise<WorkerSlot>>();
   private grammar: string[] | null;
   private statsReq = 0;
   /** every worker loaded the voice-activity detector */
@@ -60,11 +72,15 @@ export class AsrPool {
     this.grammar = opts.grammar;
   }
 
-  /** Starts every worker; rejects (after stopping them) when any fails to load the model. */
+  /**
+   * Starts the first worker (it loads the model), then the others (they borrow it); rejects (after stopping
+   * them) when any fails to start.
+   */
   static async start(opts: PoolOptions): Promise<AsrPool> {
     const pool = new AsrPool(opts);
     const n = Math.max(1, Math.floor(opts.workers));
-    const results = await Promise.allSettled(Array.from({ length: n }, (_, i) => pool.spawn(i)));
+    const first = await Promise.allSettled([pool.spawn(0)]);
+    const results = first[0].status === 'fulfilled' ? first.concat(await Promise.allSettled(Array.from({ length: n - 1 }, (_, i) => pool.spawn(i + 1)))) : first;
     const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
     if (failed) {
       await pool.close();
@@ -77,10 +93,24 @@ export class AsrPool {
     return this.slots.filter((s) => s.alive).length;
   }
 
+  /** the shared model's address (for tests and logs; null before the first worker loaded it and after close) */
+  get modelAddress(): bigint | null {
+    return this.model;
+  }
+
   private spawn(index: number): Promise<WorkerSlot> {
+    const p = this.startWorker(index);
+    this.starting.add(p);
+    const done = () => this.starting.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  private startWorker(index: number): Promise<WorkerSlot> {
     const init: WorkerInit = {
       libPath: this.opts.libPath,
       modelDir: this.opts.modelDir,
+      model: this.model,
       grammar: this.grammar,
       logLevel: this.opts.logLevel,
       minConfidence: this.opts.minConfidence,
@@ -105,8 +135,9 @@ export class AsrPool {
         if (m.type === 'ready') {
           ready = true;
           clearTimeout(timer);
+          if (m.loaded) this.model = m.model;
           for (const d of m.dropped) this.opts.log?.debug?.(`asr grammar: dropped "${d.word}": not in the speech model's vocabulary (e.g. "${d.phrase}")`);
-          this.opts.log?.debug?.(`asr worker ${index} ready in ${m.loadMs} ms${m.vad ? ' (with Silero VAD)' : ''}`);
+          this.opts.log?.debug?.(`asr worker ${index} ready in ${m.loadMs} ms (${m.loaded ? 'loaded the model' : 'shares the model'}${m.vad ? ', with Silero VAD' : ''})`);
           if (!m.vad) this.vad = false;
           if (m.vadProblem) this.opts.log?.warn?.(`voice-activity detector unavailable (the recogniser's own endpointing is used): ${m.vadProblem}`);
           this.slots.push(slot);
@@ -258,22 +289,34 @@ export class AsrPool {
     );
   }
 
+  /**
+   * Stops every worker: first all but one (replacements still starting are waited for), then the last one,
+   * which frees the shared model once nobody else can use it.
+   */
   async close(): Promise<void> {
     this.closing = true;
-    const slots = this.slots;
+    await Promise.allSettled([...this.starting]);
+    const slots = this.slots.filter((s) => s.alive);
     this.slots = [];
-    await Promise.all(
-      slots.map(async (s) => {
-        const sinks = [...s.sinks.values()];
-        s.sinks.clear();
-        for (const k of sinks) k.onError('the speech recogniser is shutting down');
-        s.send({ op: 'close' });
-        s.alive = false;
-        const exited = new Promise<void>((r) => s.worker.once('exit', () => r()));
-        const t = setTimeout(() => void s.worker.terminate(), 2000);
-        await exited;
-        clearTimeout(t);
-      }),
-    );
+    for (const s of slots) {
+      const sinks = [...s.sinks.values()];
+      s.sinks.clear();
+      for (const k of sinks) k.onError('the speech recogniser is shutting down');
+      for (const c of [...s.checks.values()]) c(null);
+      s.checks.clear();
+    }
+    const last = slots.pop();
+    await Promise.all(slots.map((s) => this.stop(s, false)));
+    if (last) await this.stop(last, this.model !== null);
+    this.model = null;
+  }
+
+  private async stop(s: WorkerSlot, freeModel: boolean): Promise<void> {
+    const exited = new Promise<void>((r) => s.worker.once('exit', () => r()));
+    s.send({ op: 'close', freeModel });
+    s.alive = false;
+    const t = setTimeout(() => void s.worker.terminate(), 2000);
+    await exited;
+    clearTimeout(t);
   }
 }

@@ -1,11 +1,12 @@
 /**
- * A recogniser worker thread: loads libvosk and the model ONCE, then hosts many recognisers (one per
- * stream). Audio is queued per stream and decoded in slices, round-robin, yielding to the event loop
+ * A recogniser worker thread: hosts many recognisers (one per stream), all made from the one model the pool
+ * shares between its workers (the first worker loads it and reports its address; the others, and any
+ * replacement, borrow it: assistant/asr/pool.ts owns its lifetime). Audio is queued per stream and decoded in slices, round-robin, yielding to the event loop
  * between rounds, so one long stream never starves the others and new messages are handled promptly.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { loadVosk, type VoskLib, type VoskModelHandle, type VoskRecognizerHandle } from './libvosk.js';
+import { loadVosk, type VoskLib, type VoskModelAddress, type VoskRecognizerHandle } from './libvosk.js';
 import { Resampler, float32ToS16le, s16leToFloat32 } from '../../protocol/pcm.js';
 import { UNK, cleanTranscript, grammarJson } from './grammar.js';
 import { MODEL_RATE } from '../../models/vosk-files.js';
@@ -91,7 +92,7 @@ const CHECK_EVERY_MS = 150;
 let lastCheckAt = 0;
 
 let lib: VoskLib;
-let model: VoskModelHandle;
+let model: VoskModelAddress;
 let grammar: string | null = null;
 let vad: SileroVad | null = null;
 const streams = new Map<number, Stream>();
@@ -527,10 +528,13 @@ function onMessage(m: ToWorker) {
       for (const c of checks) lib.recognizerFree(c.rec);
       checks = [];
       held.clear();
-      try {
-        lib.modelFree(model);
-      } catch {
-        /* exiting anyway */
+      // only the last worker to close drops the model (the pool says which, once every other one has exited)
+      if (m.freeModel) {
+        try {
+          lib.modelFree(model);
+        } catch {
+          /* exiting anyway */
+        }
       }
       port.close();
       break;
@@ -541,7 +545,9 @@ async function main() {
   const t0 = performance.now();
   lib = loadVosk(init.libPath);
   lib.setLogLevel(init.logLevel);
-  model = lib.modelNew(init.modelDir);
+  // the pool's shared model, or (the first worker) load it and tell the pool where it is
+  const loaded = init.model === null;
+  model = init.model ?? lib.modelNew(init.modelDir);
   const g = filterGrammar(init.grammar);
   grammar = g.json;
   let vadProblem: string | null = null;
@@ -553,7 +559,17 @@ async function main() {
     }
   }
   port.on('message', onMessage);
-  post({ type: 'ready', dropped: g.dropped, loadMs: Math.round(performance.now() - t0), vad: !!vad, vadProblem });
+  post({ type: 'ready', dropped: g.dropped, loadMs: Math.round(performance.now() - t0), vad: !!vad, vadProblem, model, loaded });
 }
 
-main().catch((e) => post({ type: 'fatal', message: (e as Error).message }));
+main().catch((e) => {
+  // a model this worker loaded itself is nobody else's yet: free it before reporting
+  if (init.model === null && model) {
+    try {
+      lib.modelFree(model);
+    } catch {
+      /* reporting anyway */
+    }
+  }
+  post({ type: 'fatal', message: (e as Error).message });
+});
