@@ -11,6 +11,7 @@ export class QueryLog {
   private pending: NewQueryLogEntry[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  private closed = false;
 
   constructor(
     private readonly store: Store,
@@ -36,6 +37,11 @@ export class QueryLog {
   }
 
   add(e: NewQueryLogEntry): void {
+    if (this.closed) {
+      // the store is closing or closed: say so rather than try a write that cannot succeed
+      this.onError(new Error('a question answered while the server was shutting down was not logged (the question log is closed)'));
+      return;
+    }
     this.pending.push(e);
     if (this.pending.length >= 500) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.intervalMs);
@@ -53,5 +59,14 @@ export class QueryLog {
     // one transaction for the whole batch: one disk sync, however many questions
     this.flushing = this.flushing.then(() => this.store.logQueries(batch).catch(this.onError));
     return this.flushing;
+  }
+
+  /**
+   * Writes everything pending, waits for writes under way, and takes no more: call it before the store
+   * closes (the server's close does, plugins/context.ts). Idempotent.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
   }
 }

@@ -63,8 +63,12 @@ export default fp<ContextOptions>(
     app.decorate('speech', opts.speech);
     app.decorate('places', opts.places);
     app.decorate('openings', opts.openings ?? null);
-    app.addHook('onClose', async () => opts.queryLog.flush());
-    if (opts.ownsStore) app.addHook('onClose', async () => opts.store.close());
+    // one hook, in this order: Fastify runs onClose hooks in reverse order of registration, so two hooks
+    // (flush, then close the store) closed the store first and the pending questions were lost
+    app.addHook('onClose', async () => {
+      await opts.queryLog.close();
+      if (opts.ownsStore) await opts.store.close();
+    });
   },
   { name: 'context' },
 );
