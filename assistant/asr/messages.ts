@@ -87,4 +87,5 @@ export type FromWorker =
   /** the second look: the held audio decoded without the grammar; `ok` false when the audio was no longer held */
   | { type: 'checked'; id: number; ok: boolean; text: string; words: WordInfo[]; cpuMs: number }
   | { type: 'error'; id: number; message: string }
-  | { type: 'stats'; req: number; recognizers: number; pendingBytes: number };
+  /** `model`: the address of the model the worker's recognisers are made from (hex) */
+  | { type: 'stats'; req: number; recognizers: number; pendingBytes: number; model: string };

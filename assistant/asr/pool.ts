@@ -36,6 +36,13 @@ export interface PoolOptions extends Omit<WorkerInit, 'grammar' | 'model'> {
   startTimeoutMs?: number;
 }
 
+/** one worker's view: live recognisers, audio bytes still queued, the address of the model it uses (hex; '' when it did not answer) */
+export interface WorkerStats {
+  recognizers: number;
+  pendingBytes: number;
+  model: string;
+}
+
 /** what a second look heard (null: it could not be taken: the audio was no longer held, or the worker failed) */
 export type SecondLookResult = { text: string; words: WordInfo[]; cpuMs: number } | null;
 
@@ -66,7 +73,7 @@ export class AsrPool {
   private statsReq = 0;
   /** every worker loaded the voice-activity detector */
   vad = true;
-  private statsWaiters = new Map<number, (v: { recognizers: number; pendingBytes: number }) => void>();
+  private statsWaiters = new Map<number, (v: WorkerStats) => void>();
 
   private constructor(private readonly opts: PoolOptions) {
     this.grammar = opts.grammar;
@@ -188,7 +195,7 @@ export class AsrPool {
       case 'stats': {
         const w = this.statsWaiters.get(m.req);
         this.statsWaiters.delete(m.req);
-        w?.({ recognizers: m.recognizers, pendingBytes: m.pendingBytes });
+        w?.({ recognizers: m.recognizers, pendingBytes: m.pendingBytes, model: m.model });
         return;
       }
       case 'partial':
@@ -266,18 +273,18 @@ export class AsrPool {
     for (const s of this.slots) s.send({ op: 'grammar', phrases });
   }
 
-  /** Per worker: live recognisers and audio bytes still queued (a round trip to each worker). */
-  async workerStats(): Promise<{ recognizers: number; pendingBytes: number }[]> {
+  /** Per worker: live recognisers, audio bytes still queued, the model's address (a round trip to each worker). */
+  async workerStats(): Promise<WorkerStats[]> {
     return Promise.all(
       this.slots
         .filter((s) => s.alive)
         .map(
           (s) =>
-            new Promise<{ recognizers: number; pendingBytes: number }>((resolve) => {
+            new Promise<WorkerStats>((resolve) => {
               const req = ++this.statsReq;
               const t = setTimeout(() => {
                 this.statsWaiters.delete(req);
-                resolve({ recognizers: -1, pendingBytes: -1 });
+                resolve({ recognizers: -1, pendingBytes: -1, model: '' });
               }, 10_000);
               this.statsWaiters.set(req, (v) => {
                 clearTimeout(t);

@@ -20,7 +20,7 @@ import { buildGrammar } from './grammar.js';
 import { findLibvosk, VoskLoadError } from './libvosk.js';
 import type { Alternative, WordInfo } from './messages.js';
 import { checkVoskModel } from '../../models/vosk-files.js';
-import { AsrPool, type AsrLogger, type SecondLookResult, type WorkerSlot } from './pool.js';
+import { AsrPool, type AsrLogger, type SecondLookResult, type WorkerSlot, type WorkerStats } from './pool.js';
 import { probeModel } from '../../models/vosk-probe.js';
 import { sileroModelPath } from './vad.js';
 
@@ -121,8 +121,8 @@ export interface Asr {
   /** the current grammar phrase list (before the vocabulary check in the workers) */
   grammar(): readonly string[];
   stats(): AsrStats;
-  /** per worker: live recognisers and queued bytes (a round trip; for tests and /metrics) */
-  workerStats(): Promise<{ recognizers: number; pendingBytes: number }[]>;
+  /** per worker: live recognisers, queued bytes and the shared model's address (a round trip; for tests and /metrics) */
+  workerStats(): Promise<WorkerStats[]>;
   close(): Promise<void>;
 }
 

@@ -571,7 +571,7 @@ function onMessage(m: ToWorker) {
     case 'stats': {
       let pendingBytes = 0;
       for (const s of streams.values()) pendingBytes += s.queued;
-      post({ type: 'stats', req: m.req, recognizers: streams.size, pendingBytes });
+      post({ type: 'stats', req: m.req, recognizers: streams.size, pendingBytes, model: `0x${model.toString(16)}` });
       break;
     }
     case 'close':
