@@ -12,21 +12,13 @@ import { PiperTts } from '../dist/assistant/tts/piper.js';
 import { planPieces } from '../dist/assistant/tts/piper-voice.js';
 import { sampleReplies } from '../dist/nlp/reply.js';
 import { REPO, startTestServer } from './helpers/server.js';
+import { doneSince, until } from './helpers/piper.js';
 
 const VOICE = path.join(REPO, 'models', 'files', 'en_US-joe-medium.onnx');
 const haveVoice = fs.existsSync(VOICE) && fs.existsSync(`${VOICE}.json`);
 const inCI = /^(1|true|yes)$/i.test(process.env.CI ?? '');
 const needVoice = haveVoice || inCI;
 
-const until = async (cond: () => boolean | Promise<boolean>, ms = 60_000) => {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-/** synthesised piece texts since `from` */
-const doneSince = (p: PiperTts, from: number) => p.stats.slice(from - (p.piecesDone - p.stats.length)).map((s) => s.text);
 const firsts = (replies: readonly string[]) => [...new Set(replies.map((r) => planPieces(r)[0].text))];
 
 describe('sample replies (the wording the openings come from)', () => {

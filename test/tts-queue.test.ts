@@ -13,6 +13,7 @@ import { ClauseCache, clauseKey } from '../dist/assistant/tts/clause-cache.js';
 import { planPieces } from '../dist/assistant/tts/piper-voice.js';
 import { AppError } from '../dist/assistant/errors.js';
 import { REPO, startTestServer } from './helpers/server.js';
+import { doneSince, until } from './helpers/piper.js';
 
 const VOICE = path.join(REPO, 'models', 'files', 'en_US-joe-medium.onnx');
 const haveVoice = fs.existsSync(VOICE) && fs.existsSync(`${VOICE}.json`);
@@ -25,15 +26,6 @@ const LONG = 'Your cup is on the kitchen counter, next to the kettle, beside the
 const SHORT = 'I last saw your keys in the hallway, yesterday.';
 
 const texts = (t: string) => planPieces(t).map((p) => p.text);
-const until = async (cond: () => boolean, ms = 60_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-};
-/** synthesised piece texts since `from` (stats keeps the last 200; tests stay well under) */
-const doneSince = (p: PiperTts, from: number) => p.stats.slice(from - (p.piecesDone - p.stats.length)).map((s) => s.text);
 
 describe('clause cache bookkeeping (no voice)', () => {
   const audio = (bytes: number, gain = 1) => ({ pcm: Buffer.alloc(bytes), gain });
