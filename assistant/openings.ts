@@ -57,7 +57,8 @@ export function startOpenings(o: { store: Store; tts: Tts; timeZone: string; exa
     const t0 = performance.now();
     const r = await warm(replies);
     for (const i of todo) done.add(i);
-    if (r.warmed) o.log?.info(`speech openings: ${r.warmed} prepared for ${todo.length} item${todo.length === 1 ? '' : 's'} in ${((performance.now() - t0) / 1000).toFixed(1)} s${r.skipped ? ` (${r.skipped} left out: the bound)` : ''}`);
+    const what = fresh.length ? `${todo.length} item${todo.length === 1 ? '' : 's'}` : 'the replies every item shares (no item seen yet)';
+    if (r.warmed) o.log?.info(`speech openings: ${r.warmed} prepared for ${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s${r.skipped ? ` (${r.skipped} left out: the bound)` : ''}`);
   };
   const refresh = (): Promise<void> => {
     round = round.then(once, once);
