@@ -312,7 +312,9 @@ describe('whereabouts-pi camera against the real server', () => {
       if (producer) clearInterval(producer);
       expect(await cam.stop()).toBe(0);
     }
-  });
+    // each stage above has its own bound (up to 90 s for the backlog); a server restart loads every model again,
+    // so the whole test gets room for its stages rather than the suite's 60 s default
+  }, 240_000);
 });
 
 describe('whereabouts-pi setup and one-line errors', () => {
