@@ -94,6 +94,8 @@ interface Utterance {
   timings: Record<string, number> | null;
   reason: string | null;
   transcript: string | null;
+  /** the reply's words */
+  reply: string | null;
   heardMs: number | null;
   cutEarly: boolean;
   misheard: boolean;
@@ -170,7 +172,7 @@ class VoiceClient {
   }
 
   async ask(f: Fixture, mode: VoiceMode, rnd: () => number): Promise<Utterance> {
-    const out: Utterance = { fixture: f, latencyMs: NaN, transcriptMs: NaN, timings: null, reason: null, transcript: null, heardMs: null, cutEarly: false, misheard: false, error: null };
+    const out: Utterance = { fixture: f, latencyMs: NaN, transcriptMs: NaN, timings: null, reason: null, transcript: null, reply: null, heardMs: null, cutEarly: false, misheard: false, error: null };
     const from = this.got.length;
     this.json({ type: 'start', sample_rate: f.sampleRate, endpoint: mode === 'hands-free' });
     const l = await this.find(from, (g) => g.e !== 'audio', 10_000);
@@ -232,6 +234,7 @@ class VoiceClient {
         out.cutEarly = out.heardMs !== null ? out.heardMs < f.bounds.endMs : Number.isNaN(tClock) || at < tClock;
       } else if (e.type === 'reply') {
         out.timings = e.timings as Record<string, number>;
+        out.reply = typeof e.text === 'string' ? e.text : null;
         if (f.item) {
           const word = f.item.split(' ').pop()!.replace(/s$/, '');
           out.misheard = !(out.transcript ?? '').includes(word);
@@ -266,6 +269,8 @@ export interface VoiceRow {
   cutEarlyClips: string[];
   misheard: number;
   misheardClips: string[];
+  /** the five slowest answers (first reply audio), to see where their time went */
+  slowest: Array<{ clip: string; latencyMs: number; transcriptMs: number; timings: Record<string, number> | null; transcript: string | null; reply: string | null }>;
   /** utterances of hesitation clips */
   hesitations: number;
   peakRssMiB: number;
@@ -374,6 +379,11 @@ export async function voiceBench(
         cutEarlyClips: [...new Set(cut.map((r) => `${r.fixture.file} (heard ${r.heardMs} of ${r.fixture.bounds.endMs} ms: "${r.transcript}")`))],
         misheard: mis.length,
         misheardClips: [...new Set(mis.map((r) => `${r.fixture.file}: "${r.transcript}"`))],
+        slowest: good
+          .filter((r) => !r.cutEarly && Number.isFinite(r.latencyMs))
+          .sort((a, b) => b.latencyMs - a.latencyMs)
+          .slice(0, 5)
+          .map((r) => ({ clip: r.fixture.file, latencyMs: Math.round(r.latencyMs), transcriptMs: Math.round(r.transcriptMs), timings: r.timings, transcript: r.transcript, reply: r.reply })),
         hesitations: good.filter((r) => r.fixture.hesitation).length,
         peakRssMiB,
         serverCores: cpu0 !== null && cpu1 !== null ? (cpu1 - cpu0) / seconds : null,
@@ -381,6 +391,7 @@ export async function voiceBench(
       });
       const row = rows.at(-1)!;
       o.log?.(`  ${row.utterances} utterances, p50 ${row.latencyMs.p50.toFixed(0)} ms, p95 ${row.latencyMs.p95.toFixed(0)} ms, cut early ${row.cutEarly}, misheard ${row.misheard}, errors ${JSON.stringify(errors)}, tts cache hits ${row.ttsCacheHitRate === null ? '-' : (row.ttsCacheHitRate * 100).toFixed(0) + ' %'}`);
+      for (const w of row.slowest) o.log?.(`    slow: ${w.latencyMs} ms (transcript ${w.transcriptMs} ms, ${JSON.stringify(w.timings)}) ${w.clip}: "${w.transcript}" -> "${w.reply}"`);
     }
   return rows;
 }

@@ -306,6 +306,9 @@ export function describeCamera(deviceName: string): string {
 
 function itemName(r: ReplyInput): string {
   const said = r.item?.trim();
+  // the label's own words say it the label's spoken way ("hair drier" -> "hair dryer", "cell phone" -> "phone"):
+  // the same words every reply about that item uses, whose first audio is prepared (assistant/openings.ts)
+  if (said && r.label && said.toLowerCase() === r.label.toLowerCase()) return spokenLabel(r.label);
   if (said) return fixCase(said.toLowerCase());
   if (r.label) return spokenLabel(r.label);
   return 'thing';
@@ -398,7 +401,9 @@ export function composeReply(r: ReplyInput): string {
     case 'not_detectable': {
       const what = r.item?.trim() ? fixCase(plural(r.item.trim().toLowerCase())) : 'that';
       const ex = r.examples.slice(0, 3).map((l) => fixCase(plural(spokenLabel(l).toLowerCase())));
-      const first = `I can't recognise ${what} with the camera model I have.`;
+      // "Sorry," first: a prepared opening every reply shares, so the answer starts at once (the item's name
+      // would make the first piece one nobody prepared: these items are never seen)
+      const first = `Sorry, I can't recognise ${what} with the camera model I have.`;
       return ex.length > 0 ? `${first} I can find things like ${listing(ex)}.` : first;
     }
     case 'no_item':

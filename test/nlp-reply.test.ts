@@ -46,6 +46,10 @@ describe('composeReply: found', () => {
     expect(found({ item: 'tv remote', label: 'remote' })).toBe('Your TV remote was on the dining table in the kitchen, four minutes ago.');
     expect(found({ item: null })).toBe('Your cup was on the dining table in the kitchen, four minutes ago.');
     expect(found({ item: null, label: 'cell phone' })).toBe('Your phone was on the dining table in the kitchen, four minutes ago.');
+    // the label's own words are said the label's spoken way: the wording whose first audio is prepared
+    expect(found({ item: 'hair drier', label: 'hair drier' })).toBe('Your hair dryer was on the dining table in the kitchen, four minutes ago.');
+    expect(found({ item: 'cell phone', label: 'cell phone' })).toBe('Your phone was on the dining table in the kitchen, four minutes ago.');
+    expect(found({ item: 'mobile phone', label: 'cell phone' })).toBe('Your mobile phone was on the dining table in the kitchen, four minutes ago.');
   });
 
   it('plural agreement', () => {
@@ -149,15 +153,15 @@ describe('composeReply: other outcomes', () => {
 
   it('not_detectable', () => {
     expect(other('not_detectable', { item: 'keys' })).toBe(
-      "I can't recognise keys with the camera model I have. I can find things like cups, phones and laptops.",
+      "Sorry, I can't recognise keys with the camera model I have. I can find things like cups, phones and laptops.",
     );
     expect(other('not_detectable', { item: 'wallet' })).toBe(
-      "I can't recognise wallets with the camera model I have. I can find things like cups, phones and laptops.",
+      "Sorry, I can't recognise wallets with the camera model I have. I can find things like cups, phones and laptops.",
     );
     expect(other('not_detectable', { item: 'glasses', examples: ['tv'] })).toBe(
-      "I can't recognise glasses with the camera model I have. I can find things like TVs.",
+      "Sorry, I can't recognise glasses with the camera model I have. I can find things like TVs.",
     );
-    expect(other('not_detectable', { item: null, examples: [] })).toBe("I can't recognise that with the camera model I have.");
+    expect(other('not_detectable', { item: null, examples: [] })).toBe("Sorry, I can't recognise that with the camera model I have.");
   });
 
   it('not_understood', () => {

@@ -150,7 +150,10 @@ describe('whereabouts-pi camera against the real server', () => {
       dropImage(watch, 'coffee.png', fs.readFileSync(path.join(SHARED, 'images', 'coffee.png')), takenAt);
       await until(() => fs.existsSync(path.join(watch, 'sent', 'coffee.png')), 60_000, 'the image to be uploaded and moved to sent/');
       expect(fs.existsSync(path.join(watch, 'coffee.png'))).toBe(false);
-      expect(cam.logs()).toMatch(/\nsent coffee\.png \(captured [\dT:.Z-]+\), frame \d+: .*cup 0\.\d\d/);
+      // the client moves the file before it prints the line
+      const sent = /\nsent coffee\.png \(captured [\dT:.Z-]+\), frame \d+: .*cup 0\.\d\d/;
+      await until(() => sent.test(cam.logs()), 10_000, 'the client to log the upload');
+      expect(cam.logs()).toMatch(sent);
 
       const q = await query(tokens.bob, 'where is my cup');
       expect(q.status).toBe(200);

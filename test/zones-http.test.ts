@@ -214,7 +214,7 @@ describe('zones and the questions that come next (HTTP)', () => {
     ['where has my phone been today', 'item_history', 'found', /^Today your phone has only been on the desk, in the study, last seen at .+\.$/],
     ['where have my scissors been today', 'item_history', 'never_seen', /^I haven't seen your scissors yet\.$/],
     ['where has my book been today', 'item_history', 'found', /^I haven't seen your book today\. I last saw it on the desk, in the study, yesterday, \d+ \w+, at .+\.$/],
-    ['where were my keys today', 'item_history', 'not_detectable', /^I can't recognise keys/],
+    ['where were my keys today', 'item_history', 'not_detectable', /^Sorry, I can't recognise keys/],
     // last seen, with the date when it was not today
     ['when did you last see my cup?', 'last_seen', 'found', /^I last saw your cup on the kitchen counter, in the kitchen, four minutes ago\.$/],
     ['when did you last see my book', 'last_seen', 'found', /^I last saw your book on the desk, in the study, yesterday, \d+ \w+, at .+\.$/],
@@ -228,7 +228,7 @@ describe('zones and the questions that come next (HTTP)', () => {
     ['show me where my cup is', 'show_item', 'found', /kitchen counter/],
     ['could you show me the remote please', 'show_item', 'found', /kitchen/],
     ['show me my bottle', 'show_item', 'never_seen', /^I haven't seen your bottle yet\.$/],
-    ['show me my wallet', 'show_item', 'not_detectable', /^I can't recognise wallets/],
+    ['show me my wallet', 'show_item', 'not_detectable', /^Sorry, I can't recognise wallets/],
     // follow-ups without a conversation are plain find questions
     ['and my phone?', 'find_item', 'found', /^Your phone was on the desk/],
     ['what about the laptop', 'find_item', 'found', /^Your laptop was on the desk/],

@@ -470,11 +470,60 @@ async function pump() {
   }
 }
 
+/**
+ * A round of slices yields to the event loop after this long (ms): a stream's `finish` (someone waits for its
+ * transcript) is read between rounds, so this bounds how long it waits before it is drained and finalised.
+ */
+const ROUND_MS = Number(process.env.WHEREABOUTS_ASR_ROUND_MS) || 10;
+
+/** audio of a stream whose audio has ended decoded at once, before anyone else's slice: a second's worth */
+const DRAIN_MAX_MS = 1000;
+
+/**
+ * Streams whose audio has ended: someone waits for their transcript, and every other stream's audio is still
+ * arriving in real time, so these are decoded (up to DRAIN_MAX_MS of their audio per round) and finalised
+ * first, not one slice per round behind everyone else's slices and the VAD's batch. Their VAD verdicts no
+ * longer matter (the turn has ended): their windows are not judged.
+ */
+function drainFinishing(ids: number[]) {
+  for (const id of ids) {
+    const s = streams.get(id);
+    if (!s?.finishing) continue;
+    try {
+      const t0 = performance.now();
+      let budget = Math.round((s.rate * DRAIN_MAX_MS) / 1000) * 2;
+      let drained = 0;
+      const max = Math.max(2, Math.round((s.rate * init.sliceMs) / 1000) * 2);
+      while ((s.queued > 0 || s.carry >= 0) && budget > 0) {
+        const bytes = take(s, Math.min(max, budget));
+        if (!bytes.byteLength) break;
+        s.queued -= bytes.byteLength;
+        s.inBytes += bytes.byteLength;
+        budget -= bytes.byteLength;
+        drained += bytes.byteLength;
+        const pcm = toModelRate(s, bytes);
+        hold(s, pcm);
+        decode(s, pcm);
+      }
+      s.cpuMs += performance.now() - t0;
+      // the words so far go out (as partials, before the transcript), with every byte decoded but not yet reported
+      const owed = drained + (unjudged.get(id) ?? 0);
+      unjudged.delete(id);
+      if (owed > 0) progress(s, owed);
+      if (s.queued <= 0) finalize(s);
+    } catch (e) {
+      free(s);
+      post({ type: 'error', id, message: (e as Error).message });
+    }
+  }
+}
+
 async function pumpRound() {
-  const deadline = performance.now() + 40;
   // one round: a slice for each stream with work, starting after the last one served
   // streams whose audio has ended (someone waits for their transcript) first, then the rest round-robin
   const rotated = order.slice(cursor).concat(order.slice(0, cursor));
+  drainFinishing(rotated);
+  const deadline = performance.now() + ROUND_MS;
   const ids = rotated.filter((id) => streams.get(id)?.finishing).concat(rotated.filter((id) => !streams.get(id)?.finishing));
   let served = 0;
   const decoded: Array<{ s: Stream; bytes: number }> = [];

@@ -350,6 +350,7 @@ class Connection {
       const spec = this.spec;
       let prepared: Prepared;
       let speculative = false;
+      let specWaitMs = 0;
       // the recogniser's N-best list: the answer is decided from it (nlp/hearing.ts), not from the words alone
       const heard = this.heard?.seq === seq ? this.heard : null;
       const alternatives = heard?.alternatives;
@@ -359,7 +360,10 @@ class Connection {
       if (spec && spec.seq === seq && spec.text === text && spec.dialog === this.dialog && this.app.answerer.sameHearing(text, alternatives, !!heard?.look)) {
         this.spec = null;
         this.answering = { seq, ac: spec.ac };
+        const t0 = performance.now();
         prepared = await spec.p;
+        // what this answer still waited for: the speculation's answer and first audio, if not ready yet
+        specWaitMs = performance.now() - t0;
         speculative = true;
       } else {
         this.dropSpeculation();
@@ -375,7 +379,7 @@ class Connection {
       }
       const a = prepared.answer;
       this.dialog = a.dialog;
-      const timings = { asr_ms: round(asrMs), nlp_ms: a.timings.nlp_ms, lookup_ms: a.timings.lookup_ms, tts_ms: speculative ? 0 : prepared.ttsMs };
+      const timings = { asr_ms: round(asrMs), nlp_ms: a.timings.nlp_ms, lookup_ms: a.timings.lookup_ms, tts_ms: speculative ? round(specWaitMs) : prepared.ttsMs };
       this.log.info({ stage: 'answer', intent: a.intent, outcome: a.outcome, label: a.label, speculative, ...timings }, 'answered');
       recordQuery('voice', a.outcome, timings); // metrics
       const look = a.second_look;

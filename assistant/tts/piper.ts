@@ -24,7 +24,7 @@ import { AppError } from '../errors.js';
 import { REPLY_AUDIO_CHUNK_BYTES } from '../../protocol/protocol.js';
 import { splitBuffer } from '../../protocol/pcm.js';
 import type { PiperReply, PiperRequest, PiperWorkerData } from './piper-worker.js';
-import { planPieces, readVoiceConfig, voiceConfigPath, type PiperVoiceConfig, type TextPiece } from './piper-voice.js';
+import { planPieces, readVoiceConfig, splitClauses, voiceConfigPath, type PiperVoiceConfig, type TextPiece } from './piper-voice.js';
 import { ClauseCache, clauseKey, type ClauseAudio } from './clause-cache.js';
 import { beginSynthesis, cancellable, checkTtsOptions, type Cancel } from './common.js';
 import type { SynthesizeOptions, Tts, TtsOptions } from './types.js';
@@ -64,6 +64,9 @@ export interface PiperPieceStat {
 }
 
 export const DEFAULT_PIPER_CACHE_BYTES = 8 * 1024 * 1024;
+/** the longest prepared opening looked for at the start of a reply, words */
+const OPENING_MAX_WORDS = 8;
+
 export const DEFAULT_PIPER_OPENING_BYTES = 4 * 1024 * 1024;
 
 /** a warming's place in the queue: behind every piece of every real reply */
@@ -349,6 +352,28 @@ export class PiperTts implements Tts {
     });
   }
 
+  /**
+   * A reply whose first clause begins with a prepared opening at a word boundary starts with that opening,
+   * even where the usual cut would fall elsewhere: "Your cup was next to the laptop" is cut after "Your cup
+   * was" (prepared) rather than before "to". The pieces as planned when the planned first piece is prepared
+   * itself or no opening fits.
+   */
+  private openWithPrepared(pieces: TextPiece[], text: string, sampleRate: number): TextPiece[] {
+    if (!this.openings.size || !pieces.length) return pieces;
+    const joinAfter0 = pieces[0].end === '' && pieces.length > 1;
+    if (this.openings.has(this.keyOf(pieces[0], sampleRate, false, joinAfter0))) return pieces;
+    const clauses = splitClauses(text);
+    const first = clauses[0];
+    if (!first) return pieces;
+    const words = first.text.split(' ');
+    // the longest prepared prefix, leaving at least one word for the rest of the clause
+    for (let k = Math.min(words.length - 1, OPENING_MAX_WORDS); k >= 2; k--) {
+      const head = { text: words.slice(0, k).join(' '), end: '' as const };
+      if (this.openings.has(this.keyOf(head, sampleRate, false, true))) return [head, { text: words.slice(k).join(' '), end: first.end }, ...clauses.slice(1)];
+    }
+    return pieces;
+  }
+
   private keyOf(piece: TextPiece, sampleRate: number, joinBefore: boolean, joinAfter: boolean): string {
     return clauseKey({ voice: this.voice, lengthScale: this.lengthScale, volume: this.volume, sampleRate, text: piece.text, end: piece.end, joinBefore, joinAfter });
   }
@@ -420,7 +445,7 @@ export class PiperTts implements Tts {
   private async *run(text: string, opts: SynthesizeOptions, c: Cancel): AsyncGenerator<Buffer> {
     const b = beginSynthesis(text, opts, this);
     if (!b) return;
-    const pieces = planPieces(b.text, this.firstWords);
+    const pieces = this.openWithPrepared(planPieces(b.text, this.firstWords), b.text, b.sampleRate);
     if (!pieces.length || c.cancelled) return;
     await this.start();
     if (c.cancelled) return;
