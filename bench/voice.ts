@@ -34,6 +34,8 @@ export interface Fixture {
   seconds: number;
   /** the item asked for (null: not a request) */
   item: string | null;
+  /** the detector label a right answer is about (the spoken corpus says it: "hair dryer" is "hair drier") */
+  label?: string | null;
   intent: string | null;
   bounds: SpeechBounds;
   /** made by hesitations.ts */
@@ -42,7 +44,7 @@ export interface Fixture {
   split: string | null;
 }
 
-type ManifestEntry = { file: string; text: string; category?: string; split?: string; expect?: { intent?: string; item?: string | null } };
+type ManifestEntry = { file: string; text: string; category?: string; split?: string; expect?: { intent?: string; item?: string | null; label?: string | null } };
 
 /**
  * The committed clips with their speech bounds: audio-fixtures/manifest.json (requests and non-requests) and,
@@ -56,7 +58,7 @@ export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesit
     const corpus = JSON.parse(fs.readFileSync(corpusFile, 'utf8')) as { clips: ManifestEntry[] };
     for (const c of corpus.clips)
       if (c.category !== 'noise')
-        manifest.push({ ...c, expect: { item: c.expect?.item ?? null, intent: c.category === 'nonrequest' ? 'not_a_request' : 'find_item' } });
+        manifest.push({ ...c, expect: { item: c.expect?.item ?? null, label: c.expect?.label ?? null, intent: c.category === 'nonrequest' ? 'not_a_request' : 'find_item' } });
   }
   const out: Fixture[] = manifest.map((m) => {
     const w = parseWav(fs.readFileSync(path.join(dir, m.file)));
@@ -69,6 +71,7 @@ export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesit
       sampleRate: w.sampleRate,
       seconds: pcm.length / 2 / w.sampleRate,
       item: m.expect?.item ?? null,
+      label: m.expect?.label ?? null,
       intent: m.expect?.intent ?? null,
       bounds: speechBounds(pcm, w.sampleRate),
       hesitation: false,
@@ -235,7 +238,9 @@ class VoiceClient {
       } else if (e.type === 'reply') {
         out.timings = e.timings as Record<string, number>;
         out.reply = typeof e.text === 'string' ? e.text : null;
-        if (f.item) {
+        // misheard: the answer is about another thing (by its label where the clip says which), or the words lack the item
+        if (f.label) out.misheard = e.label !== f.label;
+        else if (f.item) {
           const word = f.item.split(' ').pop()!.replace(/s$/, '');
           out.misheard = !(out.transcript ?? '').includes(word);
         } else if (f.intent === 'not_a_request') out.misheard = e.intent !== 'not_a_request';
