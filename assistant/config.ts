@@ -63,6 +63,7 @@ export const SETTINGS = {
   voiceRate: num(1, 'speaking rate (Piper: length scale divided by it)', { min: 0.5, max: 2 }),
   voiceVolume: num(1, 'loudness of spoken replies', { min: 0, max: 2 }),
   ttsThreads: int(() => Math.min(2, os.availableParallelism()), 'onnxruntime threads in each Piper worker', { min: 1, max: 16 }),
+  ttsNice: int(7, 'nice value of the Piper workers\' threads: above 0 the speech recognisers come first when the CPU is short (0: as the server)', { min: 0, max: 19 }),
   ttsWorkers: int(1, 'Piper worker threads, each with its own copy of the voice (~130 MB each)', { min: 1, max: 8 }),
   ttsCacheMb: num(8, 'cache of synthesised clause audio (Piper), MiB; 0: off', { min: 0, max: 1024 }),
   ttsOpeningsMb: num(4, 'openings of replies ("Your cup was", "I last saw") prepared ahead for every item seen (Piper), MiB; 0: off', { min: 0, max: 256 }),

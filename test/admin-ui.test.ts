@@ -166,11 +166,18 @@ suite('admin page (Chromium)', () => {
     const form = page.locator('#device-form');
 
     async function addDevice(name: string, room: string): Promise<string> {
+      // a token still shown from the device added before must not be taken for this one's
+      const shown = page.locator('#device-token');
+      const previous = (await shown.count()) ? await shown.inputValue() : null;
       await form.getByLabel('Name').fill(name);
       await form.getByLabel('Room').fill(room);
       await form.getByRole('button', { name: 'Add device' }).click();
-      await page.locator('#device-token').waitFor();
-      const token = await page.locator('#device-token').inputValue();
+      await shown.waitFor();
+      await page.waitForFunction((prev) => {
+        const v = (document.querySelector('#device-token') as HTMLInputElement | null)?.value ?? '';
+        return v !== '' && v !== prev;
+      }, previous);
+      const token = await shown.inputValue();
       expect(token).toMatch(/^wad_/);
       expect(await page.locator('#setup-command').textContent()).toBe(`whereabouts-pi setup --server ${s.url} --token ${token}`);
       await page.locator('#devices tr', { hasText: name }).first().waitFor();

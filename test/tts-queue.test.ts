@@ -294,3 +294,45 @@ describe.skipIf(!needVoice)('spoken replies over HTTP', () => {
     }
   }, 180_000);
 });
+
+describe.skipIf(!needVoice)('the Piper workers yield the CPU to the recognisers (--tts-nice)', () => {
+  /** nice value of every thread of this process, by thread id (field 19 of /proc/self/task/<tid>/stat) */
+  const nices = () =>
+    new Map(
+      fs.readdirSync('/proc/self/task').map((t) => {
+        const stat = fs.readFileSync(`/proc/self/task/${t}/stat`, 'utf8');
+        return [Number(t), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16])] as const;
+      }),
+    );
+
+  it('the worker thread and the threads onnxruntime starts for it run at the nice value; nothing else does', async () => {
+    const before = nices();
+    const tts = (await createTts({ ttsEngine: 'piper', voice: VOICE, ttsNice: 7, ttsCacheMb: 0 })) as PiperTts;
+    try {
+      expect(tts.nice).toBe(7);
+      const pcm = await synthesizeToPcm(tts, 'Your cup was on the table.');
+      expect(pcm.length).toBeGreaterThan(8000);
+      const after = nices();
+      const niced = [...after].filter(([tid, n]) => !before.has(tid) && n === 7);
+      // the worker's own thread and onnxruntime's pool thread(s) (2 intra-op threads: the caller and one more)
+      expect(niced.length).toBeGreaterThanOrEqual(2);
+      // the server's threads (this one included) keep their priority
+      expect(before.get(Number(fs.readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]))).toBe(0);
+      for (const [tid, n] of after) if (before.has(tid)) expect(n, `thread ${tid}`).toBe(before.get(tid));
+    } finally {
+      await tts.close();
+    }
+    // and 0 starts its threads at the server's priority (onnxruntime keeps one idle thread for the process after
+    // its first session, niced above if that was ours: it runs no inference)
+    const mid = nices();
+    const plain = (await createTts({ ttsEngine: 'piper', voice: VOICE, ttsNice: 0, ttsCacheMb: 0 })) as PiperTts;
+    try {
+      await synthesizeToPcm(plain, 'Your cup was on the table.');
+      const fresh = [...nices()].filter(([tid]) => !mid.has(tid));
+      expect(fresh.length).toBeGreaterThanOrEqual(1);
+      for (const [tid, n] of fresh) expect(n, `thread ${tid}`).toBe(0);
+    } finally {
+      await plain.close();
+    }
+  }, 60_000);
+});

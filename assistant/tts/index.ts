@@ -32,7 +32,7 @@ export const TTS_ENGINES = ['piper', 'flite', 'espeak-ng'] as const;
 /** The Piper voice `whereabouts models` installs (models/manifest.json, kind "voice"). */
 export const DEFAULT_VOICE_FILE = 'en_US-joe-medium.onnx';
 
-export type TtsConfig = Pick<Config, 'ttsEngine'> & Partial<Pick<Config, 'voice' | 'voiceRate' | 'voiceVolume' | 'modelsDir' | 'ttsThreads' | 'ttsWorkers' | 'ttsCacheMb' | 'ttsOpeningsMb'>>;
+export type TtsConfig = Pick<Config, 'ttsEngine'> & Partial<Pick<Config, 'voice' | 'voiceRate' | 'voiceVolume' | 'modelsDir' | 'ttsThreads' | 'ttsNice' | 'ttsWorkers' | 'ttsCacheMb' | 'ttsOpeningsMb'>>;
 
 /** The Piper voice file the configuration names: --voice, else the default voice in the models folder. */
 export function voicePath(config: Partial<Pick<Config, 'voice' | 'modelsDir'>>): string {
@@ -54,6 +54,7 @@ export async function createTts(config: TtsConfig, opts: TtsOptions = {}): Promi
       ...o,
       voice: opts.voice ?? voicePath(config),
       threads: config.ttsThreads,
+      nice: config.ttsNice,
       workers: config.ttsWorkers,
       cacheBytes: config.ttsCacheMb === undefined ? undefined : Math.round(config.ttsCacheMb * 1024 * 1024),
       openingBytes: config.ttsOpeningsMb === undefined ? undefined : Math.round(config.ttsOpeningsMb * 1024 * 1024),

@@ -6,6 +6,8 @@
  * decided there; requests that do arrive together are handled in arrival order. `session.run` blocks this
  * thread, never the server's.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { Resampler } from '../../protocol/pcm.js';
@@ -20,6 +22,11 @@ export interface PiperWorkerData {
   threads: number;
   /** let onnxruntime's pool threads spin while waiting (faster on an idle machine, CPU taken from others) */
   spin?: boolean;
+  /**
+   * the nice value of this worker's threads (its own and onnxruntime's pool): above 0, synthesis yields the
+   * CPU to the speech recognisers, whose transcripts someone is waiting for (0: as the process)
+   */
+  nice?: number;
 }
 
 export interface PiperRequest {
@@ -55,9 +62,32 @@ const MAX_GAIN = 8;
 /** silence left at a seam inside a clause, seconds */
 const SEAM_KEEP_S = 0.015;
 
+/** the process' thread ids (Linux; empty elsewhere) */
+function threadIds(): Set<number> {
+  try {
+    return new Set(fs.readdirSync('/proc/self/task').map(Number));
+  } catch {
+    return new Set();
+  }
+}
+
+/** lowers the priority of a thread (Linux: setpriority on a thread id affects that thread only); false when refused */
+function renice(tid: number, nice: number): boolean {
+  try {
+    os.setPriority(tid, nice);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
   const t0 = performance.now();
   const voice = readVoiceConfig(data.configPath);
+  const nice = data.nice ?? 0;
+  // this thread, then the threads onnxruntime starts for the session (its intra-op pool)
+  const before = threadIds();
+  if (nice > 0) renice(0, nice);
   const [g2p, session] = await Promise.all([
     loadEspeak(voice.espeakVoice),
     ort.InferenceSession.create(data.modelPath, {
@@ -72,6 +102,7 @@ async function main(): Promise<void> {
       extra: { session: { intra_op: { allow_spinning: data.spin ? '1' : '0' } } },
     }),
   ]);
+  if (nice > 0) for (const tid of threadIds()) if (!before.has(tid)) renice(tid, nice);
   const inputs = session.inputNames;
   for (const n of ['input', 'input_lengths', 'scales']) {
     if (!inputs.includes(n)) throw new Error(`${data.modelPath} is not a Piper voice: it has no input "${n}" (inputs: ${inputs.join(', ')})`);

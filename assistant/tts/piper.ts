@@ -36,6 +36,11 @@ export interface PiperOptions extends TtsOptions {
   threads?: number;
   /** worker threads, each with its own onnxruntime session (default 1) */
   workers?: number;
+  /**
+   * nice value of the workers' threads (Linux; default 0): above 0, synthesis yields the CPU to the speech
+   * recognisers under load (first audio mostly comes from prepared openings and the cache)
+   */
+  nice?: number;
   /** words in the first piece of a reply at most (default 4; 0: no early cut) */
   firstWords?: number;
   /** bound of the cache of synthesised pieces, bytes (default 8 MiB; 0: no cache) */
@@ -134,6 +139,7 @@ export class PiperTts implements Tts {
   readonly configPath: string;
   readonly config: PiperVoiceConfig;
   readonly threads: number;
+  readonly nice: number;
   readonly workerCount: number;
   private readonly lengthScale: number;
   private readonly volume: number;
@@ -176,6 +182,7 @@ export class PiperTts implements Tts {
     this.sampleRate = o.sampleRate;
     this.volume = o.volume;
     this.threads = Math.max(1, Math.floor(opts.threads ?? 2));
+    this.nice = Math.min(19, Math.max(0, Math.floor(opts.nice ?? 0)));
     this.workerCount = Math.max(1, Math.floor(opts.workers ?? 1));
     this.workers = Array.from({ length: this.workerCount }, () => new PiperWorker());
     this.firstWords = opts.firstWords ?? 4;
@@ -206,7 +213,7 @@ export class PiperTts implements Tts {
   private startWorker(w: PiperWorker): Promise<void> {
     if (w.ready) return w.ready;
     const worker = new Worker(new URL('./piper-worker.js', import.meta.url), {
-      workerData: { modelPath: this.voice, configPath: this.configPath, threads: this.threads, spin: process.env.WHEREABOUTS_TTS_SPIN === '1' } satisfies PiperWorkerData,
+      workerData: { modelPath: this.voice, configPath: this.configPath, threads: this.threads, spin: process.env.WHEREABOUTS_TTS_SPIN === '1', nice: this.nice } satisfies PiperWorkerData,
     });
     w.worker = worker;
     w.started = false;
