@@ -505,6 +505,11 @@ function drainFinishing(ids: number[]) {
         hold(s, pcm);
         decode(s, pcm);
       }
+      // an odd byte left at the very end is half a sample: dropped (it would hold the stream open for ever)
+      if (s.queued === 1 && !s.queue.length && s.carry >= 0) {
+        s.carry = -1;
+        s.queued = 0;
+      }
       s.cpuMs += performance.now() - t0;
       // the words so far go out (as partials, before the transcript), with every byte decoded but not yet reported
       const owed = drained + (unjudged.get(id) ?? 0);
