@@ -84,7 +84,9 @@ function renice(tid: number, nice: number): boolean {
 async function main(): Promise<void> {
   const t0 = performance.now();
   const voice = readVoiceConfig(data.configPath);
-  const nice = data.nice ?? 0;
+  // Linux only: there setpriority on a thread id (0: this thread) affects that thread alone; elsewhere it
+  // would lower the whole server
+  const nice = process.platform === 'linux' ? (data.nice ?? 0) : 0;
   // this thread, then the threads onnxruntime starts for the session (its intra-op pool)
   const before = threadIds();
   if (nice > 0) renice(0, nice);
