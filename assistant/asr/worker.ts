@@ -280,9 +280,17 @@ function toModelRate(s: Stream, bytes: Uint8Array): Uint8Array {
   return float32ToS16le(s.resampler.process(s16leToFloat32(bytes)));
 }
 
-function slice(s: Stream): number {
+/** a slice's bytes at the stream's rate (`init.sliceMs` of audio, even) */
+function sliceBytes(s: Stream): number {
+  return Math.max(2, Math.round((s.rate * init.sliceMs) / 1000) * 2);
+}
+
+/**
+ * Decodes up to `max` bytes of the stream's queued audio; `judge`: the VAD and the level meter hear it too
+ * (not for a stream whose audio has ended: its quiet no longer decides anything). Returns the bytes taken.
+ */
+function slice(s: Stream, max = sliceBytes(s), judge = true): number {
   const t0 = performance.now();
-  const max = Math.max(2, Math.round((s.rate * init.sliceMs) / 1000) * 2);
   const bytes = take(s, max);
   s.queued -= bytes.byteLength;
   s.inBytes += bytes.byteLength;
@@ -290,10 +298,12 @@ function slice(s: Stream): number {
     const pcm = toModelRate(s, bytes);
     hold(s, pcm);
     decode(s, pcm);
-    // the VAD and the level meter judge the same 16 kHz audio, so quiet time is measured where the words end
-    const f = s16leToFloat32(pcm);
-    s.vad?.push(f);
-    s.loud.push(f);
+    if (judge) {
+      // the VAD and the level meter judge the same 16 kHz audio, so quiet time is measured where the words end
+      const f = s16leToFloat32(pcm);
+      s.vad?.push(f);
+      s.loud.push(f);
+    }
   }
   s.cpuMs += performance.now() - t0;
   return bytes.byteLength;
@@ -490,27 +500,18 @@ function drainFinishing(ids: number[]) {
     const s = streams.get(id);
     if (!s?.finishing) continue;
     try {
-      const t0 = performance.now();
-      let budget = Math.round((s.rate * DRAIN_MAX_MS) / 1000) * 2;
+      const budget = Math.round((s.rate * DRAIN_MAX_MS) / 1000) * 2;
       let drained = 0;
-      const max = Math.max(2, Math.round((s.rate * init.sliceMs) / 1000) * 2);
-      while ((s.queued > 0 || s.carry >= 0) && budget > 0) {
-        const bytes = take(s, Math.min(max, budget));
-        if (!bytes.byteLength) break;
-        s.queued -= bytes.byteLength;
-        s.inBytes += bytes.byteLength;
-        budget -= bytes.byteLength;
-        drained += bytes.byteLength;
-        const pcm = toModelRate(s, bytes);
-        hold(s, pcm);
-        decode(s, pcm);
+      while ((s.queued > 0 || s.carry >= 0) && drained < budget) {
+        const bytes = slice(s, Math.min(sliceBytes(s), budget - drained), false);
+        if (!bytes) break;
+        drained += bytes;
       }
       // an odd byte left at the very end is half a sample: dropped (it would hold the stream open for ever)
       if (s.queued === 1 && !s.queue.length && s.carry >= 0) {
         s.carry = -1;
         s.queued = 0;
       }
-      s.cpuMs += performance.now() - t0;
       // the words so far go out (as partials, before the transcript), with every byte decoded but not yet reported
       const owed = drained + (unjudged.get(id) ?? 0);
       unjudged.delete(id);
