@@ -6,13 +6,12 @@
  * decided there; requests that do arrive together are handled in arrival order. `session.run` blocks this
  * thread, never the server's.
  */
-import fs from 'node:fs';
-import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { Resampler } from '../../protocol/pcm.js';
 import { loadEspeak } from './espeak-wasm.js';
 import { trimMalloc } from '../malloc.js';
+import { niceThisThread } from '../thread-priority.js';
 import { phonemesToIds, piecePhonemes, readVoiceConfig, type Terminator } from './piper-voice.js';
 
 export interface PiperWorkerData {
@@ -62,34 +61,11 @@ const MAX_GAIN = 8;
 /** silence left at a seam inside a clause, seconds */
 const SEAM_KEEP_S = 0.015;
 
-/** the process' thread ids (Linux; empty elsewhere) */
-function threadIds(): Set<number> {
-  try {
-    return new Set(fs.readdirSync('/proc/self/task').map(Number));
-  } catch {
-    return new Set();
-  }
-}
-
-/** lowers the priority of a thread (Linux: setpriority on a thread id affects that thread only); false when refused */
-function renice(tid: number, nice: number): boolean {
-  try {
-    os.setPriority(tid, nice);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function main(): Promise<void> {
   const t0 = performance.now();
   const voice = readVoiceConfig(data.configPath);
-  // Linux only: there setpriority on a thread id (0: this thread) affects that thread alone; elsewhere it
-  // would lower the whole server
-  const nice = process.platform === 'linux' ? (data.nice ?? 0) : 0;
-  // this thread, then the threads onnxruntime starts for the session (its intra-op pool)
-  const before = threadIds();
-  if (nice > 0) renice(0, nice);
+  // before the session exists: onnxruntime's pool threads inherit this thread's priority
+  niceThisThread(data.nice ?? 0);
   const [g2p, session] = await Promise.all([
     loadEspeak(voice.espeakVoice),
     ort.InferenceSession.create(data.modelPath, {
@@ -104,7 +80,6 @@ async function main(): Promise<void> {
       extra: { session: { intra_op: { allow_spinning: data.spin ? '1' : '0' } } },
     }),
   ]);
-  if (nice > 0) for (const tid of threadIds()) if (!before.has(tid)) renice(tid, nice);
   const inputs = session.inputNames;
   for (const n of ['input', 'input_lengths', 'scales']) {
     if (!inputs.includes(n)) throw new Error(`${data.modelPath} is not a Piper voice: it has no input "${n}" (inputs: ${inputs.join(', ')})`);

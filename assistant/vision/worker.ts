@@ -3,7 +3,7 @@
  * converts the letterboxed RGB bytes to the model's tensor, runs the session (which blocks this thread, not
  * the server's), decodes the output and applies NMS. Speaks the pool protocol (pool.ts).
  */
-import os from 'node:os';
+import { niceThisThread } from '../thread-priority.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { decodeUltralytics, decodeYolox } from './decode.js';
@@ -60,13 +60,7 @@ function decode(out: Float32Array, dims: readonly number[]): RawBox[] {
 }
 
 async function main(): Promise<void> {
-  if (init.nice > 0 && process.platform === 'linux') {
-    try {
-      os.setPriority(0, init.nice);
-    } catch {
-      /* not allowed: run at normal priority */
-    }
-  }
+  niceThisThread(init.nice);
   let session: InferenceSession;
   try {
     session = await InferenceSession.create(init.modelPath, {
