@@ -27,6 +27,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NoiseSource, gaussian, prng } from '../protocol/noise.js';
 
 const RATE = 16000;
 const LEAD_S = 0.2;
@@ -59,6 +60,12 @@ export interface CorpusClip {
   voice: string;
   engine: 'flite' | 'espeak-ng' | 'piper' | 'none';
   condition: string;
+  /**
+   * the room's noise under the speech: its kind (the condition's colour; a noise-only clip's own kind) and the
+   * speech-to-noise ratio in dB (null for noise-only clips); the hands-free benches keep the same room going
+   * after the clip
+   */
+  room: { noise: 'white' | 'pink' | 'babble' | 'hum' | 'clicks'; snrDb: number | null };
   split: 'tune' | 'test';
   expect: { outcome: ExpectedOutcome; item: string | null; label: string | null };
   durationSec: number;
@@ -257,6 +264,7 @@ export function plan(): Omit<CorpusClip, 'durationSec'>[] {
       voice: v.id,
       engine: v.engine,
       condition: c.id,
+      room: { noise: c.noise, snrDb: c.snrDb },
       split: splitOf(s.text, v.id),
       expect: s.expect,
     });
@@ -272,6 +280,7 @@ export function plan(): Omit<CorpusClip, 'durationSec'>[] {
       voice: 'none',
       engine: 'none',
       condition: 'noise-only',
+      room: { noise: n.kind, snrDb: null },
       split: i % 2 ? 'test' : 'tune',
       expect: { outcome: 'not_heard', item: null, label: null },
     });
@@ -282,70 +291,16 @@ export function plan(): Omit<CorpusClip, 'durationSec'>[] {
 // ---------------------------------------------------------------------------------------------------------------
 // synthesis
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussian(rnd: () => number): () => number {
-  let spare: number | null = null;
-  return () => {
-    if (spare !== null) {
-      const s = spare;
-      spare = null;
-      return s;
-    }
-    const u1 = Math.max(rnd(), 1e-12);
-    const u2 = rnd();
-    const r = Math.sqrt(-2 * Math.log(u1));
-    spare = r * Math.sin(2 * Math.PI * u2);
-    return r * Math.cos(2 * Math.PI * u2);
-  };
-}
-
 /** unit-RMS noise of a colour */
 function makeNoise(kind: 'white' | 'pink' | 'babble' | 'hum' | 'clicks', n: number, seed: number): Float32Array {
+  const out = kind === 'hum' || kind === 'clicks' ? new Float32Array(n) : new NoiseSource(kind, seed, RATE).take(n);
   const g = gaussian(prng(seed));
-  const out = new Float32Array(n);
-  if (kind === 'white') for (let i = 0; i < n; i++) out[i] = g();
-  else if (kind === 'pink') {
-    // Paul Kellet's economy pink filter
-    let b0 = 0, b1 = 0, b2 = 0;
-    for (let i = 0; i < n; i++) {
-      const w = g();
-      b0 = 0.99765 * b0 + w * 0.099046;
-      b1 = 0.963 * b1 + w * 0.2965164;
-      b2 = 0.57 * b2 + w * 1.0526913;
-      out[i] = b0 + b1 + b2 + w * 0.1848;
-    }
-  } else if (kind === 'babble') {
-    // speech-shaped, syllable-rate modulated noise: low-passed pink, amplitude-modulated at 3-6 Hz
-    let b0 = 0, b1 = 0, lp = 0;
-    const rnd = prng(seed ^ 0x5bd1e995);
-    let phase = 0;
-    let f = 4;
-    for (let i = 0; i < n; i++) {
-      const w = g();
-      b0 = 0.99765 * b0 + w * 0.099046;
-      b1 = 0.963 * b1 + w * 0.2965164;
-      lp += 0.25 * (b0 + b1 + w * 0.2 - lp);
-      if (i % 1600 === 0) f = 3 + rnd() * 3;
-      phase += (2 * Math.PI * f) / RATE;
-      out[i] = lp * (0.35 + 0.65 * Math.max(0, Math.sin(phase)));
-    }
-  } else if (kind === 'hum') {
+  if (kind === 'hum') {
     for (let i = 0; i < n; i++) {
       const t = i / RATE;
       out[i] = Math.sin(2 * Math.PI * 50 * t) + 0.5 * Math.sin(2 * Math.PI * 100 * t) + 0.3 * Math.sin(2 * Math.PI * 150 * t) + 0.05 * g();
     }
-  } else {
+  } else if (kind === 'clicks') {
     const rnd = prng(seed);
     for (let i = 0; i < n; i++) out[i] = 0.01 * g();
     for (let k = 0; k < Math.max(3, Math.round(n / RATE) * 4); k++) {

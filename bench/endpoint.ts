@@ -4,7 +4,7 @@
  * Every clip (the voice bench's fixtures: audio-fixtures/manifest.json, the spoken corpus without its noise-only
  * clips, the hesitation clips) goes through the real recogniser (grammar, N-best, Silero VAD) in 20 ms frames,
  * each frame written when the previous one has been decoded (lockstep, as a recogniser that keeps up with real
- * time sees it), followed by room noise at the clip's own noise level, as in the voice bench. Each progress
+ * time sees it), followed by the clip's room going on (its noise's colour and level), as in the voice bench. Each progress
  * report drives the real turn reducer (voice/turn.ts) through the real completeness classifier
  * (voice/complete.ts). The audio position at which the reducer ends the utterance, minus the clip's true end
  * of speech (the last voiced 20 ms frame, speech-bounds.ts), is the endpointing delay: audio time, no wall
@@ -16,7 +16,7 @@
  * the final transcript matched the words it was started for (then its speech is ready when the turn ends).
  *
  *   node dist/bench/endpoint.js [--split tune|test|all] [--show] [--json FILE] [--traces FILE] [--sample K]
- *     [--end MS] [--prefix MS] [--unsure MS] [--statement MS] [--hesitation MS] [--speculate MS] [--streams N]
+ *     [--end MS] [--prefix MS] [--unsure MS] [--statement MS] [--trailing MS] [--hesitation MS] [--speculate MS] [--streams N]
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -30,7 +30,7 @@ import { SileroVad, VAD_RATE, VAD_THRESHOLDS, VAD_WINDOW, sileroModelPath, type 
 import { s16leToFloat32 } from '../protocol/pcm.js';
 import { mulberry32 } from './seed.js';
 import { summarize, type Summary } from './util.js';
-import { loadFixtures, roomNoise, type Fixture } from './voice.js';
+import { loadFixtures, roomAfter, type Fixture } from './voice.js';
 
 const FRAME_MS = 20;
 /** room noise after the clip (the voice bench sends up to 8 s, until the transcript comes) */
@@ -110,13 +110,12 @@ async function traceClip(asr: Asr, vad: SileroVad, f: Fixture): Promise<ClipTrac
     wake = null;
     w?.();
   });
-  const rnd = mulberry32(7);
-  const noise = Math.max(f.bounds.noiseRms, 1e-4);
+  const room = roomAfter(f, mulberry32(7));
   const v = vad.stream();
   try {
     const total = f.pcm.length + Math.round((rate * TAIL_MS) / 1000) * 2;
     while (written < total) {
-      const chunk = written < f.pcm.length ? f.pcm.subarray(written, written + frameBytes) : roomNoise(frameBytes / 2, noise, rnd);
+      const chunk = written < f.pcm.length ? f.pcm.subarray(written, written + frameBytes) : room.frame(frameBytes / 2);
       const decoded = new Promise<void>((r) => (wake = r));
       written += chunk.length;
       s.write(chunk);
@@ -230,7 +229,7 @@ function vadReplay(probs: readonly number[], t: VadThresholds): (atMs: number) =
 export function endpointReport(clips: ClipEndpoint[], settings: TurnSettings): EndpointReport {
   const done = clips.filter((c) => !c.timedOut);
   const byClass: EndpointReport['byClass'] = {};
-  for (const k of ['complete', 'prefix', 'unsure', 'statement', 'incomplete']) {
+  for (const k of ['complete', 'prefix', 'unsure', 'statement', 'trailing', 'incomplete']) {
     const d = done.filter((c) => c.complete === k).map((c) => c.delayMs);
     if (d.length) {
       const s = summarize(d);
@@ -293,14 +292,14 @@ export function endpointSectionReport(r: EndpointSection | { skipped: string }):
   if ('skipped' in r) return `\n### Endpointing (audio clock)\n\nskipped: ${r.skipped}\n`;
   const rows = r.splits.map(({ split, report: x }) => {
     const c = (k: string) => (x.byClass[k] ? `${x.byClass[k].n}: ${x.byClass[k].p50.toFixed(0)} / ${x.byClass[k].p95.toFixed(0)}` : '–');
-    return `| ${split} | ${x.clips} | ${x.delayMs.p50.toFixed(0)} | ${x.delayMs.p95.toFixed(0)} | ${x.cutEarly} | ${c('complete')} | ${c('unsure')} | ${c('statement')} | ${c('incomplete')} |`;
+    return `| ${split} | ${x.clips} | ${x.delayMs.p50.toFixed(0)} | ${x.delayMs.p95.toFixed(0)} | ${x.cutEarly} | ${c('complete')} | ${c('unsure')} | ${c('statement')} | ${c('trailing')} | ${c('incomplete')} |`;
   });
   return [
     '\n### Endpointing (audio clock)\n',
     'From the true end of speech (the last voiced 20 ms frame) to where the turn reducer ends the utterance, in',
     `audio ms (lockstep decoding: load does not change it; processing comes on top, see the voice section). Recogniser + VAD real-time factor ${r.rtf.toFixed(3)}.\n`,
-    '| clips | n | p50 | p95 | cut early | complete n: p50 / p95 | unsure | statement | incomplete |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| clips | n | p50 | p95 | cut early | complete n: p50 / p95 | unsure | statement | trailing | incomplete |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');
@@ -322,6 +321,7 @@ async function main() {
       prefix: { type: 'string' },
       unsure: { type: 'string' },
       statement: { type: 'string' },
+      trailing: { type: 'string' },
       hesitation: { type: 'string' },
       speculate: { type: 'string' },
       'level-quiet': { type: 'string' },
@@ -340,6 +340,7 @@ async function main() {
     prefixSilenceMs: num(values.prefix, TURN_DEFAULTS.prefixSilenceMs),
     unsureSilenceMs: num(values.unsure, TURN_DEFAULTS.unsureSilenceMs),
     statementSilenceMs: num(values.statement, TURN_DEFAULTS.statementSilenceMs),
+    trailingSilenceMs: num(values.trailing, TURN_DEFAULTS.trailingSilenceMs),
     hesitationMs: num(values.hesitation, TURN_DEFAULTS.hesitationMs),
     speculateSilenceMs: num(values.speculate, TURN_DEFAULTS.speculateSilenceMs),
     levelQuietMs: num(values['level-quiet'], TURN_DEFAULTS.levelQuietMs),

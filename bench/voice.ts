@@ -1,8 +1,8 @@
 /**
  * Voice: WebSocket clients replay spoken questions at real-time pace in 20 ms frames, two ways.
  *
- *  - hands-free: `start`, the clip, then room noise (Gaussian, at the clip's own noise level) until the
- *    transcript arrives; no `stop` is ever sent, the server's endpointer decides. Clock: from the moment the
+ *  - hands-free: `start`, the clip, then the clip's room goes on (noise of the clip's own colour and level,
+ *    protocol/noise.ts: a microphone keeps hearing the same room) until the transcript arrives; no `stop` is ever sent, the server's endpointer decides. Clock: from the moment the
  *    client sent the frame holding the clip's TRUE end of speech (the last voiced 20 ms frame, see
  *    speech-bounds.ts) to the first byte of reply audio.
  *  - push-to-talk: `start` with `endpoint: false`, the whole clip (its own 350 ms tail included, as a
@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { parseWav } from '../protocol/wav.js';
+import { RoomNoise, type NoiseColour } from '../protocol/noise.js';
 import { HESITATIONS, haveEspeak, makeHesitation } from './hesitations.js';
 import { mulberry32 } from './seed.js';
 import { sampleValue, stageMeansMs, type BenchServer } from './server.js';
@@ -42,9 +43,11 @@ export interface Fixture {
   hesitation: boolean;
   /** the corpus split ('tune' / 'test'); null for the committed fixtures and the hesitation clips */
   split: string | null;
+  /** the clip's room: its noise colour (the corpus condition's; Gaussian for the others) and level */
+  room: { colour: NoiseColour; rms: number };
 }
 
-type ManifestEntry = { file: string; text: string; category?: string; split?: string; expect?: { intent?: string; item?: string | null; label?: string | null } };
+type ManifestEntry = { file: string; text: string; category?: string; split?: string; room?: { noise?: string }; expect?: { intent?: string; item?: string | null; label?: string | null } };
 
 /**
  * The committed clips with their speech bounds: audio-fixtures/manifest.json (requests and non-requests) and,
@@ -64,6 +67,7 @@ export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesit
     const w = parseWav(fs.readFileSync(path.join(dir, m.file)));
     if (w.channels !== 1) throw new Error(`${m.file}: not mono`);
     const pcm = Buffer.from(w.data);
+    const bounds = speechBounds(pcm, w.sampleRate);
     return {
       file: m.file,
       text: m.text,
@@ -73,15 +77,17 @@ export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesit
       item: m.expect?.item ?? null,
       label: m.expect?.label ?? null,
       intent: m.expect?.intent ?? null,
-      bounds: speechBounds(pcm, w.sampleRate),
+      bounds,
       hesitation: false,
       split: m.split ?? null,
+      room: { colour: colourOf(m.room?.noise), rms: roomRms(pcm, w.sampleRate, bounds) },
     };
   });
   if (o.hesitations !== false && haveEspeak())
     for (const h of HESITATIONS) {
       const pcm = makeHesitation(h);
-      out.push({ file: `hesitation: ${h.text}`, text: h.text, pcm, sampleRate: 16000, seconds: pcm.length / 32000, item: h.item, intent: 'find_item', bounds: speechBounds(pcm, 16000), hesitation: true, split: null });
+      const bounds = speechBounds(pcm, 16000);
+      out.push({ file: `hesitation: ${h.text}`, text: h.text, pcm, sampleRate: 16000, seconds: pcm.length / 32000, item: h.item, intent: 'find_item', bounds, hesitation: true, split: null, room: { colour: 'white', rms: roomRms(pcm, 16000, bounds) } });
     }
   return out;
 }
@@ -108,15 +114,31 @@ interface Utterance {
 type Ev = { type: string; [k: string]: unknown };
 type Got = { e: Ev | 'audio' | 'closed'; at: number };
 
-/** deterministic Gaussian noise at `rms` (full scale 1), s16le */
-export function roomNoise(samples: number, rms: number, rnd: () => number): Buffer {
-  const b = Buffer.alloc(samples * 2);
-  for (let i = 0; i < samples; i++) {
-    const g = Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
-    b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(g * rms * 32767))), i * 2);
+/** the colour of a clip's room noise (the corpus manifest says it; the committed fixtures' is Gaussian) */
+const colourOf = (noise: string | undefined): NoiseColour => (noise === 'pink' || noise === 'babble' ? noise : 'white');
+
+/**
+ * The level of a clip's room: the RMS of its samples before the speech (to 40 ms before its start) and after
+ * it (from 40 ms after its end), where only the noise is; the level meter's noise floor when that is under
+ * 100 ms (babble's quiet frames alone would understate it).
+ */
+export function roomRms(pcm: Buffer, rate: number, b: SpeechBounds): number {
+  const n = pcm.length >> 1;
+  const head = Math.max(0, Math.round(((b.startMs - 40) * rate) / 1000));
+  const tail = Math.min(n, Math.round(((b.endMs + 40) * rate) / 1000));
+  let s = 0;
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    if (i >= head && i < tail) continue;
+    const x = pcm.readInt16LE(i * 2) / 32768;
+    s += x * x;
+    k++;
   }
-  return b;
+  return Math.max(k >= rate / 10 ? Math.sqrt(s / k) : b.noiseRms, 1e-4);
 }
+
+/** the room after a clip: the same colour and level, continuous from frame to frame */
+export const roomAfter = (f: Fixture, rnd: () => number): RoomNoise => new RoomNoise(f.room.colour, f.room.rms, Math.floor(rnd() * 2 ** 32), f.sampleRate);
 
 /** one connection that asks questions one after another */
 class VoiceClient {
@@ -208,8 +230,8 @@ class VoiceClient {
       tClock = performance.now();
     } else {
       // the microphone keeps going: room noise until the server says it heard the question (at most 8 s)
-      const noiseRms = Math.max(f.bounds.noiseRms, 1e-4);
-      for (let k = 0; k < 400 && !ended(); k++) await send(roomNoise(frameBytes / 2, noiseRms, rnd));
+      const room = roomAfter(f, rnd);
+      for (let k = 0; k < 400 && !ended(); k++) await send(room.frame(frameBytes / 2));
       if (!ended()) this.json({ type: 'stop' });
     }
     for (let k = from; ; k++) {

@@ -70,3 +70,40 @@ describe('audio fixtures manifest', () => {
     });
   }
 });
+
+describe('room noise (protocol/noise.ts): the corpus mixes it, the hands-free benches keep the room going', () => {
+  const rms = (x: ArrayLike<number>) => Math.sqrt(Array.from(x).reduce((a, v) => a + v * v, 0) / x.length);
+  /** the RMS of the first difference over the RMS: about 1.41 for white noise, far less for low-heavy pink */
+  const roughness = (x: Float32Array) => rms(x.subarray(1).map((v, i) => v - x[i])) / rms(x);
+  const frames = (b: Buffer) => Array.from({ length: Math.floor(b.length / 640) }, (_, k) => rms(s16leToFloat32(b.subarray(k * 640, k * 640 + 640))));
+  it('is one continuous noise however it is taken: two frames are the samples of one take', async () => {
+    const { NoiseSource } = await import('../dist/protocol/noise.js');
+    for (const colour of ['white', 'pink', 'babble'] as const) {
+      const a = new NoiseSource(colour, 42);
+      const joined = [...a.take(320), ...a.take(1700), ...a.take(3)];
+      expect(joined).toEqual([...new NoiseSource(colour, 42).take(2023)]);
+      expect([...new NoiseSource(colour, 43).take(64)]).not.toEqual(joined.slice(0, 64));
+    }
+  });
+  it('has its colour: pink is smooth next to white, babble swells at syllable rate', async () => {
+    const { NoiseSource } = await import('../dist/protocol/noise.js');
+    expect(roughness(new NoiseSource('white', 1).take(16000))).toBeGreaterThan(1.3);
+    expect(roughness(new NoiseSource('pink', 1).take(16000))).toBeLessThan(0.8);
+    expect(roughness(new NoiseSource('babble', 1).take(16000))).toBeLessThan(0.8);
+  });
+  it('RoomNoise gives s16le frames at the asked level, babble with its swell', async () => {
+    const { RoomNoise } = await import('../dist/protocol/noise.js');
+    for (const colour of ['white', 'pink', 'babble'] as const) {
+      const room = new RoomNoise(colour, 0.01, 7);
+      const b = Buffer.concat(Array.from({ length: 150 }, () => room.frame(320)));
+      expect(b.length).toBe(150 * 640);
+      expect(rms(s16leToFloat32(b))).toBeGreaterThan(0.0085);
+      expect(rms(s16leToFloat32(b))).toBeLessThan(0.0115);
+      const f = frames(b);
+      const mean = f.reduce((a, v) => a + v, 0) / f.length;
+      const cv = Math.sqrt(f.reduce((a, v) => a + (v - mean) ** 2, 0) / f.length) / mean;
+      if (colour === 'babble') expect(cv).toBeGreaterThan(0.2);
+      if (colour === 'white') expect(cv).toBeLessThan(0.1);
+    }
+  });
+});

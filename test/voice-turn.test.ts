@@ -5,12 +5,12 @@
  * endpointing.
  */
 import { describe, expect, it } from 'vitest';
-import { initialTurn, reduceTurn, silenceNeeded, TURN_DEFAULTS, type TurnEffect, type TurnEvent, type TurnState } from '../dist/assistant/voice/turn.js';
+import { initialTurn, reduceTurn, silenceNeeded, TURN_DEFAULTS, type Completeness, type TurnEffect, type TurnEvent, type TurnState } from '../dist/assistant/voice/turn.js';
 import { CompletenessClassifier } from '../dist/assistant/voice/complete.js';
 import { buildVocabulary } from '../dist/nlp/vocabulary.js';
 import { manifestLabels } from '../dist/assistant/app.js';
 
-const cfg = { ...TURN_DEFAULTS, maxUtteranceSeconds: 1, endSilenceMs: 200, prefixSilenceMs: 450, unsureSilenceMs: 300, statementSilenceMs: 450, hesitationMs: 1500, speculateSilenceMs: 60, levelQuietMs: 100, levelGraceMs: 1000, vadQuietMinMs: 32, levelTrustRangeDb: 25, watchdogMs: 5000, followUpMs: 4000 };
+const cfg = { ...TURN_DEFAULTS, maxUtteranceSeconds: 1, endSilenceMs: 200, prefixSilenceMs: 450, unsureSilenceMs: 300, statementSilenceMs: 450, trailingSilenceMs: 800, hesitationMs: 1500, speculateSilenceMs: 60, levelQuietMs: 100, levelGraceMs: 1000, vadQuietMinMs: 32, levelTrustRangeDb: 25, watchdogMs: 5000, followUpMs: 4000 };
 
 function fold(events: TurnEvent[], from: TurnState = initialTurn()) {
   let s = from;
@@ -27,7 +27,7 @@ const sentTypes = (x: ReturnType<typeof fold>) => x.sent.map((e) => e.type);
 const pcm = (ms: number) => new Uint8Array(Math.round(16 * ms) * 2);
 const start: TurnEvent = { type: 'start', sample_rate: 16000 };
 const opened: TurnEvent = { type: 'asr_opened', seq: 1 };
-const prog = (text: string, silenceMs: number | null, complete: 'complete' | 'prefix' | 'unsure' | 'statement' | 'incomplete', seq = 1, loudQuietMs?: number, levelRangeDb?: number): TurnEvent => ({
+const prog = (text: string, silenceMs: number | null, complete: Completeness, seq = 1, loudQuietMs?: number, levelRangeDb?: number): TurnEvent => ({
   type: 'asr_progress',
   seq,
   text,
@@ -71,6 +71,10 @@ describe('voice turn reducer: a table of event sequences', () => {
     { name: 'an item that could still grow waits longer', from: listeningTurn, events: [prog('where is my phone', 300, 'prefix')], phase: 'listening', not: ['finish_asr'] },
     { name: 'a whole sentence that is not a request ends after a longer silence (its reply is prepared meanwhile)', from: listeningTurn, events: [prog('turn on the lights', 200, 'statement')], phase: 'listening', has: ['speculate'], not: ['finish_asr'] },
     { name: '... and then ends', from: listeningTurn, events: [prog('turn on the lights', 450, 'statement')], phase: 'finishing' },
+    { name: 'a sentence that trails ("tell me a") waits longer than a whole one', from: listeningTurn, events: [prog('tell me a', 500, 'trailing')], phase: 'listening', has: ['speculate'], not: ['finish_asr'] },
+    { name: '... but not as long as a hesitation before an item', from: listeningTurn, events: [prog('tell me a', 800, 'trailing')], phase: 'finishing' },
+    { name: 'speech with no word yet is not answered speculatively, and ends after the trailing wait', from: listeningTurn, events: [prog('', 700, 'trailing')], phase: 'listening', not: ['speculate', 'finish_asr'] },
+    { name: '... then ends', from: listeningTurn, events: [prog('', 700, 'trailing'), prog('', 800, 'trailing')], phase: 'finishing', not: ['speculate'] },
     { name: 'a request whose item is unsure waits a little longer than a sure one, not a hesitation\'s wait', from: listeningTurn, events: [prog('where is my course', 250, 'unsure'), prog('where is my course', 300, 'unsure')], phase: 'finishing', has: ['speculate'] },
     { name: 'the level meter holds the end while a frame still stands out from the noise', from: listeningTurn, events: [prog('where is my knife', 250, 'complete', 1, 40), prog('where is my knife', 400, 'complete', 1, 60)], phase: 'listening', not: ['finish_asr'] },
     { name: '... and lets it end once the level has been quiet long enough', from: listeningTurn, events: [prog('where is my knife', 250, 'complete', 1, 40), prog('where is my knife', 300, 'complete', 1, 100)], phase: 'finishing', has: ['finish_asr'] },
@@ -118,6 +122,7 @@ describe('voice turn reducer: a table of event sequences', () => {
     expect(silenceNeeded(cfg, 'unsure')).toBe(300);
     expect(silenceNeeded(cfg, 'statement')).toBe(450);
     expect(silenceNeeded(cfg, 'prefix')).toBe(450);
+    expect(silenceNeeded(cfg, 'trailing')).toBe(800);
     expect(silenceNeeded(cfg, 'incomplete')).toBe(1500);
   });
 
@@ -133,7 +138,6 @@ describe('voice turn reducer: a table of event sequences', () => {
 describe('completeness of the words so far', () => {
   const c = new CompletenessClassifier(buildVocabulary(manifestLabels('yolox_nano')!));
   const table: Array<[string, string]> = [
-    ['', 'incomplete'],
     ['where', 'incomplete'],
     ['where is', 'incomplete'],
     ['where is my', 'incomplete'],
@@ -149,7 +153,19 @@ describe('completeness of the words so far', () => {
     ['where is my cup please', 'complete'],
     ['turn on the lights', 'statement'],
     ['play some music', 'statement'],
-    ['turn on the', 'incomplete'],
+    // a sentence that is not a request and trails: it may go on, but not into an item
+    ['turn on the', 'trailing'],
+    ['tell me a', 'trailing'],
+    ['what time is it', 'trailing'],
+    // no word yet: the words come after the sound, and a pause may follow the first one
+    ['', 'trailing'],
+    // ... but a lead-in, one word (perhaps a misheard "hey"), or words of asking: the request may be coming
+    ['a', 'incomplete'],
+    ['hey could', 'incomplete'],
+    ['okay um', 'incomplete'],
+    ['i think i put', 'incomplete'],
+    ['i think i put my', 'incomplete'],
+    ['was where like', 'trailing'],
     ['hey', 'incomplete'],
     ['okay so', 'incomplete'],
     // what a recogniser makes of whole requests: the item first, then words a request ends with

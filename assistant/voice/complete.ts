@@ -23,6 +23,12 @@ const CONTINUES = new Set([
   'hey', 'hi', 'hello', 'okay', 'ok', 'well', 'excuse', 'sorry', 'tell', 'show', 'could',
 ]);
 
+/** words a request often starts after ("hey, ...", "um, ...", "could you ..."): a pause after them may be long */
+const LEAD_INS = new Set(['hey', 'hi', 'hello', 'okay', 'ok', 'well', 'excuse', 'sorry', 'tell', 'show', 'could', 'um', 'uh', 'er', 'hmm', 'erm', 'oh', 'so']);
+
+/** words of asking for a thing: a sentence holding one may be becoming a request the recogniser half heard */
+const ASKING = new Set(['where', 'find', 'seen', 'see', 'lost', 'left', 'leave', 'put']);
+
 /** words that may follow the item of a whole request ("do you know where my laptop is", "where is my cup please") */
 const AFTER_ITEM = new Set(['is', 'are', 'please', 'then', 'now', 'again', 'today', 'thanks', 'thank', 'you', 'gone', 'at']);
 
@@ -76,8 +82,10 @@ export class CompletenessClassifier {
    */
   classify(text: string, dialog?: DialogContext | null, unknownTail = false): Completeness {
     const t = normalizePhrase(text);
-    // no words yet (they come a little after the sound), or none the recogniser knows: wait as for a hesitation
-    if (!t) return 'incomplete';
+    // no words yet (they come a little after the sound, and a pause may follow the first one: "where ... is
+    // my"), or none the recogniser knows ("call mum" out of its grammar): longer than a sentence, shorter
+    // than a hesitation before the item
+    if (!t) return 'trailing';
     const words = t.split(' ');
     const last = words[words.length - 1];
     // "where is my" + an unknown thing: with any item in its place it is a request
@@ -110,7 +118,14 @@ export class CompletenessClassifier {
     if (this.starts.some((s) => s.startsWith(t + ' ') || s === t)) return 'incomplete';
     // a request's words followed by something that does not read as an item
     if (this.starts.some((s) => t.startsWith(s + ' ')) && !CONTINUES.has(last)) return 'unsure';
-    if (CONTINUES.has(last)) return 'incomplete';
+    if (CONTINUES.has(last)) {
+      // a lead-in ("hey", "um", "could"), one word (perhaps a misheard lead-in: "hey" heard as "a"), or
+      // words of asking that stop where a thing would follow ("i think i put", "i think i put my"): the
+      // request may be coming; otherwise a sentence that trails ("tell me a", "what time is it", "what's
+      // the weather like"): it may go on, but not into an item
+      const asking = ASKING.has(last) || (POSSESSIVE.has(last) && words.some((w) => ASKING.has(w)));
+      return words.length < 2 || LEAD_INS.has(last) || asking ? 'incomplete' : 'trailing';
+    }
     return 'statement';
   }
 }

@@ -47,6 +47,11 @@ export type Completeness =
   | 'unsure'
   /** a whole sentence that is not a request ("turn on the lights") */
   | 'statement'
+  /**
+   * words that may go on but do not begin a request: a sentence that is not a request ending on a word
+   * sentences go on after ("tell me a", "what time is it"), or speech in which the recogniser has no word yet
+   */
+  | 'trailing'
   /** not finished ("where is my", "where is my um", "") */
   | 'incomplete';
 
@@ -61,6 +66,8 @@ export interface TurnSettings {
   unsureSilenceMs: number;
   /** non-speech after a whole sentence that is not a request ("turn on the lights"), ms */
   statementSilenceMs: number;
+  /** non-speech after words that may go on but do not begin a request ("tell me a", no word yet), ms */
+  trailingSilenceMs: number;
   /** non-speech after anything else (incomplete, a hesitation) before the utterance ends anyway, ms */
   hesitationMs: number;
   /**
@@ -89,6 +96,7 @@ export const TURN_DEFAULTS: TurnSettings = {
   prefixSilenceMs: 300,
   unsureSilenceMs: 250,
   statementSilenceMs: 250,
+  trailingSilenceMs: 800,
   hesitationMs: 2000,
   levelQuietMs: 150,
   levelGraceMs: 1000,
@@ -230,6 +238,9 @@ export function silenceNeeded(s: TurnSettings, c: Completeness): number {
     case 'statement':
       // not our kind of question
       return Math.max(s.endSilenceMs, s.statementSilenceMs);
+    case 'trailing':
+      // may go on, but not into a request's item: longer than a whole sentence, shorter than a hesitation
+      return Math.max(s.endSilenceMs, s.trailingSilenceMs);
     case 'incomplete':
       return Math.max(s.endSilenceMs, s.hesitationMs);
   }
@@ -388,7 +399,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
         fx.push({ type: 'drop_speculation', seq: s.seq });
         s = { ...s, speculating: null };
       }
-      if (e.complete !== 'incomplete' && quiet >= cfg.speculateSilenceMs && s.speculating === null) {
+      if (e.complete !== 'incomplete' && words && quiet >= cfg.speculateSilenceMs && s.speculating === null) {
         fx.push({ type: 'speculate', seq: s.seq, text: words });
         s = { ...s, speculating: words };
       }
