@@ -174,6 +174,26 @@ describe('semantic endpointing through the real model (hands-free: no stop)', ()
     c.close();
   }, 60_000);
 
+  it('a sentence that trails off without beginning a request ends well before an unfinished request does', async () => {
+    const c = await Client.open(s);
+    /** audio heard past the end of the spoken words when the server ended the utterance, ms */
+    const after = async (text: string) => {
+      const pcm = speak(text);
+      const x = await handsFree(c, pcm);
+      expect(x.transcript.reason).toBe('endpoint');
+      return { x, ms: x.transcript.heard_ms - (pcm.length / 2 / 16000) * 1000 };
+    };
+    const trailing = await after('play some music and');
+    expect(trailing.x.transcript.text).toBe('play some music and');
+    expect(trailing.x.reply.intent).toBe('not_a_request');
+    const unfinished = await after('where is my');
+    expect(unfinished.x.transcript.text).toBe('where is my');
+    // trailing: 800 ms of quiet; unfinished: the 2 s hesitation bound. Where each one's quiet starts differs
+    // (espeak's own trailing silence, Silero's lag): measured here 556 ms apart, 36 ms with a 2 s trailing wait
+    expect(unfinished.ms - trailing.ms, JSON.stringify([trailing.x.transcript, unfinished.x.transcript])).toBeGreaterThan(400);
+    c.close();
+  }, 60_000);
+
   it('a sentence that is not a request is answered too', async () => {
     const c = await Client.open(s);
     const x = await handsFree(c, speak('turn on the lights'));

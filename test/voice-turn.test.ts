@@ -162,6 +162,13 @@ describe('completeness of the words so far', () => {
     // ... but a lead-in, one word (perhaps a misheard "hey"), or words of asking: the request may be coming
     ['a', 'incomplete'],
     ['hey could', 'incomplete'],
+    // a greeting or filler before the request's first words: still its beginning
+    ['hey could you', 'incomplete'],
+    ['hey could you tell me', 'incomplete'],
+    ['okay have you', 'incomplete'],
+    ['hey do you know', 'incomplete'],
+    ['excuse me', 'incomplete'],
+    ['i was wondering', 'incomplete'],
     ['okay um', 'incomplete'],
     ['i think i put', 'incomplete'],
     ['i think i put my', 'incomplete'],

@@ -26,6 +26,34 @@ const CONTINUES = new Set([
 /** words a request often starts after ("hey, ...", "um, ...", "could you ..."): a pause after them may be long */
 const LEAD_INS = new Set(['hey', 'hi', 'hello', 'okay', 'ok', 'well', 'excuse', 'sorry', 'tell', 'show', 'could', 'um', 'uh', 'er', 'hmm', 'erm', 'oh', 'so']);
 
+/** greetings and fillers a question may open with, and the phrases among them ("could you tell me" + a question) */
+const OPENINGS = new Set(['hey', 'hi', 'hello', 'okay', 'ok', 'well', 'so', 'um', 'uh', 'er', 'erm', 'hmm', 'oh', 'sorry', 'please']);
+const OPENING_PHRASES = [
+  ['excuse', 'me'],
+  ['i', 'was', 'wondering'],
+  ['i', 'wonder'],
+  ['could', 'you', 'tell', 'me'],
+  ['can', 'you', 'tell', 'me'],
+  ['tell', 'me'],
+];
+
+/** the words after a question's opening ("hey so could you" -> "could you"), joined; "" when that is all */
+function withoutOpening(words: readonly string[]): string {
+  let i = 0;
+  for (;;) {
+    if (i < words.length && OPENINGS.has(words[i])) {
+      i++;
+      continue;
+    }
+    const p = OPENING_PHRASES.find((ph) => ph.every((w, k) => words[i + k] === w));
+    if (p) {
+      i += p.length;
+      continue;
+    }
+    return words.slice(i).join(' ');
+  }
+}
+
 /** words of asking for a thing: a sentence holding one may be becoming a request the recogniser half heard */
 const ASKING = new Set(['where', 'find', 'seen', 'see', 'lost', 'left', 'leave', 'put']);
 
@@ -114,10 +142,14 @@ export class CompletenessClassifier {
       // after it ("where is my mouse them"); not a hesitation's wait
       return 'unsure';
     }
-    // the beginning of a request ("where", "have you", "i can't find")
-    if (this.starts.some((s) => s.startsWith(t + ' ') || s === t)) return 'incomplete';
+    // the words after any greeting or filler ("hey, could you" -> "could you"; "excuse me" -> "")
+    const core = withoutOpening(words);
+    // only an opening so far ("hey", "excuse me", "i was wondering"): the question is still to come
+    if (!core) return 'incomplete';
+    // the beginning of a request ("where", "have you", "i can't find", "hey, could you")
+    if (this.starts.some((s) => s.startsWith(core + ' ') || s === core)) return 'incomplete';
     // a request's words followed by something that does not read as an item
-    if (this.starts.some((s) => t.startsWith(s + ' ')) && !CONTINUES.has(last)) return 'unsure';
+    if (this.starts.some((s) => core.startsWith(s + ' ')) && !CONTINUES.has(last)) return 'unsure';
     if (CONTINUES.has(last)) {
       // a lead-in ("hey", "um", "could"), one word (perhaps a misheard lead-in: "hey" heard as "a"), or
       // words of asking that stop where a thing would follow ("i think i put", "i think i put my"): the
