@@ -18,6 +18,7 @@ import { synthesizeToPcm } from '../assistant/tts/index.js';
 import type { Tts } from '../assistant/tts/types.js';
 import { analyzeSpeech, float32ToS16le, peak, rms, s16leToFloat32 } from '../protocol/pcm.js';
 import { encodeWav } from '../protocol/wav.js';
+import { prng } from '../protocol/noise.js';
 
 const RATE = 16000;
 const LEAD_S = 0.25;
@@ -107,17 +108,6 @@ export function fixtureFileName(s: Pick<Spec, 'text' | 'engine' | 'voice' | 'spe
   return `wav/${slug}.${voice}.${speed}.wav`;
 }
 
-/** mulberry32: small deterministic PRNG */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../store/sqlite.js';
 import { addDevice, addUser } from '../assistant/accounts.js';
 import type { Store } from '../store/types.js';
+import { prng } from '../protocol/noise.js';
 
 export interface SeedOptions {
   file: string;
@@ -58,16 +59,8 @@ async function household(store: Store, nDevices: number) {
   return { userName, password, user, deviceIds, deviceTokens };
 }
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the one small deterministic PRNG of the benches and fixtures (protocol/noise.ts) */
+export const mulberry32 = prng;
 
 export async function seedSqlite(o: SeedOptions): Promise<SeedResult> {
   const t0 = performance.now();
