@@ -16,7 +16,7 @@
  * the final transcript matched the words it was started for (then its speech is ready when the turn ends).
  *
  *   node dist/bench/endpoint.js [--split tune|test|all] [--show] [--json FILE] [--traces FILE] [--sample K]
- *     [--end MS] [--prefix MS] [--unsure MS] [--statement MS] [--trailing MS] [--hesitation MS] [--speculate MS] [--streams N]
+ *     [--end MS] [--prefix MS] [--unsure MS] [--statement MS] [--trailing MS] [--hesitation MS] [--speculate MS] [--flush MS (0: off; applied while decoding)] [--streams N]
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -96,19 +96,38 @@ export interface ClipTrace {
   probs: number[];
 }
 
-/** one clip (and TAIL_MS of room noise after it) through the recogniser, frame by frame in lockstep */
-async function traceClip(asr: Asr, vad: SileroVad, f: Fixture): Promise<ClipTrace> {
+/**
+ * One clip (and TAIL_MS of room noise after it) through the recogniser, frame by frame in lockstep. The turn
+ * reducer runs live beside it (the default settings unless given) for the one effect that changes what the
+ * recogniser hears: `flush_asr` (the words so far made final when unfinished words go quiet); the trace
+ * records the progress as it came, flushes included, so a replay with other settings keeps these flushes.
+ */
+async function traceClip(asr: Asr, vad: SileroVad, f: Fixture, classify: Classify, cfg: TurnSettings): Promise<ClipTrace> {
   const rate = f.sampleRate;
   const frameBytes = Math.round((rate * FRAME_MS) / 1000) * 2;
   const s = asr.open(rate);
   const points: TracePoint[] = [];
   let written = 0;
+  /** progress reports still to come before the next frame (one per frame, one per flush) */
+  let expected = 0;
   let wake: (() => void) | null = null;
+  let st: TurnState = reduceTurn(initialTurn(), { type: 'start', sample_rate: rate, endpoint: true }, cfg).state;
+  st = reduceTurn(st, { type: 'asr_opened', seq: st.seq }, cfg).state;
   s.on('progress', (p) => {
     points.push({ at: (written / 2 / rate) * 1000, text: p.text, unk: p.unknownTail, silenceMs: p.silenceMs, speech: p.speech, loudQuietMs: p.loudQuietMs, levelRangeDb: p.levelRangeDb });
-    const w = wake;
-    wake = null;
-    w?.();
+    if (st.phase === 'listening') {
+      const r = reduceTurn(st, { type: 'asr_progress', seq: st.seq, text: p.text, silenceMs: p.silenceMs, speech: p.speech, complete: classify(p.text, p.unknownTail), loudQuietMs: p.loudQuietMs, levelRangeDb: p.levelRangeDb }, cfg);
+      st = r.state;
+      if (r.effects.some((x) => x.type === 'flush_asr')) {
+        expected++;
+        s.flush();
+      }
+    }
+    if (--expected <= 0) {
+      const w = wake;
+      wake = null;
+      w?.();
+    }
   });
   const room = roomAfter(f, mulberry32(7));
   const v = vad.stream();
@@ -117,6 +136,7 @@ async function traceClip(asr: Asr, vad: SileroVad, f: Fixture): Promise<ClipTrac
     while (written < total) {
       const chunk = written < f.pcm.length ? f.pcm.subarray(written, written + frameBytes) : room.frame(frameBytes / 2);
       const decoded = new Promise<void>((r) => (wake = r));
+      expected = 1;
       written += chunk.length;
       s.write(chunk);
       v.push(s16leToFloat32(chunk));
@@ -130,7 +150,11 @@ async function traceClip(asr: Asr, vad: SileroVad, f: Fixture): Promise<ClipTrac
   }
 }
 
-export async function traceClips(o: { fixtures: Fixture[]; modelsDir: string; asrModel: string; labels: readonly string[]; streams?: number; log?: (m: string) => void }): Promise<ClipTrace[]> {
+type Classify = (text: string, unk: boolean) => Completeness;
+
+export async function traceClips(o: { fixtures: Fixture[]; modelsDir: string; asrModel: string; labels: readonly string[]; streams?: number; settings?: TurnSettings; log?: (m: string) => void }): Promise<ClipTrace[]> {
+  const classify = cachedClassifier(o.labels);
+  const cfg = o.settings ?? TURN_DEFAULTS;
   const v = new LabelBook(o.labels).vocabulary;
   const streams = Math.max(1, o.streams ?? 2);
   const asr = await createAsr({ modelsDir: o.modelsDir, asrModel: o.asrModel, asrEngine: 'vosk', asrWorkers: streams, maxStreams: streams * 2, logLevel: 'warn' }, v.phrases(), { preferred: v.labels });
@@ -143,7 +167,7 @@ export async function traceClips(o: { fixtures: Fixture[]; modelsDir: string; as
     await Promise.all(
       Array.from({ length: streams }, async () => {
         while (next < o.fixtures.length) {
-          out.push(await traceClip(asr, vad, o.fixtures[next++]));
+          out.push(await traceClip(asr, vad, o.fixtures[next++], classify, cfg));
           if (out.length % 50 === 0) o.log?.(`endpoint: ${out.length}/${o.fixtures.length} clips decoded`);
         }
       }),
@@ -327,6 +351,7 @@ async function main() {
       'level-quiet': { type: 'string' },
       'vad-min': { type: 'string' },
       'level-range': { type: 'string' },
+      flush: { type: 'string' },
       streams: { type: 'string', default: '2' },
       sample: { type: 'string', default: '1' },
       'vad-positive': { type: 'string' },
@@ -346,6 +371,7 @@ async function main() {
     levelQuietMs: num(values['level-quiet'], TURN_DEFAULTS.levelQuietMs),
     vadQuietMinMs: num(values['vad-min'], TURN_DEFAULTS.vadQuietMinMs),
     levelTrustRangeDb: num(values['level-range'], TURN_DEFAULTS.levelTrustRangeDb),
+    flushSilenceMs: num(values.flush, TURN_DEFAULTS.flushSilenceMs),
   };
   const config = loadConfig([], {});
   const labels = manifestLabels(config.visionModel) ?? [];
@@ -356,7 +382,7 @@ async function main() {
   if (values.traces && fs.existsSync(values.traces)) traces = JSON.parse(fs.readFileSync(values.traces, 'utf8')) as ClipTrace[];
   else {
     const every = Math.max(1, Number(values.sample));
-    traces = await traceClips({ fixtures: loadFixtures().filter((_, i) => i % every === 0), modelsDir: config.modelsDir, asrModel: config.asrModel, labels, streams: Number(values.streams), log: (m) => console.error(m) });
+    traces = await traceClips({ fixtures: loadFixtures().filter((_, i) => i % every === 0), modelsDir: config.modelsDir, asrModel: config.asrModel, labels, streams: Number(values.streams), settings, log: (m) => console.error(m) });
     if (values.traces) fs.writeFileSync(values.traces, JSON.stringify(traces));
   }
   const split = bySplit(traces, values.split!);

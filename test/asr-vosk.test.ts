@@ -224,6 +224,47 @@ describe('vosk recogniser (real model)', () => {
     expect((await s.finish()).text).toContain('laptop');
   });
 
+  it('flush() makes the words so far final (an endpoint event); words after it: the transcript is the whole utterance decoded at once', async () => {
+    const first = say('where is my', { engine: 'flite', voice: 'slt', tail: 0.3 });
+    const second = say('laptop', { engine: 'flite', voice: 'slt' });
+    const s = asr.open(16000);
+    const endpoints: string[] = [];
+    s.on('endpoint', (t) => endpoints.push(t));
+    const texts: string[] = [];
+    s.on('progress', (p) => texts.push(p.text));
+    for (const f of frames(first)) s.write(f);
+    // every written byte decoded, and no endpoint of libvosk's own yet (0.3 s of silence is too short for one)
+    const queued = () => (s as unknown as { queuedSeconds: number }).queuedSeconds;
+    for (let i = 0; i < 500 && queued() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(queued()).toBe(0);
+    expect(endpoints).toEqual([]);
+    const flushed = new Promise<string>((resolve) => s.once('endpoint', resolve));
+    s.flush();
+    expect(await flushed).toBe('where is my');
+    expect(texts.at(-1)).toBe('where is my');
+    for (const f of frames(second)) s.write(f);
+    const r = await s.finish();
+    // the same audio without the flush: the same transcript, the same N-best list (no item decoded on its own)
+    const whole = await recognise(asr, Buffer.concat([first, second]));
+    expect(r.text).toBe('where is my laptop');
+    expect(r.text).toBe(whole.result.text);
+    expect(r.alternatives).toEqual(whole.result.alternatives);
+  });
+
+  it('a flush with nothing after it: the transcript is the flushed words, with their N-best list', async () => {
+    const s = asr.open(16000);
+    for (const f of frames(say('have you seen my laptop', { engine: 'flite', voice: 'slt', tail: 0.3 }))) s.write(f);
+    const flushed = new Promise<string>((resolve) => s.once('endpoint', resolve));
+    const queued = () => (s as unknown as { queuedSeconds: number }).queuedSeconds;
+    for (let i = 0; i < 500 && queued() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    s.flush();
+    expect(await flushed).toBe('have you seen my laptop');
+    for (const f of frames(Buffer.alloc(16000))) s.write(f);
+    const r = await s.finish();
+    expect(r.text).toBe('have you seen my laptop');
+    expect(r.alternatives[0].text).toBe('have you seen my laptop');
+  });
+
   for (const rate of [8000, 44100]) {
     it(`resamples ${rate} Hz input`, async () => {
       const { result } = await recognise(asr, say('where is my cup', { rate }), rate);

@@ -28,6 +28,8 @@ export type ToWorker =
   | { op: 'open'; id: number; rate: number }
   | { op: 'audio'; id: number; pcm: Uint8Array }
   | { op: 'finish'; id: number }
+  /** end the stream's current segment now (libvosk's final result for it, as at its own endpoint); decoding goes on */
+  | { op: 'flush'; id: number }
   | { op: 'abort'; id: number }
   /** decode a finished stream's held audio again without the grammar (the second look); answered by 'checked' */
   | { op: 'check'; id: number }

@@ -94,6 +94,11 @@ export interface AsrStream {
   /** s16le mono PCM at sampleRate; an odd trailing byte is carried into the next write */
   write(pcm: Uint8Array): void;
   finish(): Promise<AsrResult>;
+  /**
+   * the words so far become final now (libvosk's final result for the current segment, as at its own
+   * endpoint: an 'endpoint' event and progress follow); audio written later starts a new segment
+   */
+  flush(): void;
   /** drops the stream and frees its recogniser; idempotent */
   abort(): void;
   on(event: 'partial' | 'endpoint', fn: (text: string) => void): this;
@@ -267,6 +272,11 @@ class Stream extends EventEmitter implements AsrStream {
     });
     this.slot.send({ op: 'finish', id: this.id });
     return this.finishing;
+  }
+
+  flush(): void {
+    if (this.closed || this.finishing) return;
+    this.slot.send({ op: 'flush', id: this.id });
   }
 
   abort(): void {

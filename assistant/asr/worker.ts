@@ -43,10 +43,17 @@ interface Stream {
   loud: LoudnessTracker;
   inBytes: number;
   cpuMs: number;
-  /** the utterance at 16 kHz, kept for a second look (up to HOLD_MAX_BYTES; `held` false beyond) */
+  /**
+   * the utterance at 16 kHz, kept (up to HOLD_MAX_BYTES; `keep` false beyond) for a second look after it and
+   * for decoding it again whole when a flush split it (flushSegment)
+   */
   audio: Uint8Array[];
   audioBytes: number;
+  keep: boolean;
+  /** held for a second look when finished */
   holdable: boolean;
+  /** how many segments there were when the turn first flushed this stream (-1: never) */
+  flushedAt: number;
 }
 
 /** a finished utterance's audio, held for a second look */
@@ -182,7 +189,9 @@ function open(id: number, rate: number) {
       cpuMs: 0,
       audio: [],
       audioBytes: 0,
+      keep: !!grammar,
       holdable: !!grammar && init.secondLook,
+      flushedAt: -1,
     });
     order.push(id);
   } catch (e) {
@@ -239,14 +248,8 @@ function decode(s: Stream, pcm16k: Uint8Array) {
   if (pcm16k.byteLength === 0) return;
   const r = lib.acceptWaveform(s.rec, pcm16k);
   if (r < 0) throw new Error('vosk_recognizer_accept_waveform failed');
-  if (r === 1) {
-    const res = parseResult(lib.result(s.rec));
-    s.lastPartial = '';
-    if (res.raw) s.segments.push(res);
-    setHeard(s, s.segments.map((x) => x.text).filter(Boolean).join(' '));
-    s.unk = /(?:\[unk\]|<unk>)$/.test(res.raw.trim());
-    post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words, alternatives: res.alternatives });
-  } else {
+  if (r === 1) endSegment(s, parseResult(lib.result(s.rec)));
+  else {
     const part = partialText(lib.partialResult(s.rec));
     const p = part.text;
     const full = [...s.segments.map((x) => x.text), p].filter(Boolean).join(' ');
@@ -257,6 +260,29 @@ function decode(s: Stream, pcm16k: Uint8Array) {
       post({ type: 'partial', id: s.id, text: full });
     }
   }
+}
+
+/** a segment is over (libvosk's endpoint, or a flush): its final words join the words so far */
+function endSegment(s: Stream, res: Parsed) {
+  s.lastPartial = '';
+  if (res.raw) s.segments.push(res);
+  setHeard(s, s.segments.map((x) => x.text).filter(Boolean).join(' '));
+  s.unk = /(?:\[unk\]|<unk>)$/.test(res.raw.trim());
+  post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words, alternatives: res.alternatives });
+}
+
+/**
+ * Ends the current segment now, with the audio decoded so far (the turn asks for it when the words are
+ * unfinished and the audio has gone quiet: a partial result is libvosk's best path so far, its final result
+ * the lattice's, and the two can differ: "where are my" until the final says "where remote"). The next
+ * audio starts a new segment (libvosk restarts after a final result).
+ */
+function flushSegment(s: Stream) {
+  const t0 = performance.now();
+  endSegment(s, parseResult(lib.finalResult(s.rec)));
+  if (s.flushedAt < 0) s.flushedAt = s.segments.length;
+  s.cpuMs += performance.now() - t0;
+  progress(s, 0);
 }
 
 function setHeard(s: Stream, text: string) {
@@ -311,8 +337,9 @@ function slice(s: Stream, max = sliceBytes(s), judge = true): number {
 
 /** keeps the utterance's 16 kHz audio for a second look (the chunks are not reused: no copy) */
 function hold(s: Stream, pcm: Uint8Array) {
-  if (!s.holdable) return;
+  if (!s.keep) return;
   if (s.audioBytes + pcm.byteLength > HOLD_MAX_BYTES) {
+    s.keep = false;
     s.holdable = false;
     s.audio = [];
     return;
@@ -352,6 +379,21 @@ function startCheck(id: number) {
   }
 }
 
+/** an utterance's 16 kHz audio through a new grammar recogniser at once (its N-best list and words as a stream's) */
+function decodeWhole(chunks: readonly Uint8Array[]): Parsed {
+  const rec = grammar ? lib.recognizerNewGrm(model, MODEL_RATE, grammar) : lib.recognizerNew(model, MODEL_RATE);
+  try {
+    lib.setWords(rec, true);
+    if (init.maxAlternatives > 0 && lib.setMaxAlternatives) lib.setMaxAlternatives(rec, init.maxAlternatives);
+    const segments: Parsed[] = [];
+    for (const c of chunks) if (lib.acceptWaveform(rec, c) === 1) segments.push(parseResult(lib.result(rec)));
+    segments.push(parseResult(lib.finalResult(rec)));
+    return joinSegments(segments);
+  } finally {
+    lib.recognizerFree(rec);
+  }
+}
+
 /** one slice of a second look; posts 'checked' when its audio is through */
 function checkSlice(c: Check) {
   const t0 = performance.now();
@@ -387,8 +429,11 @@ function finalize(s: Stream) {
   const t0 = performance.now();
   if (s.resampler) decode(s, float32ToS16le(s.resampler.flush()));
   const res = parseResult(lib.finalResult(s.rec));
+  // words came after a flush split the utterance ("where is my" | "um" | "cup"): an item decoded on its own,
+  // without the words before it, is heard worse; the transcript is the whole utterance decoded again at once
+  const split = s.flushedAt >= 0 && (res.raw !== '' || s.segments.slice(s.flushedAt).some((x) => x.raw));
+  const all = split && s.keep && s.audio.length ? decodeWhole(s.audio) : joinSegments([...s.segments, res]);
   s.cpuMs += performance.now() - t0;
-  const all = joinSegments([...s.segments, res]);
   free(s);
   const now = Date.now();
   pruneHeld(now);
@@ -603,6 +648,17 @@ function onMessage(m: ToWorker) {
       if (!s) return post({ type: 'error', id: m.id, message: 'unknown stream' });
       s.finishing = true;
       schedule();
+      break;
+    }
+    case 'flush': {
+      const s = streams.get(m.id);
+      if (!s || s.finishing) return;
+      try {
+        flushSegment(s);
+      } catch (e) {
+        free(s);
+        post({ type: 'error', id: m.id, message: (e as Error).message });
+      }
       break;
     }
     case 'abort': {

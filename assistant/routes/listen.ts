@@ -215,6 +215,9 @@ class Connection {
         return;
       case 'finish_asr':
         return this.finishAsr(fx.seq);
+      case 'flush_asr':
+        if (this.stream?.seq === fx.seq) this.stream.s.flush();
+        return;
       case 'abort_asr':
         return this.closeStream(fx.seq, true);
       case 'speculate':

@@ -82,6 +82,12 @@ export interface TurnSettings {
   levelTrustRangeDb: number;
   /** start answering speculatively once words that are over (any class but incomplete) have been followed by this much non-speech, ms */
   speculateSilenceMs: number;
+  /**
+   * hands-free: when words that wait long (unfinished, trailing) have been followed by this much non-speech,
+   * ask the recogniser for its final words so far (a partial result can differ from the final one: "where
+   * are my" until the final says "where remote"); 0: never
+   */
+  flushSilenceMs: number;
   /** after a follow-up reply: stop listening politely when no speech starts within this long, ms */
   followUpMs: number;
   /** every utterance ends with done or an error within this long after its audio ends, ms */
@@ -103,6 +109,7 @@ export const TURN_DEFAULTS: TurnSettings = {
   vadQuietMinMs: 32,
   levelTrustRangeDb: 25,
   speculateSilenceMs: 60,
+  flushSilenceMs: 250,
   followUpMs: 6000,
   watchdogMs: 20_000,
   noAudioMs: 0,
@@ -128,6 +135,8 @@ export interface TurnState {
   text: string;
   /** the text a speculative answer runs for (null: none) */
   speculating: string | null;
+  /** the words when the recogniser was last asked to make them final (null: not in this utterance) */
+  flushed: string | null;
   /** why the current utterance ended */
   reason: TranscriptEvent['reason'] | null;
   /** the reply being answered asks a question: listen again after it */
@@ -153,6 +162,7 @@ export const initialTurn = (): TurnState => ({
   heardSpeech: false,
   text: '',
   speculating: null,
+  flushed: null,
   reason: null,
   replyFollowUp: false,
   endpointing: true,
@@ -201,6 +211,8 @@ export type TurnEffect =
   | { type: 'open_asr'; seq: number; rate: number }
   | { type: 'write_asr'; seq: number; pcm: Uint8Array }
   | { type: 'finish_asr'; seq: number }
+  /** the recogniser's words so far become final now (its next progress carries them); decoding goes on */
+  | { type: 'flush_asr'; seq: number }
   | { type: 'abort_asr'; seq: number }
   /** start the lookup and speech for `text` ahead of the final transcript */
   | { type: 'speculate'; seq: number; text: string }
@@ -287,6 +299,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
       heardSpeech: false,
       text: '',
       speculating: null,
+      flushed: null,
       reason: null,
       replyFollowUp: false,
       endpointing,
@@ -404,6 +417,11 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
         s = { ...s, speculating: words };
       }
       const need = silenceNeeded(cfg, e.complete);
+      // words that wait long, then quiet: the recogniser's final words may say more than its partial did
+      if (s.endpointing && cfg.flushSilenceMs > 0 && (e.complete === 'incomplete' || e.complete === 'trailing') && quiet >= cfg.flushSilenceMs && quiet < need && s.flushed !== words) {
+        fx.push({ type: 'flush_asr', seq: s.seq });
+        s = { ...s, flushed: words };
+      }
       const levelQuiet = e.loudQuietMs === undefined || e.loudQuietMs >= cfg.levelQuietMs || e.silenceMs >= need + cfg.levelGraceMs;
       if (s.endpointing && quiet >= need && levelQuiet) return end(s, 'endpoint');
       return out(s);
