@@ -13,6 +13,9 @@
  * - `whereabouts_frames_total`, `whereabouts_sightings_total`: `countFrame()`, `countSightings(n)`, or
  *   `recordFrame(detectTimings, storeMs, totalMs, sightings)` for all of a frame (stages `frame` = whole request).
  * - `whereabouts_voice_streams_active`: `const done = voiceStreamOpened(); ... done()` (idempotent).
+ * - `whereabouts_voice_utterance_ends_total{reason,words}`: why utterances ended (stop, max_length, or the
+ *   server's endpoint with the class of the words it ended on: complete ... incomplete): `countUtteranceEnd`;
+ *   `whereabouts_voice_flushes_total`: the recogniser asked for its final words early (`countFlush`).
  * - `whereabouts_asr_audio_seconds_total`, `whereabouts_asr_cpu_seconds_total`: `countAsr(audioSeconds, cpuMs)`.
  * - `whereabouts_worker_queue_depth{pool}`, `whereabouts_worker_busy{pool}`: `setQueueDepth(pool, n)`, or
  *   pull-style `reportPool(pool, () => ({ queued, busy }))` read at scrape time (returns an unregister fn).
@@ -111,6 +114,28 @@ export const voiceStreams = new Gauge({
   help: 'voice WebSocket streams currently open',
   registers: [registry],
 });
+
+export const utteranceEnds = new Counter({
+  name: 'whereabouts_voice_utterance_ends_total',
+  help: "voice utterances ended: reason stop (push-to-talk), max_length, or endpoint (the server's endpointer; words: the class of the words it ended on, complete / prefix / unsure / statement / trailing / incomplete)",
+  labelNames: ['reason', 'words'],
+  registers: [registry],
+});
+
+export const voiceFlushes = new Counter({
+  name: 'whereabouts_voice_flushes_total',
+  help: 'hands-free: the recogniser asked for its final words early (unfinished or trailing words gone quiet)',
+  registers: [registry],
+});
+
+/** an utterance ended (`words`: the class of the words the server's endpointer ended on; null otherwise) */
+export function countUtteranceEnd(reason: string, words: string | null): void {
+  utteranceEnds.inc({ reason, words: words ?? 'none' });
+}
+
+export function countFlush(): void {
+  voiceFlushes.inc();
+}
 
 // ---- worker pools: pushed values, or pulled at scrape time ----------------------------------------------
 

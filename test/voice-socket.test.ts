@@ -13,6 +13,7 @@ import { addDevice, addUser } from '../dist/assistant/accounts.js';
 import { createAsr, type Asr } from '../dist/assistant/asr/index.js';
 import { createSpeech } from '../dist/assistant/speech.js';
 import { buildVocabulary } from '../dist/nlp/vocabulary.js';
+import { utteranceEnds, voiceFlushes } from '../dist/assistant/metrics.js';
 import { voskProvider } from '../dist/models/vosk.js';
 import { ASR_MODEL, MODELS_DIR, noise, say, tempDir } from './asr-speech.js';
 
@@ -183,6 +184,10 @@ describe('semantic endpointing through the real model (hands-free: no stop)', ()
       expect(x.transcript.reason).toBe('endpoint');
       return { x, ms: x.transcript.heard_ms - (pcm.length / 2 / 16000) * 1000 };
     };
+    // what /metrics serves: why utterances ended, and the flushes of unfinished words gone quiet
+    const ends = async (words: string) => (await utteranceEnds.get()).values.find((v) => v.labels.reason === 'endpoint' && v.labels.words === words)?.value ?? 0;
+    const flushes = async () => (await voiceFlushes.get()).values[0]?.value ?? 0;
+    const before = { trailing: await ends('trailing'), incomplete: await ends('incomplete'), flushes: await flushes() };
     const trailing = await after('play some music and');
     expect(trailing.x.transcript.text).toBe('play some music and');
     expect(trailing.x.reply.intent).toBe('not_a_request');
@@ -191,6 +196,9 @@ describe('semantic endpointing through the real model (hands-free: no stop)', ()
     // trailing: 800 ms of quiet; unfinished: the 2 s hesitation bound. Where each one's quiet starts differs
     // (espeak's own trailing silence, Silero's lag): measured here 556 ms apart, 36 ms with a 2 s trailing wait
     expect(unfinished.ms - trailing.ms, JSON.stringify([trailing.x.transcript, unfinished.x.transcript])).toBeGreaterThan(400);
+    expect(await ends('trailing')).toBe(before.trailing + 1);
+    expect(await ends('incomplete')).toBe(before.incomplete + 1);
+    expect(await flushes()).toBeGreaterThanOrEqual(before.flushes + 2);
     c.close();
   }, 60_000);
 

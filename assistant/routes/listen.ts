@@ -30,7 +30,7 @@ import { ListenSchema } from '../schemas.js';
 import { CompletenessClassifier } from '../voice/complete.js';
 import type { VoiceGuard } from '../voice/guard.js';
 import { TURN_DEFAULTS, initialTurn, reduceTurn, type TimerKind, type TurnEffect, type TurnEvent, type TurnSettings, type TurnState } from '../voice/turn.js';
-import { countAsr, countError, recordQuery, registerGauge, voiceStreamOpened } from '../metrics.js'; // metrics
+import { countAsr, countError, countFlush, countUtteranceEnd, recordQuery, registerGauge, voiceStreamOpened } from '../metrics.js'; // metrics
 
 export interface ListenOptions {
   /** the recogniser (the caller closes it); null: voice is unavailable */
@@ -214,9 +214,13 @@ class Connection {
         if (this.stream?.seq === fx.seq) this.stream.s.write(fx.pcm);
         return;
       case 'finish_asr':
+        countUtteranceEnd(fx.reason, fx.words); // metrics
         return this.finishAsr(fx.seq);
       case 'flush_asr':
-        if (this.stream?.seq === fx.seq) this.stream.s.flush();
+        if (this.stream?.seq === fx.seq) {
+          countFlush(); // metrics
+          this.stream.s.flush();
+        }
         return;
       case 'abort_asr':
         return this.closeStream(fx.seq, true);

@@ -210,7 +210,8 @@ export type TurnEffect =
   | { type: 'send'; event: ServerEvent }
   | { type: 'open_asr'; seq: number; rate: number }
   | { type: 'write_asr'; seq: number; pcm: Uint8Array }
-  | { type: 'finish_asr'; seq: number }
+  /** the utterance is over (why; for the server's own endpoint, the class of the words it ended on): ask for the final transcript */
+  | { type: 'finish_asr'; seq: number; reason: TranscriptEvent['reason']; words: Completeness | null }
   /** the recogniser's words so far become final now (its next progress carries them); decoding goes on */
   | { type: 'flush_asr'; seq: number }
   | { type: 'abort_asr'; seq: number }
@@ -309,8 +310,8 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
   };
 
   /** the utterance's audio is over: ask the recogniser for the final transcript */
-  const end = (s: TurnState, reason: TranscriptEvent['reason']): TurnResult => {
-    fx.push({ type: 'finish_asr', seq: s.seq }, { type: 'clear_timer', kind: 'no_audio' }, { type: 'clear_timer', kind: 'follow_up' });
+  const end = (s: TurnState, reason: TranscriptEvent['reason'], words: Completeness | null = null): TurnResult => {
+    fx.push({ type: 'finish_asr', seq: s.seq, reason, words }, { type: 'clear_timer', kind: 'no_audio' }, { type: 'clear_timer', kind: 'follow_up' });
     fx.push({ type: 'set_timer', kind: 'watchdog', seq: s.seq, ms: cfg.watchdogMs });
     return out({ ...s, phase: 'finishing', reason, draining: reason !== 'stop', endBytes: s.bytes });
   };
@@ -423,7 +424,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
         s = { ...s, flushed: words };
       }
       const levelQuiet = e.loudQuietMs === undefined || e.loudQuietMs >= cfg.levelQuietMs || e.silenceMs >= need + cfg.levelGraceMs;
-      if (s.endpointing && quiet >= need && levelQuiet) return end(s, 'endpoint');
+      if (s.endpointing && quiet >= need && levelQuiet) return end(s, 'endpoint', e.complete);
       return out(s);
     }
 
