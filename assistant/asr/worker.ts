@@ -50,8 +50,6 @@ interface Stream {
   audio: Uint8Array[];
   audioBytes: number;
   keep: boolean;
-  /** held for a second look when finished */
-  holdable: boolean;
   /** how many segments there were when the turn first flushed this stream (-1: never) */
   flushedAt: number;
 }
@@ -163,12 +161,23 @@ function free(s: Stream) {
   }
 }
 
+/** a recogniser as every stream has one: the grammar (if any), word times, the N-best list */
+function streamRecognizer(): VoskRecognizerHandle {
+  const rec = grammar ? lib.recognizerNewGrm(model, MODEL_RATE, grammar) : lib.recognizerNew(model, MODEL_RATE);
+  try {
+    lib.setWords(rec, true);
+    if (init.maxAlternatives > 0 && lib.setMaxAlternatives) lib.setMaxAlternatives(rec, init.maxAlternatives);
+    return rec;
+  } catch (e) {
+    lib.recognizerFree(rec);
+    throw e;
+  }
+}
+
 function open(id: number, rate: number) {
   if (streams.has(id)) return post({ type: 'error', id, message: 'stream already open' });
   try {
-    const rec = grammar ? lib.recognizerNewGrm(model, MODEL_RATE, grammar) : lib.recognizerNew(model, MODEL_RATE);
-    lib.setWords(rec, true);
-    if (init.maxAlternatives > 0 && lib.setMaxAlternatives) lib.setMaxAlternatives(rec, init.maxAlternatives);
+    const rec = streamRecognizer();
     streams.set(id, {
       id,
       rec,
@@ -190,7 +199,6 @@ function open(id: number, rate: number) {
       audio: [],
       audioBytes: 0,
       keep: !!grammar,
-      holdable: !!grammar && init.secondLook,
       flushedAt: -1,
     });
     order.push(id);
@@ -340,7 +348,6 @@ function hold(s: Stream, pcm: Uint8Array) {
   if (!s.keep) return;
   if (s.audioBytes + pcm.byteLength > HOLD_MAX_BYTES) {
     s.keep = false;
-    s.holdable = false;
     s.audio = [];
     return;
   }
@@ -379,12 +386,10 @@ function startCheck(id: number) {
   }
 }
 
-/** an utterance's 16 kHz audio through a new grammar recogniser at once (its N-best list and words as a stream's) */
+/** an utterance's 16 kHz audio through a new recogniser at once (its N-best list and words as a stream's) */
 function decodeWhole(chunks: readonly Uint8Array[]): Parsed {
-  const rec = grammar ? lib.recognizerNewGrm(model, MODEL_RATE, grammar) : lib.recognizerNew(model, MODEL_RATE);
+  const rec = streamRecognizer();
   try {
-    lib.setWords(rec, true);
-    if (init.maxAlternatives > 0 && lib.setMaxAlternatives) lib.setMaxAlternatives(rec, init.maxAlternatives);
     const segments: Parsed[] = [];
     for (const c of chunks) if (lib.acceptWaveform(rec, c) === 1) segments.push(parseResult(lib.result(rec)));
     segments.push(parseResult(lib.finalResult(rec)));
@@ -431,13 +436,14 @@ function finalize(s: Stream) {
   const res = parseResult(lib.finalResult(s.rec));
   // words came after a flush split the utterance ("where is my" | "um" | "cup"): an item decoded on its own,
   // without the words before it, is heard worse; the transcript is the whole utterance decoded again at once
-  const split = s.flushedAt >= 0 && (res.raw !== '' || s.segments.slice(s.flushedAt).some((x) => x.raw));
+  const split = s.flushedAt >= 0 && (res.raw !== '' || s.segments.length > s.flushedAt);
   const all = split && s.keep && s.audio.length ? decodeWhole(s.audio) : joinSegments([...s.segments, res]);
   s.cpuMs += performance.now() - t0;
   free(s);
   const now = Date.now();
   pruneHeld(now);
-  const checkable = s.holdable && s.audioBytes > 0;
+  // held for a second look when those are on and the whole utterance was kept
+  const checkable = init.secondLook && s.keep && s.audioBytes > 0;
   if (checkable) held.set(s.id, { chunks: s.audio, from: Math.round(itemStart(all.words) * MODEL_RATE) * 2, at: now });
   s.audio = [];
   post({ type: 'final', id: s.id, text: all.text, raw: all.raw, words: all.words, alternatives: all.alternatives, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs, checkable });
