@@ -23,11 +23,11 @@ const CONTINUES = new Set([
   'hey', 'hi', 'hello', 'okay', 'ok', 'well', 'excuse', 'sorry', 'tell', 'show', 'could',
 ]);
 
-/** words a request often starts after ("hey, ...", "um, ...", "could you ..."): a pause after them may be long */
-const LEAD_INS = new Set(['hey', 'hi', 'hello', 'okay', 'ok', 'well', 'excuse', 'sorry', 'tell', 'show', 'could', 'um', 'uh', 'er', 'hmm', 'erm', 'oh', 'so']);
-
 /** greetings and fillers a question may open with, and the phrases among them ("could you tell me" + a question) */
 const OPENINGS = new Set(['hey', 'hi', 'hello', 'okay', 'ok', 'well', 'so', 'um', 'uh', 'er', 'erm', 'hmm', 'oh', 'sorry', 'please']);
+
+/** words a request often starts after ("hey, ...", "um, ...", "could you ..."): a pause after them may be long */
+const LEAD_INS = new Set([...OPENINGS, 'excuse', 'tell', 'show', 'could']);
 const OPENING_PHRASES = [
   ['excuse', 'me'],
   ['i', 'was', 'wondering'],
