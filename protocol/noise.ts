@@ -5,6 +5,8 @@
  * `take` to the next, so frames taken one after another are one continuous noise.
  */
 
+import { float32ToS16le } from './pcm.js';
+
 export type NoiseColour = 'white' | 'pink' | 'babble';
 
 /** mulberry32 */
@@ -96,7 +98,8 @@ export class RoomNoise {
     const probe = new NoiseSource(colour, seed ^ 0x9e3779b9, rate).take(rate * 4).subarray(rate);
     let s = 0;
     for (const x of probe) s += x * x;
-    this.gain = rms / (Math.sqrt(s / probe.length) || 1);
+    // full scale 32767 (float32ToS16le scales by 32768)
+    this.gain = ((rms / (Math.sqrt(s / probe.length) || 1)) * 32767) / 32768;
     this.src = new NoiseSource(colour, seed, rate);
     // past the filters' start-up (pink's slowest pole settles in about 0.1 s)
     this.src.take(Math.round(rate / 4));
@@ -104,9 +107,7 @@ export class RoomNoise {
 
   /** the next `samples` samples, s16le */
   frame(samples: number): Buffer {
-    const x = this.src.take(samples);
-    const b = Buffer.alloc(samples * 2);
-    for (let i = 0; i < samples; i++) b.writeInt16LE(Math.max(-32768, Math.min(32767, Math.round(x[i] * this.gain * 32767))), i * 2);
-    return b;
+    const g = this.gain;
+    return float32ToS16le(Float64Array.from(this.src.take(samples), (v) => v * g));
   }
 }
