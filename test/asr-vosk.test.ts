@@ -46,6 +46,13 @@ const config = { modelsDir: MODELS_DIR, asrModel: ASR_MODEL, asrEngine: 'vosk', 
 
 let asr: Asr;
 
+/** waits (up to 5 s) until the worker has decoded every byte written to `s`; the seconds still queued */
+async function decodedAll(s: AsrStream): Promise<number> {
+  const queued = () => (s as unknown as { queuedSeconds: number }).queuedSeconds;
+  for (let i = 0; i < 500 && queued() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  return queued();
+}
+
 /** Feeds pcm in 100 ms frames; returns the events seen in order and the result. */
 async function recognise(a: Asr, pcm: Buffer, rate = 16000) {
   const s = a.open(rate);
@@ -234,9 +241,7 @@ describe('vosk recogniser (real model)', () => {
     s.on('progress', (p) => texts.push(p.text));
     for (const f of frames(first)) s.write(f);
     // every written byte decoded, and no endpoint of libvosk's own yet (0.3 s of silence is too short for one)
-    const queued = () => (s as unknown as { queuedSeconds: number }).queuedSeconds;
-    for (let i = 0; i < 500 && queued() > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(queued()).toBe(0);
+    expect(await decodedAll(s)).toBe(0);
     expect(endpoints).toEqual([]);
     const flushed = new Promise<string>((resolve) => s.once('endpoint', resolve));
     s.flush();
@@ -255,8 +260,7 @@ describe('vosk recogniser (real model)', () => {
     const s = asr.open(16000);
     for (const f of frames(say('have you seen my laptop', { engine: 'flite', voice: 'slt', tail: 0.3 }))) s.write(f);
     const flushed = new Promise<string>((resolve) => s.once('endpoint', resolve));
-    const queued = () => (s as unknown as { queuedSeconds: number }).queuedSeconds;
-    for (let i = 0; i < 500 && queued() > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await decodedAll(s)).toBe(0);
     s.flush();
     expect(await flushed).toBe('have you seen my laptop');
     for (const f of frames(Buffer.alloc(16000))) s.write(f);
