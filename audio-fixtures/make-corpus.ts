@@ -28,10 +28,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NoiseSource, gaussian, prng } from '../protocol/noise.js';
+import { soundBounds } from '../assistant/asr/loudness.js';
 
 const RATE = 16000;
 const LEAD_S = 0.2;
 const TAIL_S = 0.3;
+/** the room the true end of speech is found in (the clean condition's) */
+const QUIET_ROOM_SNR_DB = 40;
 
 /** what the assistant should do with a clip */
 export type ExpectedOutcome =
@@ -67,6 +70,14 @@ export interface CorpusClip {
    */
   room: { noise: 'white' | 'pink' | 'babble' | 'hum' | 'clicks'; snrDb: number | null };
   split: 'tune' | 'test';
+  /**
+   * where the speech begins and ends, ms: the level rule (assistant/asr/loudness.ts soundBounds) over the clip's
+   * own speech in a quiet room (white noise 40 dB under it) before its condition's noise is mixed in. The true
+   * end of speech the hands-free benches measure from: in the noisy conditions the same rule over the mixed clip
+   * finds babble bursts after the last word, or loses a weak last consonant under the noise. Absent for
+   * noise-only clips.
+   */
+  speech?: { startMs: number; endMs: number };
   expect: { outcome: ExpectedOutcome; item: string | null; label: string | null };
   durationSec: number;
 }
@@ -165,6 +176,8 @@ interface Condition {
   id: string;
   /** sox effects after resampling to 16 kHz */
   sox: string[];
+  /** the effects are the room's echo (it rings on after the voice ends: the true end of speech is the dry voice's) */
+  echo?: boolean;
   /** peak level of the speech, 0..1 (above 1: hard clipped) */
   level: number;
   /** speech-to-noise ratio, dB, and the noise colour */
@@ -174,7 +187,7 @@ interface Condition {
 
 export const CONDITIONS: readonly Condition[] = [
   { id: 'clean', sox: [], level: 0.6, snrDb: 40, noise: 'white' },
-  { id: 'reverb', sox: ['reverb', '60', '50', '90'], level: 0.6, snrDb: 40, noise: 'white' },
+  { id: 'reverb', sox: ['reverb', '60', '50', '90'], level: 0.6, snrDb: 40, noise: 'white', echo: true },
   { id: 'phone-band', sox: ['sinc', '300-3400'], level: 0.6, snrDb: 35, noise: 'white' },
   { id: 'quiet', sox: [], level: 0.03, snrDb: 30, noise: 'white' },
   { id: 'loud', sox: [], level: 1.4, snrDb: 40, noise: 'white' },
@@ -417,13 +430,13 @@ async function speak(v: Voice, text: string, piper: PiperVoice | null): Promise<
   return wav;
 }
 
-/** padding, level (clipped above 1), and noise at the SNR against the speech part's RMS */
-function finish(speech: Float32Array, c: Condition, seed: number): Float32Array {
+/** the speech padded (lead, tail) and levelled to `level` peak; the RMS of its active part */
+function levelled(speech: Float32Array, level: number): { out: Float32Array; speechRms: number } {
   const lead = Math.round(LEAD_S * RATE);
   const out = new Float32Array(lead + speech.length + Math.round(TAIL_S * RATE));
   let p = 0;
   for (const x of speech) p = Math.max(p, Math.abs(x));
-  const gain = c.level / Math.max(1e-6, p);
+  const gain = level / Math.max(1e-6, p);
   let e = 0;
   let active = 0;
   const floor = p * gain * 0.05;
@@ -435,11 +448,29 @@ function finish(speech: Float32Array, c: Condition, seed: number): Float32Array 
       active++;
     }
   }
-  const speechRms = Math.sqrt(e / Math.max(1, active));
+  return { out, speechRms: Math.sqrt(e / Math.max(1, active)) };
+}
+
+/** where the voice begins and ends in a quiet room: the level rule over it with white noise 40 dB under it */
+function quietRoomBounds(speech: Float32Array, level: number, seed: number): { startMs: number; endMs: number } {
+  const { out, speechRms } = levelled(speech, level);
+  const quiet = makeNoise('white', out.length, seed);
+  const sigma = speechRms / Math.pow(10, QUIET_ROOM_SNR_DB / 20);
+  const b = soundBounds(Float32Array.from(out, (x, i) => Math.max(-1, Math.min(1, x + quiet[i] * sigma))), RATE);
+  return { startMs: b.startMs, endMs: b.endMs };
+}
+
+/**
+ * padding, level (clipped above 1), and noise at the SNR against the speech part's RMS; the voice's bounds in a
+ * quiet room (of `dry` when given: the voice before the room's echo was added, which goes on after the speaker stops)
+ */
+function finish(speech: Float32Array, c: Condition, seed: number, dry?: Float32Array): { samples: Float32Array; speech: { startMs: number; endMs: number } } {
+  const { out, speechRms } = levelled(speech, c.level);
+  const bounds = quietRoomBounds(dry ?? speech, c.level, seed);
   const noise = makeNoise(c.noise, out.length, seed);
   const sigma = speechRms / Math.pow(10, c.snrDb / 20);
   for (let i = 0; i < out.length; i++) out[i] = Math.max(-1, Math.min(1, out[i] + noise[i] * sigma));
-  return out;
+  return { samples: out, speech: bounds };
 }
 
 async function main() {
@@ -459,6 +490,7 @@ async function main() {
   for (const c of all) {
     if (only && !c.id.includes(only)) continue;
     let samples: Float32Array;
+    let speech: CorpusClip['speech'];
     if (c.engine === 'none') {
       const n = NOISES.find((x) => `noise-${x.id}` === c.id)!;
       const len = Math.round(n.seconds * RATE);
@@ -467,12 +499,15 @@ async function main() {
       const v = VOICES.find((x) => x.id === c.voice)!;
       const cond = CONDITIONS.find((x) => x.id === c.condition)!;
       const wav = await speak(v, c.text, piper);
-      samples = finish(soxTo16k(wav, cond.sox), cond, fnv1a(c.id));
+      // the reverb condition's end of speech is the voice's own end, before the room's echo (which rings on after it)
+      const done = finish(soxTo16k(wav, cond.sox), cond, fnv1a(c.id), cond.echo ? soxTo16k(wav, []) : undefined);
+      samples = done.samples;
+      speech = done.speech;
     }
     const file = path.join(root, c.file);
     writeWavF32(file, RATE, samples);
     bytes += 44 + samples.length * 2;
-    clips.push({ ...c, durationSec: Math.round((samples.length / RATE) * 1000) / 1000 });
+    clips.push({ ...c, ...(speech ? { speech } : {}), durationSec: Math.round((samples.length / RATE) * 1000) / 1000 });
     process.stdout.write(`${c.id} ${(samples.length / RATE).toFixed(2)} s\n`);
   }
   if (!only) {

@@ -11,42 +11,11 @@
  * start, the start of the first.
  */
 import { s16leToFloat32 } from '../protocol/pcm.js';
-import { LEVEL_FRAME_MS, LOUD_MARGIN_DB, frameDb, loudThreshold } from '../assistant/asr/loudness.js';
+import { soundBounds, type SpeechBounds } from '../assistant/asr/loudness.js';
 
-export const BOUNDS_FRAME_MS = LEVEL_FRAME_MS;
-export const BOUNDS_MARGIN_DB = LOUD_MARGIN_DB;
+export type { SpeechBounds };
 
-export interface SpeechBounds {
-  /** start of the first voiced 20 ms frame, ms from the start of the clip */
-  startMs: number;
-  /** end of the last voiced 20 ms frame, ms */
-  endMs: number;
-  floorDb: number;
-  /** RMS of the noise (frames at or below the floor + 3 dB), full scale 1 */
-  noiseRms: number;
-}
-
-/** the rule of assistant/asr/loudness.ts (the server's level meter) over the whole clip at once */
+/** the rule of assistant/asr/loudness.ts (the server's level meter) over the whole clip at once (s16le mono) */
 export function speechBounds(pcm: Uint8Array, sampleRate: number): SpeechBounds {
-  const x = s16leToFloat32(pcm);
-  const n = Math.max(1, Math.round((sampleRate * BOUNDS_FRAME_MS) / 1000));
-  const db: number[] = [];
-  for (let o = 0; o + n <= x.length; o += n) db.push(frameDb(x, o, o + n));
-  const { floorDb, thresholdDb } = loudThreshold([...db].sort((a, b) => a - b));
-  const voiced = (d: number) => d >= thresholdDb;
-  const first = db.findIndex(voiced);
-  let last = -1;
-  for (let i = db.length - 1; i >= 0; i--)
-    if (voiced(db[i])) {
-      last = i;
-      break;
-    }
-  const quiet = db.filter((d) => d <= floorDb + 3);
-  const noiseRms = quiet.length ? Math.sqrt(quiet.reduce((a, d) => a + Math.pow(10, d / 10), 0) / quiet.length) : 0;
-  return {
-    startMs: first < 0 ? 0 : first * BOUNDS_FRAME_MS,
-    endMs: last < 0 ? 0 : (last + 1) * BOUNDS_FRAME_MS,
-    floorDb,
-    noiseRms,
-  };
+  return soundBounds(s16leToFloat32(pcm), sampleRate);
 }

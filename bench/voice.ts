@@ -4,7 +4,8 @@
  *  - hands-free: `start`, the clip, then the clip's room goes on (noise of the clip's own colour and level,
  *    protocol/noise.ts: a microphone keeps hearing the same room) until the transcript arrives; no `stop` is ever sent, the server's endpointer decides. Clock: from the moment the
  *    client sent the frame holding the clip's TRUE end of speech (the last voiced 20 ms frame, see
- *    speech-bounds.ts) to the first byte of reply audio.
+ *    speech-bounds.ts; for the spoken corpus, of the voice in a quiet room, before the condition's noise and
+ *    echo: the corpus manifest's `speech`) to the first byte of reply audio.
  *  - push-to-talk: `start` with `endpoint: false`, the whole clip (its own 350 ms tail included, as a
  *    person lets go of the button), `stop`. Clock: from `stop` to the first byte of reply audio.
  *
@@ -47,7 +48,7 @@ export interface Fixture {
   room: { colour: NoiseColour; rms: number };
 }
 
-type ManifestEntry = { file: string; text: string; category?: string; split?: string; room?: { noise?: string }; expect?: { intent?: string; item?: string | null; label?: string | null } };
+type ManifestEntry = { file: string; text: string; category?: string; split?: string; room?: { noise?: string }; speech?: { startMs: number; endMs: number }; expect?: { intent?: string; item?: string | null; label?: string | null } };
 
 /**
  * The committed clips with their speech bounds: audio-fixtures/manifest.json (requests and non-requests) and,
@@ -67,7 +68,9 @@ export function loadFixtures(dir = path.join(REPO, 'audio-fixtures'), o: { hesit
     const w = parseWav(fs.readFileSync(path.join(dir, m.file)));
     if (w.channels !== 1) throw new Error(`${m.file}: not mono`);
     const pcm = Buffer.from(w.data);
-    const bounds = speechBounds(pcm, w.sampleRate);
+    // the corpus says where its speech ends (its quiet-room bounds, made with the clip); the level rule over
+    // the mixed clip would take babble bursts after the last word for speech, or lose a weak last consonant
+    const bounds = m.speech ? { ...speechBounds(pcm, w.sampleRate), startMs: m.speech.startMs, endMs: m.speech.endMs } : speechBounds(pcm, w.sampleRate);
     return {
       file: m.file,
       text: m.text,

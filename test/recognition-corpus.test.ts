@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { plan, splitOf, fnv1a } from '../dist/audio-fixtures/make-corpus.js';
 import { loadCorpus, score, figures } from '../dist/bench/recognition.js';
+import { speechBounds } from '../dist/bench/speech-bounds.js';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const manifest = JSON.parse(fs.readFileSync(path.join(REPO, 'audio-fixtures', 'corpus', 'manifest.json'), 'utf8'));
@@ -16,7 +17,7 @@ describe('the recognition corpus', () => {
   it('the manifest is the script plan: >= 300 spoken questions, every kind, both splits', () => {
     const planned = plan();
     expect(manifest.clips.map((c: any) => c.id)).toEqual(planned.map((c) => c.id));
-    for (const [i, c] of planned.entries()) expect({ ...manifest.clips[i], durationSec: undefined }).toEqual({ ...c, durationSec: undefined });
+    for (const [i, c] of planned.entries()) expect({ ...manifest.clips[i], durationSec: undefined, speech: undefined }).toEqual({ ...c, durationSec: undefined });
     const spoken = manifest.clips.filter((c: any) => c.category !== 'noise');
     expect(spoken.length).toBeGreaterThanOrEqual(300);
     const kinds = new Set(manifest.clips.map((c: any) => c.category));
@@ -39,6 +40,29 @@ describe('the recognition corpus', () => {
       expect(Math.abs(b.length / 32000 - (c as any).durationSec), c.id).toBeLessThan(0.01);
     }
     expect(bytes).toBeLessThan(30 * 1024 * 1024);
+  });
+
+  it("every spoken clip says where its voice ends in a quiet room: the clean clips' own bounds; before the echo of the reverb ones; noise-only clips have none", () => {
+    const { pcm } = loadCorpus(path.join(REPO, 'audio-fixtures'));
+    const echoes: number[] = [];
+    for (const c of manifest.clips) {
+      if (c.category === 'noise') {
+        expect(c.speech, c.id).toBeUndefined();
+        continue;
+      }
+      const b = c.speech as { startMs: number; endMs: number };
+      expect(b.startMs, c.id).toBeGreaterThanOrEqual(100);
+      expect(b.endMs - b.startMs, c.id).toBeGreaterThan(300);
+      expect(b.endMs, c.id).toBeLessThanOrEqual(c.durationSec * 1000);
+      const mixed = speechBounds(pcm(c), 16000);
+      // the clean condition is the quiet room itself (white noise 40 dB under the speech, the same samples)
+      if (c.condition === 'clean') expect([b.startMs, b.endMs], c.id).toEqual([mixed.startMs, mixed.endMs]);
+      if (c.condition === 'reverb') echoes.push(mixed.endMs - b.endMs);
+    }
+    // the echo rings on after the voice: the level rule over the reverberant clip ends later, mostly by 60-400 ms
+    echoes.sort((a, b) => a - b);
+    expect(echoes[Math.floor(echoes.length / 2)]).toBeGreaterThanOrEqual(60);
+    expect(echoes.at(-1)).toBeLessThan(600);
   });
 });
 

@@ -28,6 +28,43 @@ export function frameDb(samples: Float32Array, start: number, end: number): numb
   return l > 0 ? toDbfs(l) : -120;
 }
 
+export interface SpeechBounds {
+  /** start of the first voiced 20 ms frame, ms from the start of the clip */
+  startMs: number;
+  /** end of the last voiced 20 ms frame, ms */
+  endMs: number;
+  floorDb: number;
+  /** RMS of the noise (frames at or below the floor + 3 dB), full scale 1 */
+  noiseRms: number;
+}
+
+/**
+ * The same rule over a whole clip at once (mono float samples): where its sound begins and ends (the
+ * benchmarks' end of speech: bench/speech-bounds.ts; the corpus maker's quiet-room bounds of each clip)
+ */
+export function soundBounds(x: Float32Array, sampleRate: number): SpeechBounds {
+  const n = Math.max(1, Math.round((sampleRate * LEVEL_FRAME_MS) / 1000));
+  const db: number[] = [];
+  for (let o = 0; o + n <= x.length; o += n) db.push(frameDb(x, o, o + n));
+  const { floorDb, thresholdDb } = loudThreshold([...db].sort((a, b) => a - b));
+  const voiced = (d: number) => d >= thresholdDb;
+  const first = db.findIndex(voiced);
+  let last = -1;
+  for (let i = db.length - 1; i >= 0; i--)
+    if (voiced(db[i])) {
+      last = i;
+      break;
+    }
+  const quiet = db.filter((d) => d <= floorDb + 3);
+  const noiseRms = quiet.length ? Math.sqrt(quiet.reduce((a, d) => a + Math.pow(10, d / 10), 0) / quiet.length) : 0;
+  return {
+    startMs: first < 0 ? 0 : first * LEVEL_FRAME_MS,
+    endMs: last < 0 ? 0 : (last + 1) * LEVEL_FRAME_MS,
+    floorDb,
+    noiseRms,
+  };
+}
+
 /** one stream's level meter (mono float samples at `rate`) */
 export class LoudnessTracker {
   private readonly frame: number;
