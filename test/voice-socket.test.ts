@@ -130,9 +130,10 @@ describe('semantic endpointing through the real model (hands-free: no stop)', ()
     s = await server();
   });
 
-  it('the recogniser streams carry the Silero VAD', () => {
+  it('the recogniser streams carry the Silero VAD, which hears the audio through RNNoise', () => {
     const st = asr.open(16000);
     expect(st.hasVad).toBe(true);
+    expect(st.denoised).toBe(true);
     st.abort();
   });
 

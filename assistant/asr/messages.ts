@@ -20,6 +20,8 @@ export interface WorkerInit {
   maxAlternatives: number;
   /** the Silero VAD model file (asr/vad.ts); null: no voice-activity detection */
   vadModel: string | null;
+  /** RNNoise in front of the VAD (asr/denoise.ts): the VAD judges the audio with the room's noise suppressed */
+  vadDenoise: boolean;
   /** keep finished utterances' audio for second looks (asr/recognizer.ts AsrOptions.secondLook) */
   secondLook: boolean;
 }
@@ -61,7 +63,7 @@ export interface Alternative {
 
 export type FromWorker =
   /** `model`: the address of the model this worker uses; `loaded`: this worker loaded it (else it was given one) */
-  | { type: 'ready'; dropped: { phrase: string; word: string }[]; loadMs: number; vad: boolean; vadProblem: string | null; model: bigint; loaded: boolean }
+  | { type: 'ready'; dropped: { phrase: string; word: string }[]; loadMs: number; vad: boolean; vadProblem: string | null; denoise: boolean; denoiseProblem: string | null; model: bigint; loaded: boolean }
   | { type: 'fatal'; message: string }
   | { type: 'grammar'; dropped: { phrase: string; word: string }[]; size: number }
   | { type: 'partial'; id: number; text: string }

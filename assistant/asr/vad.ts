@@ -132,6 +132,11 @@ export class VadStream {
 
   constructor(private readonly thresholds: VadThresholds) {}
 
+  /** windows heard as speech so far */
+  get speechWindowCount(): number {
+    return this.speechWindows;
+  }
+
   /** speech has been heard in this stream */
   get speech(): boolean {
     return this.speechWindows >= this.thresholds.minSpeechWindows;

@@ -13,6 +13,7 @@ import { MODEL_RATE } from '../../models/vosk-files.js';
 import { joinSegments, parseVoskResult, type Parsed } from './nbest.js';
 import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
 import { SileroVad, type VadStream } from './vad.js';
+import { Rnnoise, type DenoiseStream } from './denoise.js';
 import { LoudnessTracker } from './loudness.js';
 
 const port = parentPort!;
@@ -38,7 +39,13 @@ interface Stream {
   unk: boolean;
   /** where in the audio (ms) the words last changed */
   heardAtMs: number;
+  /** the words heard so far as they came, with where each first appeared (the last HEARD_LOG of them) */
+  heardLog: Array<{ text: string; at: number }>;
+  /** decoding the kept audio again (rejoin): its partials and endpoints are not reported */
+  muted: boolean;
   vad: VadStream | null;
+  /** noise suppression in front of the VAD (asr/denoise.ts; null: the VAD hears the audio as it came) */
+  den: DenoiseStream | null;
   /** the level meter beside the VAD (asr/loudness.ts) */
   loud: LoudnessTracker;
   inBytes: number;
@@ -52,6 +59,8 @@ interface Stream {
   keep: boolean;
   /** how many segments there were when the turn first flushed this stream (-1: never) */
   flushedAt: number;
+  /** how many windows the VAD had heard as speech then */
+  flushedSpeech: number;
 }
 
 /** a finished utterance's audio, held for a second look */
@@ -87,6 +96,8 @@ interface Check {
 
 /** 30 s of 16 kHz s16le: longer utterances get no second look */
 const HOLD_MAX_BYTES = 30 * 16000 * 2;
+/** how many of a stream's successive word sets are remembered with where they appeared (setHeard) */
+const HEARD_LOG = 64;
 /** held audio nobody asked about is dropped after this long, and beyond this many utterances (oldest first) */
 const HOLD_MS = 60_000;
 const HOLD_MAX = 64;
@@ -100,6 +111,7 @@ let lib: VoskLib;
 let model: VoskModelAddress;
 let grammar: string | null = null;
 let vad: SileroVad | null = null;
+let rnnoise: Rnnoise | null = null;
 const streams = new Map<number, Stream>();
 const held = new Map<number, Held>();
 let checks: Check[] = [];
@@ -151,6 +163,7 @@ function partialText(json: string): { text: string; unk: boolean } {
 }
 
 function free(s: Stream) {
+  s.den?.close();
   streams.delete(s.id);
   unjudged.delete(s.id);
   order = order.filter((x) => x !== s.id);
@@ -192,7 +205,10 @@ function open(id: number, rate: number) {
       heard: '',
       unk: false,
       heardAtMs: 0,
+      heardLog: [],
+      muted: false,
       vad: vad ? vad.stream() : null,
+      den: vad && rnnoise ? rnnoise.stream() : null,
       loud: new LoudnessTracker(MODEL_RATE),
       inBytes: 0,
       cpuMs: 0,
@@ -200,6 +216,7 @@ function open(id: number, rate: number) {
       audioBytes: 0,
       keep: !!grammar,
       flushedAt: -1,
+      flushedSpeech: 0,
     });
     order.push(id);
   } catch (e) {
@@ -265,7 +282,7 @@ function decode(s: Stream, pcm16k: Uint8Array) {
     if (part.text || part.unk) s.unk = part.unk;
     if (p && full !== s.lastPartial) {
       s.lastPartial = full;
-      post({ type: 'partial', id: s.id, text: full });
+      if (!s.muted) post({ type: 'partial', id: s.id, text: full });
     }
   }
 }
@@ -276,7 +293,7 @@ function endSegment(s: Stream, res: Parsed) {
   if (res.raw) s.segments.push(res);
   setHeard(s, s.segments.map((x) => x.text).filter(Boolean).join(' '));
   s.unk = /(?:\[unk\]|<unk>)$/.test(res.raw.trim());
-  post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words, alternatives: res.alternatives });
+  if (!s.muted) post({ type: 'endpoint', id: s.id, text: res.text, raw: res.raw, words: res.words, alternatives: res.alternatives });
 }
 
 /**
@@ -288,14 +305,62 @@ function endSegment(s: Stream, res: Parsed) {
 function flushSegment(s: Stream) {
   const t0 = performance.now();
   endSegment(s, parseResult(lib.finalResult(s.rec)));
-  if (s.flushedAt < 0) s.flushedAt = s.segments.length;
+  if (s.flushedAt < 0) {
+    s.flushedAt = s.segments.length;
+    s.flushedSpeech = s.vad?.speechWindowCount ?? 0;
+  }
   s.cpuMs += performance.now() - t0;
   progress(s, 0);
 }
 
+/**
+ * The words so far changed. Where they changed is kept (the unknown-tail rule asks whether speech came after
+ * it); when the recogniser takes words back ("where did i put the car keys" -> "where did i put the [unk]"),
+ * the words left were heard where they first appeared, not where the others were dropped.
+ */
 function setHeard(s: Stream, text: string) {
-  if (text !== s.heard) s.heardAtMs = (s.inBytes / 2 / s.rate) * 1000;
+  if (text === s.heard) return;
+  const now = (s.inBytes / 2 / s.rate) * 1000;
+  let earlier: { text: string; at: number } | undefined;
+  if (s.heard.startsWith(text + ' ') || (text === '' && s.heard !== '')) for (const h of s.heardLog) if (h.text === text) earlier = h;
+  s.heardAtMs = earlier ? earlier.at : now;
+  if (!earlier) {
+    s.heardLog.push({ text, at: now });
+    if (s.heardLog.length > HEARD_LOG) s.heardLog.shift();
+  }
   s.heard = text;
+}
+
+/**
+ * Speech came again after a flush ("where is my" | flush | "um ... spoon"): the words after the pause would be
+ * decoded on their own in the new segment, and an item alone is heard worse or not at all. So the utterance so
+ * far is decoded again from its start by a new recogniser (the kept audio), which goes on from there: its partial
+ * words then say "where is my spoon" as the speech goes on, not only the final transcript.
+ */
+function rejoin(s: Stream) {
+  const t0 = performance.now();
+  const rec = streamRecognizer();
+  lib.recognizerFree(s.rec);
+  s.rec = rec;
+  const before = { heard: s.heard, heardAtMs: s.heardAtMs, heardLog: s.heardLog, unk: s.unk };
+  s.heardLog = [];
+  s.segments = [];
+  s.lastPartial = '';
+  s.flushedAt = -1;
+  s.flushedSpeech = 0;
+  s.muted = true;
+  try {
+    for (const c of s.audio) decode(s, c);
+  } finally {
+    s.muted = false;
+  }
+  const text = s.heard;
+  const unk = s.unk;
+  Object.assign(s, before);
+  setHeard(s, text);
+  s.unk = unk;
+  s.lastPartial = '';
+  s.cpuMs += performance.now() - t0;
 }
 
 /**
@@ -335,7 +400,7 @@ function slice(s: Stream, max = sliceBytes(s), judge = true): number {
     if (judge) {
       // the VAD and the level meter judge the same 16 kHz audio, so quiet time is measured where the words end
       const f = s16leToFloat32(pcm);
-      s.vad?.push(f);
+      s.vad?.push(s.den ? s.den.process(f) : f);
       s.loud.push(f);
     }
   }
@@ -434,9 +499,11 @@ function finalize(s: Stream) {
   const t0 = performance.now();
   if (s.resampler) decode(s, float32ToS16le(s.resampler.flush()));
   const res = parseResult(lib.finalResult(s.rec));
-  // words came after a flush split the utterance ("where is my" | "um" | "cup"): an item decoded on its own,
-  // without the words before it, is heard worse; the transcript is the whole utterance decoded again at once
-  const split = s.flushedAt >= 0 && (res.raw !== '' || s.segments.length > s.flushedAt);
+  // words or speech came after a flush split the utterance ("where is my" | "um" | "cup"): an item decoded on
+  // its own, without the words before it, is heard worse or not at all (alone it is no sentence of the grammar);
+  // the transcript is the whole utterance decoded again at once
+  const spokeAfter = !!s.vad && s.vad.speechWindowCount > s.flushedSpeech;
+  const split = s.flushedAt >= 0 && (res.raw !== '' || s.segments.length > s.flushedAt || spokeAfter);
   const all = split && s.keep && s.audio.length ? decodeWhole(s.audio) : joinSegments([...s.segments, res]);
   s.cpuMs += performance.now() - t0;
   free(s);
@@ -504,6 +571,17 @@ async function judgeVad(): Promise<boolean> {
       vadTimer = null;
     }
     // (no whole window waits: the slices were shorter than a window, and their progress goes out as it is)
+    for (const id of unjudged.keys()) {
+      const s = streams.get(id);
+      if (s && s.flushedAt >= 0 && s.keep && s.audio.length && (s.vad?.speechWindowCount ?? 0) > s.flushedSpeech) {
+        try {
+          rejoin(s);
+        } catch (e) {
+          free(s);
+          post({ type: 'error', id: s.id, message: `recogniser failed: ${(e as Error).message}` });
+        }
+      }
+    }
   }
   for (const [id, bytes] of unjudged) {
     const s = streams.get(id);
@@ -719,15 +797,23 @@ async function main() {
   const g = filterGrammar(init.grammar);
   grammar = g.json;
   let vadProblem: string | null = null;
+  let denoiseProblem: string | null = null;
   if (init.vadModel) {
     try {
       vad = await SileroVad.load(init.vadModel);
     } catch (e) {
       vadProblem = (e as Error).message;
     }
+    if (vad && init.vadDenoise) {
+      try {
+        rnnoise = await Rnnoise.load();
+      } catch (e) {
+        denoiseProblem = (e as Error).message;
+      }
+    }
   }
   port.on('message', onMessage);
-  post({ type: 'ready', dropped: g.dropped, loadMs: Math.round(performance.now() - t0), vad: !!vad, vadProblem, model, loaded });
+  post({ type: 'ready', dropped: g.dropped, loadMs: Math.round(performance.now() - t0), vad: !!vad, vadProblem, denoise: !!rnnoise, denoiseProblem, model, loaded });
 }
 
 main().catch((e) => {
