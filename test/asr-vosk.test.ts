@@ -271,6 +271,26 @@ describe('vosk recogniser (real model)', () => {
     expect((await s.finish()).text).toBe('where is my laptop');
   });
 
+  it('a push-to-talk stream (no endpointing) runs no VAD: its progress has no quiet time; its transcript is the same', async () => {
+    const audio = say('have you seen my laptop', { engine: 'flite', voice: 'slt', tail: 0.5 });
+    const results: Array<{ text: string; silences: Array<number | null>; hasVad: boolean; denoised: boolean }> = [];
+    for (const endpointing of [true, false]) {
+      const s = asr.open(16000, { endpointing });
+      const silences: Array<number | null> = [];
+      s.on('progress', (p) => silences.push(p.silenceMs));
+      for (const f of frames(audio)) s.write(f);
+      expect(await decodedAll(s)).toBe(0);
+      results.push({ text: (await s.finish()).text, silences, hasVad: s.hasVad, denoised: s.denoised });
+    }
+    const [handsFree, ptt] = results;
+    expect([handsFree.hasVad, handsFree.denoised, ptt.hasVad, ptt.denoised]).toEqual([true, true, false, false]);
+    expect(handsFree.silences.some((x) => typeof x === 'number' && x > 0)).toBe(true);
+    expect(ptt.silences.length).toBeGreaterThan(0);
+    expect(ptt.silences.every((x) => x === null)).toBe(true);
+    expect(ptt.text).toBe(handsFree.text);
+    expect(ptt.text).toBe('have you seen my laptop');
+  });
+
   it('a flush with nothing after it: the transcript is the flushed words, with their N-best list', async () => {
     const s = asr.open(16000);
     for (const f of frames(say('have you seen my laptop', { engine: 'flite', voice: 'slt', tail: 0.3 }))) s.write(f);

@@ -50,6 +50,12 @@ describe('voice turn reducer: a table of event sequences', () => {
   const rows: Array<{ name: string; from?: TurnState; events: TurnEvent[]; phase: string; sent?: string[]; has?: string[]; not?: string[]; check?: (x: ReturnType<typeof fold>) => void }> = [
     { name: 'connect says ready', events: [{ type: 'connected' }], phase: 'idle', sent: ['ready'] },
     { name: 'start opens a recogniser stream; listening once it is open', events: [start, opened], phase: 'listening', sent: ['listening'], has: ['open_asr'] },
+    {
+      name: 'the stream is opened for endpointing (hands-free: it needs the VAD) unless the client will say stop',
+      events: [start, opened, { type: 'stop' }, { type: 'asr_final', seq: 1, text: '', ms: 1 }, { type: 'start', sample_rate: 16000, endpoint: false }],
+      phase: 'listening',
+      check: (x) => expect(x.effects.filter((f) => f.type === 'open_asr').map((f) => (f as { endpointing: boolean }).endpointing)).toEqual([true, false]),
+    },
     { name: 'a refused stream (busy) ends with a typed error', events: [start, { type: 'asr_refused', seq: 1, code: 'busy', message: 'x' }], phase: 'idle', sent: ['error'] },
     { name: 'bad sample rate', events: [{ type: 'start', sample_rate: 7999 }], phase: 'idle', sent: ['error'], not: ['open_asr'] },
     { name: 'wrong format', events: [{ type: 'start', sample_rate: 16000, format: 'f32le' }], phase: 'idle', sent: ['error'] },

@@ -27,7 +27,8 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { op: 'open'; id: number; rate: number }
+  /** `vad`: the stream's progress carries the VAD's view (hands-free); push to talk needs none (nor RNNoise, nor the kept audio for flushes) */
+  | { op: 'open'; id: number; rate: number; vad: boolean }
   | { op: 'audio'; id: number; pcm: Uint8Array }
   | { op: 'finish'; id: number }
   /** end the stream's current segment now (libvosk's final result for it, as at its own endpoint); decoding goes on */

@@ -234,13 +234,13 @@ export class AsrPool {
   }
 
   /** Pins a new stream to the least-loaded live worker. */
-  attach(id: number, rate: number, sink: StreamSink): WorkerSlot {
+  attach(id: number, rate: number, sink: StreamSink, vad = true): WorkerSlot {
     const live = this.slots.filter((s) => s.alive);
     if (!live.length) throw new Error('no speech recogniser worker is running');
     let best = live[0];
     for (const s of live) if (s.sinks.size < best.sinks.size) best = s;
     best.sinks.set(id, sink);
-    best.send({ op: 'open', id, rate });
+    best.send({ op: 'open', id, rate, vad });
     return best;
   }
 

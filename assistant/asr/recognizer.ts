@@ -117,8 +117,11 @@ export interface AsrStream {
 export interface Asr {
   readonly engine: 'vosk';
   readonly modelDir: string;
-  /** opens a stream; throws AsrError 'busy' beyond maxStreams, 'bad_audio' for a rate outside 8000..48000 */
-  open(sampleRate: number): AsrStream;
+  /**
+   * opens a stream; throws AsrError 'busy' beyond maxStreams, 'bad_audio' for a rate outside 8000..48000.
+   * `endpointing` false (push to talk: the client says when the audio ends): no voice-activity detection
+   */
+  open(sampleRate: number, opts?: { endpointing?: boolean }): AsrStream;
   /**
    * rebuilds the grammar (new streams use it; open ones keep theirs). `preferred`: spellings to keep when two
    * phrases sound the same ("cell phone" / "cellphone"), normally the detector's labels. `places`: zone and room
@@ -312,15 +315,16 @@ class AsrImpl implements Asr {
     this.phrases = phrases;
   }
 
-  open(sampleRate: number): AsrStream {
+  open(sampleRate: number, opts: { endpointing?: boolean } = {}): AsrStream {
     if (this.closed) throw new AsrError('unavailable', 'the speech recogniser is closed');
     if (!Number.isInteger(sampleRate) || sampleRate < MIN_SAMPLE_RATE || sampleRate > MAX_SAMPLE_RATE)
       throw new AsrError('bad_audio', `sample rate must be a whole number from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE} Hz, got ${sampleRate}`);
     if (this.active.size >= this.maxStreams)
       throw new AsrError('busy', `all ${this.maxStreams} speech streams are in use; try again shortly`);
-    const s = new Stream(sampleRate, this, this.pool.vad, this.pool.vad && this.pool.denoise);
+    const vad = this.pool.vad && opts.endpointing !== false;
+    const s = new Stream(sampleRate, this, vad, vad && this.pool.denoise);
     try {
-      s.slot = this.pool.attach(s.id, sampleRate, s.sink());
+      s.slot = this.pool.attach(s.id, sampleRate, s.sink(), vad);
     } catch (e) {
       throw new AsrError('unavailable', (e as Error).message);
     }

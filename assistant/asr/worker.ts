@@ -187,7 +187,7 @@ function streamRecognizer(): VoskRecognizerHandle {
   }
 }
 
-function open(id: number, rate: number) {
+function open(id: number, rate: number, judged: boolean) {
   if (streams.has(id)) return post({ type: 'error', id, message: 'stream already open' });
   try {
     const rec = streamRecognizer();
@@ -207,14 +207,15 @@ function open(id: number, rate: number) {
       heardAtMs: 0,
       heardLog: [],
       muted: false,
-      vad: vad ? vad.stream() : null,
-      den: vad && rnnoise ? rnnoise.stream() : null,
+      vad: vad && judged ? vad.stream() : null,
+      den: vad && judged && rnnoise ? rnnoise.stream() : null,
       loud: new LoudnessTracker(MODEL_RATE),
       inBytes: 0,
       cpuMs: 0,
       audio: [],
       audioBytes: 0,
-      keep: !!grammar,
+      // the audio is kept for a flush's whole decode (hands-free) and for second looks
+      keep: !!grammar && (judged || init.secondLook),
       flushedAt: -1,
       flushedSpeech: 0,
     });
@@ -717,7 +718,7 @@ async function pumpRound() {
 function onMessage(m: ToWorker) {
   switch (m.op) {
     case 'open':
-      open(m.id, m.rate);
+      open(m.id, m.rate, m.vad);
       break;
     case 'audio': {
       const s = streams.get(m.id);

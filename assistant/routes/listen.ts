@@ -209,7 +209,7 @@ class Connection {
       case 'log':
         return this.log[fx.level](fx.data ?? {}, fx.msg);
       case 'open_asr':
-        return this.openAsr(fx.seq, fx.rate);
+        return this.openAsr(fx.seq, fx.rate, fx.endpointing);
       case 'write_asr':
         if (this.stream?.seq === fx.seq) this.stream.s.write(fx.pcm);
         return;
@@ -257,7 +257,7 @@ class Connection {
     }
   }
 
-  private openAsr(seq: number, rate: number) {
+  private openAsr(seq: number, rate: number, endpointing: boolean) {
     if (!this.asr) return this.dispatch({ type: 'asr_refused', seq, code: 'unavailable', message: this.asrProblem ?? 'speech recognition is not available' });
     let release: (() => void) | null = null;
     const g = this.guard?.openStream?.(this.principal);
@@ -265,7 +265,7 @@ class Connection {
     if (typeof g === 'function') release = g;
     let s: AsrStream;
     try {
-      s = this.asr.open(rate);
+      s = this.asr.open(rate, { endpointing });
     } catch (e) {
       release?.();
       if (e instanceof AsrError)

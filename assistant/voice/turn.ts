@@ -208,7 +208,8 @@ export type TurnEvent =
 
 export type TurnEffect =
   | { type: 'send'; event: ServerEvent }
-  | { type: 'open_asr'; seq: number; rate: number }
+  /** `endpointing`: the server ends the utterance (hands-free; the stream needs the VAD), else the client's stop does */
+  | { type: 'open_asr'; seq: number; rate: number; endpointing: boolean }
   | { type: 'write_asr'; seq: number; pcm: Uint8Array }
   /** the utterance is over (why; for the server's own endpoint, the class of the words it ended on): ask for the final transcript */
   | { type: 'finish_asr'; seq: number; reason: TranscriptEvent['reason']; words: Completeness | null }
@@ -286,7 +287,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
   /** opens a new utterance (a client's start, or the server's own after a follow-up reply) */
   const open = (s: TurnState, rate: number, wantAudio: boolean, followUp: boolean, endpointing: boolean): TurnResult => {
     const seq = s.seq + 1;
-    fx.push({ type: 'open_asr', seq, rate });
+    fx.push({ type: 'open_asr', seq, rate, endpointing });
     return out({
       ...s,
       phase: 'listening',
@@ -524,7 +525,7 @@ function afterReply(st: TurnState, fx: TurnEffect[], cfg: TurnSettings): TurnRes
   if (st.replyFollowUp) {
     fx.push(send({ type: 'done', follow_up: true }));
     const seq = st.seq + 1;
-    fx.push({ type: 'open_asr', seq, rate: st.rate });
+    fx.push({ type: 'open_asr', seq, rate: st.rate, endpointing: true });
     return {
       state: {
         ...st,
