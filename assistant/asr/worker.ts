@@ -15,6 +15,7 @@ import type { FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
 import { SileroVad, type VadStream } from './vad.js';
 import { Rnnoise, type DenoiseStream } from './denoise.js';
 import { LoudnessTracker } from './loudness.js';
+import { HeardWords } from './heard.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
@@ -33,14 +34,10 @@ interface Stream {
   /** what each endpointed segment heard (libvosk restarts after an endpoint) */
   segments: Parsed[];
   lastPartial: string;
-  /** the words so far: final segments and the current partial */
-  heard: string;
+  /** the words so far (final segments and the current partial) and where they appeared */
+  heard: HeardWords;
   /** they end in an out-of-grammar word ("where is my [unk]") */
   unk: boolean;
-  /** where in the audio (ms) the words last changed */
-  heardAtMs: number;
-  /** the words heard so far as they came, with where each first appeared (the last HEARD_LOG of them) */
-  heardLog: Array<{ text: string; at: number }>;
   /** decoding the kept audio again (rejoin): its partials and endpoints are not reported */
   muted: boolean;
   vad: VadStream | null;
@@ -96,8 +93,6 @@ interface Check {
 
 /** 30 s of 16 kHz s16le: longer utterances get no second look */
 const HOLD_MAX_BYTES = 30 * 16000 * 2;
-/** how many of a stream's successive word sets are remembered with where they appeared (setHeard) */
-const HEARD_LOG = 64;
 /** held audio nobody asked about is dropped after this long, and beyond this many utterances (oldest first) */
 const HOLD_MS = 60_000;
 const HOLD_MAX = 64;
@@ -202,10 +197,8 @@ function open(id: number, rate: number, judged: boolean) {
       finishing: false,
       segments: [],
       lastPartial: '',
-      heard: '',
+      heard: new HeardWords(),
       unk: false,
-      heardAtMs: 0,
-      heardLog: [],
       muted: false,
       vad: vad && judged ? vad.stream() : null,
       den: vad && judged && rnnoise ? rnnoise.stream() : null,
@@ -314,22 +307,8 @@ function flushSegment(s: Stream) {
   progress(s, 0);
 }
 
-/**
- * The words so far changed. Where they changed is kept (the unknown-tail rule asks whether speech came after
- * it); when the recogniser takes words back ("where did i put the car keys" -> "where did i put the [unk]"),
- * the words left were heard where they first appeared, not where the others were dropped.
- */
 function setHeard(s: Stream, text: string) {
-  if (text === s.heard) return;
-  const now = (s.inBytes / 2 / s.rate) * 1000;
-  let earlier: { text: string; at: number } | undefined;
-  if (s.heard.startsWith(text + ' ') || (text === '' && s.heard !== '')) for (const h of s.heardLog) if (h.text === text) earlier = h;
-  s.heardAtMs = earlier ? earlier.at : now;
-  if (!earlier) {
-    s.heardLog.push({ text, at: now });
-    if (s.heardLog.length > HEARD_LOG) s.heardLog.shift();
-  }
-  s.heard = text;
+  s.heard.set(text, (s.inBytes / 2 / s.rate) * 1000);
 }
 
 /**
@@ -343,8 +322,8 @@ function rejoin(s: Stream) {
   const rec = streamRecognizer();
   lib.recognizerFree(s.rec);
   s.rec = rec;
-  const before = { heard: s.heard, heardAtMs: s.heardAtMs, heardLog: s.heardLog, unk: s.unk };
-  s.heardLog = [];
+  const before = { heard: s.heard, unk: s.unk };
+  s.heard = new HeardWords();
   s.segments = [];
   s.lastPartial = '';
   s.flushedAt = -1;
@@ -355,7 +334,7 @@ function rejoin(s: Stream) {
   } finally {
     s.muted = false;
   }
-  const text = s.heard;
+  const text = s.heard.text;
   const unk = s.unk;
   Object.assign(s, before);
   setHeard(s, text);
@@ -372,7 +351,7 @@ function rejoin(s: Stream) {
 function unknownTail(s: Stream): boolean {
   if (!s.unk) return false;
   if (!s.vad) return true;
-  return s.vad.judgedMs - s.vad.silenceMs > s.heardAtMs;
+  return s.vad.judgedMs - s.vad.silenceMs > s.heard.atMs;
 }
 
 function toModelRate(s: Stream, bytes: Uint8Array): Uint8Array {
@@ -493,7 +472,7 @@ function keepSegment(c: Check, p: Parsed) {
 }
 
 function progress(s: Stream, bytes: number) {
-  post({ type: 'progress', id: s.id, bytes, text: s.heard, unk: unknownTail(s), silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true, loudQuietMs: s.loud.quietMs, levelRangeDb: s.loud.rangeDb });
+  post({ type: 'progress', id: s.id, bytes, text: s.heard.text, unk: unknownTail(s), silenceMs: s.vad ? s.vad.silenceMs : null, speech: s.vad ? s.vad.speech : true, loudQuietMs: s.loud.quietMs, levelRangeDb: s.loud.rangeDb });
 }
 
 function finalize(s: Stream) {
