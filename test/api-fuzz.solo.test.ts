@@ -124,6 +124,11 @@ describeWhenReady('API fuzz run (schemathesis, from the OpenAPI document)', miss
         '--request-timeout',
         '20',
         '--no-shrink',
+        // no example database: with one, hypothesis optimises towards a Pareto front after the run and its
+        // shrinker can crash there (IndexError in conjecture/shrinker.py, seen in CI 2026-12-07 on
+        // hypothesis 6.170.29): an error of the tool, not of the API
+        '--generation-database',
+        'none',
         '--suppress-health-check',
         'all',
         '--output-truncate',
