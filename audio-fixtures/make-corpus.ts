@@ -451,9 +451,8 @@ function levelled(speech: Float32Array, level: number): { out: Float32Array; spe
   return { out, speechRms: Math.sqrt(e / Math.max(1, active)) };
 }
 
-/** where the voice begins and ends in a quiet room: the level rule over it with white noise 40 dB under it */
-function quietRoomBounds(speech: Float32Array, level: number, seed: number): { startMs: number; endMs: number } {
-  const { out, speechRms } = levelled(speech, level);
+/** where the voice begins and ends in a quiet room: the level rule over it (levelled) with white noise 40 dB under it */
+function quietRoomBounds({ out, speechRms }: { out: Float32Array; speechRms: number }, seed: number): { startMs: number; endMs: number } {
   const quiet = makeNoise('white', out.length, seed);
   const sigma = speechRms / Math.pow(10, QUIET_ROOM_SNR_DB / 20);
   const b = soundBounds(Float32Array.from(out, (x, i) => Math.max(-1, Math.min(1, x + quiet[i] * sigma))), RATE);
@@ -465,8 +464,9 @@ function quietRoomBounds(speech: Float32Array, level: number, seed: number): { s
  * quiet room (of `dry` when given: the voice before the room's echo was added, which goes on after the speaker stops)
  */
 function finish(speech: Float32Array, c: Condition, seed: number, dry?: Float32Array): { samples: Float32Array; speech: { startMs: number; endMs: number } } {
-  const { out, speechRms } = levelled(speech, c.level);
-  const bounds = quietRoomBounds(dry ?? speech, c.level, seed);
+  const voice = levelled(speech, c.level);
+  const { out, speechRms } = voice;
+  const bounds = quietRoomBounds(dry ? levelled(dry, c.level) : voice, seed);
   const noise = makeNoise(c.noise, out.length, seed);
   const sigma = speechRms / Math.pow(10, c.snrDb / 20);
   for (let i = 0; i < out.length; i++) out[i] = Math.max(-1, Math.min(1, out[i] + noise[i] * sigma));

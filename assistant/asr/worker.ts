@@ -431,19 +431,6 @@ function startCheck(id: number) {
   }
 }
 
-/** an utterance's 16 kHz audio through a new recogniser at once (its N-best list and words as a stream's) */
-function decodeWhole(chunks: readonly Uint8Array[]): Parsed {
-  const rec = streamRecognizer();
-  try {
-    const segments: Parsed[] = [];
-    for (const c of chunks) if (lib.acceptWaveform(rec, c) === 1) segments.push(parseResult(lib.result(rec)));
-    segments.push(parseResult(lib.finalResult(rec)));
-    return joinSegments(segments);
-  } finally {
-    lib.recognizerFree(rec);
-  }
-}
-
 /** one slice of a second look; posts 'checked' when its audio is through */
 function checkSlice(c: Check) {
   const t0 = performance.now();
@@ -478,13 +465,17 @@ function progress(s: Stream, bytes: number) {
 function finalize(s: Stream) {
   const t0 = performance.now();
   if (s.resampler) decode(s, float32ToS16le(s.resampler.flush()));
-  const res = parseResult(lib.finalResult(s.rec));
+  let res = parseResult(lib.finalResult(s.rec));
   // words or speech came after a flush split the utterance ("where is my" | "um" | "cup"): an item decoded on
   // its own, without the words before it, is heard worse or not at all (alone it is no sentence of the grammar);
-  // the transcript is the whole utterance decoded again at once
+  // the transcript is the whole utterance decoded again at once (rejoin), then made final
   const spokeAfter = !!s.vad && s.vad.speechWindowCount > s.flushedSpeech;
   const split = s.flushedAt >= 0 && (res.raw !== '' || s.segments.length > s.flushedAt || spokeAfter);
-  const all = split && s.keep && s.audio.length ? decodeWhole(s.audio) : joinSegments([...s.segments, res]);
+  if (split && s.keep && s.audio.length) {
+    rejoin(s);
+    res = parseResult(lib.finalResult(s.rec));
+  }
+  const all = joinSegments([...s.segments, res]);
   s.cpuMs += performance.now() - t0;
   free(s);
   const now = Date.now();
