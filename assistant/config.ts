@@ -58,6 +58,7 @@ export const SETTINGS = {
   voiceEndSilenceMs: int(150, 'hands-free: quiet (Silero VAD; in a quiet room also the level meter) after a complete question before the answer starts, ms', { min: 0, max: 10_000 }),
   voiceHesitationMs: int(2000, 'hands-free: quiet after an unfinished question ("where is my ... um") before it ends anyway, ms', { min: 0, max: 60_000 }),
   voiceFollowUpSeconds: num(6, 'after a reply that asks a question: how long to listen for the answer, seconds', { min: 0, max: 120 }),
+  voiceNoSpeechSeconds: num(3, 'hands-free: an utterance in which no voice is heard in this much audio ends quietly, seconds (0: never)', { min: 0, max: 60 }),
   ttsEngine: str('piper', 'speech synthesiser: piper (falls back to flite without a voice), flite, espeak-ng or none', { placeholder: 'ENGINE' }),
   voice: str('', 'Piper voice .onnx file (its .onnx.json beside it); empty: the one `whereabouts models` installs', { placeholder: 'FILE' }),
   voiceRate: num(1, 'speaking rate (Piper: length scale divided by it)', { min: 0.5, max: 2 }),

@@ -23,10 +23,11 @@ import { ttsBench, ttsReport, type TtsResult } from './tts.js';
 import { inferenceAlone, modelFlops, peakGflops } from './onnx.js';
 import { recognitionBench, recognitionReport, type RecognitionResult } from './recognition.js';
 import { endpointSection, endpointSectionReport, type EndpointSection } from './endpoint.js';
+import { piVadSection, piVadSectionReport, type PiVadSection } from './pi-vad.js';
 import { formatProfile, summarizeProfile } from './cpuprofile.js';
 import { REPO, fmt, log, machine, procCpuSeconds, procMemory, sleep, table, type Machine, type Summary } from './util.js';
 
-const SECTIONS = ['voice', 'text', 'frames', 'lookup', 'recognition', 'endpoint', 'tts'] as const;
+const SECTIONS = ['voice', 'text', 'frames', 'lookup', 'recognition', 'endpoint', 'pi-vad', 'tts'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Args {
@@ -139,6 +140,7 @@ interface Results {
   lookup: { rows: LookupRow[]; skipped?: string } | null;
   recognition: RecognitionResult | { skipped: string } | null;
   endpoint: EndpointSection | { skipped: string } | null;
+  piVad?: PiVadSection | { skipped: string } | null;
   tts: TtsResult | null;
   memory: Array<{ state: string; rssMiB: number }>;
   hwmMiB: number | null;
@@ -354,6 +356,16 @@ async function main(): Promise<number> {
       }
     }
 
+    // ---- the Pi client's hands-free detector on the corpus (pure code, audio clock)
+    if (args.only.has('pi-vad')) {
+      try {
+        log('pi-vad: the Pi client\'s hands-free detector over the spoken corpus and its rooms');
+        res.piVad = piVadSection();
+      } catch (e) {
+        res.piVad = { skipped: (e as Error).message };
+      }
+    }
+
     // ---- in-process yardsticks, with the server stopped
     if (args.only.has('frames')) {
       const mf = modelFile(args.modelsDir, visionModel);
@@ -547,6 +559,7 @@ export function report(r: Results): string {
     out.push(recognitionReport(r.recognition));
   }
   if (r.endpoint) out.push(endpointSectionReport(r.endpoint));
+  if (r.piVad) out.push(piVadSectionReport(r.piVad, { byCondition: false }));
   if (r.args.only.includes('tts')) out.push(...ttsReport(r.tts));
 
   out.push('\n### Memory: server VmRSS\n');

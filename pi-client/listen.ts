@@ -283,7 +283,7 @@ export class Conversation extends EventEmitter {
    * A question. `endpoint: false` (push-to-talk with a held button): only our stop ends it. `followUp`: the
    * server is already listening for the answer to its question (after a `done` with follow_up): no start.
    */
-  begin(o: { endpoint?: boolean; followUp?: boolean } = {}): Promise<TurnResult> {
+  begin(o: { endpoint?: boolean; followUp?: boolean; handsFree?: boolean } = {}): Promise<TurnResult> {
     if (this.turn) throw new Error('a question is already in progress');
     this.state = reduceConversation(this.state, { type: 'local_start' });
     return new Promise<TurnResult>((resolve, reject) => {
@@ -311,7 +311,7 @@ export class Conversation extends EventEmitter {
         this.turn.serverListening = true;
       }
       if (!o.followUp)
-        this.link.send({ type: 'start', sample_rate: this.o.sampleRate, format: 's16le', channels: 1, audio: this.o.audio, ...(o.endpoint === false ? { endpoint: false } : {}) });
+        this.link.send({ type: 'start', sample_rate: this.o.sampleRate, format: 's16le', channels: 1, audio: this.o.audio, ...(o.endpoint === false ? { endpoint: false } : {}), ...(o.handsFree ? { hands_free: true } : {}) });
     });
   }
 
@@ -658,18 +658,36 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
     stop.addEventListener('abort', onStop);
     cleanups.push(() => stop.removeEventListener('abort', onStop));
 
-    /** a question has been answered (or failed); with `once`, the program ends unless the reply asked back */
-    const turnDone = (r: TurnResult) => {
+    /** questions the server heard (a transcript came) */
+    let heard = 0;
+    /**
+     * a question has been answered (or failed); with `once`, the program ends unless the reply asked back, or
+     * the server heard no voice in what the hands-free detector opened (a door, a clatter): then it listens on
+     */
+    const turnDone = (r: TurnResult, opts: { followUp?: boolean; handsFree?: boolean }) => {
       lastError = !!r.error;
+      if (r.transcript !== null) heard++;
       if (r.ended === 'cancelled') log.debug('reply cancelled (barge-in)');
       if (r.followUp) log.debug('the reply asked a question: listening for the answer');
-      if (o.once && !r.followUp) finish(r.error ? 1 : 0);
+      const noVoice = r.ended === 'no_speech' && !!opts.handsFree;
+      if (noVoice) log.debug('the server heard no voice in it: listening again');
+      if (o.once && !r.followUp && !noVoice) finish(r.error ? 1 : 0);
     };
-    const ask = (opts: { endpoint?: boolean; followUp?: boolean } = {}): Promise<TurnResult> => {
+    const ask = (opts: { endpoint?: boolean; followUp?: boolean; handsFree?: boolean } = {}): Promise<TurnResult> => {
       const p = conv.begin(opts);
-      p.then(turnDone, (e: Error) => abort(e));
+      p.then((r) => turnDone(r, opts), (e: Error) => abort(e));
       return p;
     };
+    /** the input is over: exit 1 with a clear message when nothing in it was heard as a question */
+    const inputOver = () => {
+      if (heard === 0) {
+        log.error(`no question heard in ${source.description}: ${opened ? 'the server heard no voice in what the detector opened' : 'the hands-free detector heard no speech in it'}`);
+        return finish(1);
+      }
+      finish(lastError ? 1 : 0);
+    };
+    /** hands-free: the detector opened a question at least once */
+    let opened = 0;
     const startMic = (src: AudioSource, onData: (d: Buffer) => void, onEnd: () => void): Readable => {
       const mic = src.start();
       mic.on('data', onData);
@@ -805,21 +823,22 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
       case 'vad': {
         // the energy VAD only opens a question; the server's endpointer ends it (its transcript)
         const vad = new EnergyVad({ sampleRate: source.sampleRate, ...o.config.vad });
-        // during the reply: speech well above what the reply itself brings into the room
-        const bargeIn = new EnergyVad({ sampleRate: source.sampleRate, ...o.config.vad, marginDb: o.config.vad.marginDb + BARGE_IN_EXTRA_DB, minSpeechMs: Math.max(300, o.config.vad.minSpeechMs) });
+        // during the reply: speech well above what the reply itself brings into the room (the level rule only:
+        // the reply is a voice too, and its bands would stand out from the room's)
+        const bargeIn = new EnergyVad({ sampleRate: source.sampleRate, ...o.config.vad, marginDb: o.config.vad.marginDb + BARGE_IN_EXTRA_DB, bandMarginDb: 0, minSpeechMs: Math.max(300, o.config.vad.minSpeechMs) });
         let ended = false;
         /** audio to send with the next question (the VAD's pre-roll) */
         const open = (preroll: Buffer[], followUp: boolean) => {
           vad.reset();
           bargeIn.reset();
-          const p = ask({ followUp });
+          const p = ask({ followUp, handsFree: !followUp });
           for (const b of preroll) conv.audio(b);
           p.then(
             (r) => {
               vad.reset();
               bargeIn.reset();
               if (r.followUp && !ended && !finished) open([], true);
-              else if (ended && !conv.busy) finish(lastError ? 1 : 0);
+              else if (ended && !conv.busy) inputOver();
             },
             () => {},
           );
@@ -842,19 +861,20 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
               return;
             }
             const pre: Buffer[] = [];
-            let opened = false;
+            let started = false;
             for (const ev of vad.push(d)) {
               if (ev.type === 'start') {
                 log.debug('speech started');
-                opened = true;
-              } else if (ev.type === 'audio' && opened) pre.push(ev.pcm);
+                started = true;
+                opened++;
+              } else if (ev.type === 'audio' && started) pre.push(ev.pcm);
             }
-            if (opened) open(pre, false);
+            if (started) open(pre, false);
           },
           () => {
             ended = true;
             if (conv.accepting) conv.end();
-            if (!conv.busy) finish(lastError ? 1 : 0);
+            if (!conv.busy) inputOver();
           },
         );
         cleanups.push(() => source.stop());

@@ -27,6 +27,12 @@ export interface StartMessage {
    * true: hands-free). false: only `stop` (or the length limit) ends it (push-to-talk).
    */
   endpoint?: boolean;
+  /**
+   * the client's own voice detector opened this utterance (hands-free, no button): when the server hears no
+   * voice in its first `voiceNoSpeechSeconds` of audio it ends it quietly, `done` with reason `no_speech`
+   * (default false: a held button or a press waits for the person to speak)
+   */
+  hands_free?: boolean;
   /** sample rate of the reply audio, 8000..48000 (default: the server's, 16000); kept for the connection */
   reply_sample_rate?: number;
 }
@@ -122,7 +128,8 @@ export interface DoneEvent {
   type: 'done';
   /**
    * absent: the reply is complete. `cancelled`: the client's cancel (or a new start) stopped it.
-   * `no_speech`: the server listened for an answer to its question and nobody spoke.
+   * `no_speech`: the server listened for an answer to its question and nobody spoke; or it heard no voice in
+   * what the client's detector opened (`hands_free` start; nothing is answered or spoken).
    */
   reason?: 'cancelled' | 'no_speech';
   /** the reply asked a question: a `listening` event follows and the server waits for the answer */

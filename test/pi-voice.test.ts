@@ -17,7 +17,9 @@ import { voskProvider } from '../dist/models/vosk.js';
 import { createSpeech } from '../dist/assistant/speech.js';
 import { defaults } from '../dist/pi-client/config.js';
 import { silentLogger } from '../dist/pi-client/log.js';
-import { FileSink, FileSource, type AudioSink } from '../dist/pi-client/audio.js';
+import { FileSink, FileSource, readAudioFile, type AudioSink } from '../dist/pi-client/audio.js';
+import { RoomNoise } from '../dist/protocol/noise.js';
+import { rms, s16leToFloat32 } from '../dist/protocol/pcm.js';
 import { Conversation, Ui, VoiceLink, runListen } from '../dist/pi-client/listen.js';
 import { ASR_MODEL, MODELS_DIR, say, tempDir } from './asr-speech.js';
 
@@ -146,6 +148,60 @@ describe('whereabouts-pi listen: the voice loop', () => {
     // the server ended it on a short quiet after the item: well before 700 ms of it
     const speechEnd = 1.0 + 0.2 + (say('where is my umbrella', { voice: 'en-gb', tail: 0, lead: 0 }).length / 32000);
     expect(t.heard_ms / 1000).toBeLessThan(speechEnd + 0.6);
+  }, 60_000);
+
+  /** runs `listen --vad --once` over a file; what the user sees (json events) and what is logged */
+  async function handsFree(file: string, vad = defaults().vad) {
+    const dir = path.dirname(file);
+    const c = collector();
+    const logged: string[] = [];
+    const log = { debug() {}, info() {}, warn: (m: string) => void logged.push(`warning: ${m}`), error: (m: string) => void logged.push(`error: ${m}`) };
+    const code = await runListen({
+      config: { ...defaults(), server, token, vad },
+      log,
+      ui: new Ui({ json: true, partials: false, out: c.out }),
+      source: new FileSource(file, 16000),
+      sink: new FileSink(path.join(dir, 'reply.raw')),
+      mode: 'vad',
+      once: true,
+      audio: true,
+    });
+    return { code, events: c.events(), logged };
+  }
+
+  it('hands-free in a noisy room: a question 10 dB over pink noise opens, is heard whole, and is answered', async () => {
+    // a spoken-corpus clip (can you find my mug, Piper voice, pink noise 10 dB under it) after 3 s of its room
+    const clip = readAudioFile(path.join(import.meta.dirname, '..', 'audio-fixtures', 'corpus', 'wav', '090-can-you-find-my-mug.piper-joe-slow.snr10.wav'), 16000);
+    const roomRms = rms(s16leToFloat32(clip.subarray(0, 2 * 16000 * 0.15)));
+    const f = wav(path.join(tempDir('wa-pivoice-'), 'noisy.wav'), Buffer.concat([new RoomNoise('pink', roomRms, 7).frame(16000 * 3), clip, new RoomNoise('pink', roomRms, 8).frame(16000 * 3)]));
+    const r = await handsFree(f);
+    expect(r.code, r.logged.join('\n')).toBe(0);
+    const t = r.events.find((e) => e.type === 'transcript');
+    expect(t.text).toMatch(/find my mug/);
+    expect(r.events.find((e) => e.type === 'reply').item).toBe('mug');
+    // the whole-band level rule alone (the detector before its speech bands) never opened on it: the
+    // question was lost, and the client says so instead of exiting quietly
+    const old = await handsFree(f, { ...defaults().vad, bandMarginDb: 0, preRollMs: 300 });
+    expect(old.code).toBe(1);
+    expect(old.events.filter((e) => e.type === 'listening')).toHaveLength(0);
+    expect(old.logged.join('\n')).toMatch(/no question heard in .*noisy\.wav: the hands-free detector heard no speech in it/);
+  }, 60_000);
+
+  it('hands-free: a clatter (no voice) opens the detector; the server ends it quietly, nothing is said', async () => {
+    // 0.5 s of a loud broadband burst (a dropped tray) in a quiet room, then 4 s of the room
+    const room = (s: number, seed: number) => new RoomNoise('white', 0.001, seed).frame(16000 * s);
+    const f = wav(path.join(tempDir('wa-pivoice-'), 'clatter.wav'), Buffer.concat([room(1, 1), new RoomNoise('white', 0.2, 2).frame(8000), room(4, 3)]));
+    const t0 = Date.now();
+    const r = await handsFree(f);
+    const types = r.events.map((e) => e.type);
+    // opened (the client's detector), then the server's quiet end: no transcript, no reply, no audio
+    expect(types).toContain('listening');
+    expect(r.events.find((e) => e.type === 'done')).toEqual({ type: 'done', reason: 'no_speech' });
+    for (const k of ['transcript', 'reply', 'audio', 'error']) expect(types, JSON.stringify(r.events)).not.toContain(k);
+    // --once did not end the run there: the client listened on to the end of the input, then said what happened
+    expect(r.code).toBe(1);
+    expect(r.logged.join('\n')).toMatch(/no question heard in .*clatter\.wav: the server heard no voice in what the detector opened/);
+    expect(Date.now() - t0).toBeLessThan(15_000);
   }, 60_000);
 
   it('cancel during the reply stops it: done (cancelled), and the local playback stops', async () => {

@@ -122,6 +122,6 @@ describe('the bench', () => {
   it('takes its options from the same kind of schema: a bad one is one line and exit code 2', () => {
     const r = spawnSync(process.execPath, [path.join(REPO, 'dist', 'bench', 'run.js'), '--only', 'text,sound'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).toBe(2);
-    expect(r.stderr.trim()).toBe('bench: only must list sections from voice, text, frames, lookup, recognition, endpoint, tts, got "text,sound" (--only)');
+    expect(r.stderr.trim()).toBe('bench: only must list sections from voice, text, frames, lookup, recognition, endpoint, pi-vad, tts, got "text,sound" (--only)');
   });
 });

@@ -10,7 +10,7 @@ import { CompletenessClassifier } from '../dist/assistant/voice/complete.js';
 import { buildVocabulary } from '../dist/nlp/vocabulary.js';
 import { manifestLabels } from '../dist/assistant/app.js';
 
-const cfg = { ...TURN_DEFAULTS, maxUtteranceSeconds: 1, endSilenceMs: 200, prefixSilenceMs: 450, unsureSilenceMs: 300, statementSilenceMs: 450, trailingSilenceMs: 800, hesitationMs: 1500, speculateSilenceMs: 60, levelQuietMs: 100, levelGraceMs: 1000, vadQuietMinMs: 32, levelTrustRangeDb: 25, watchdogMs: 5000, followUpMs: 4000 };
+const cfg = { ...TURN_DEFAULTS, maxUtteranceSeconds: 1, endSilenceMs: 200, prefixSilenceMs: 450, unsureSilenceMs: 300, statementSilenceMs: 450, trailingSilenceMs: 800, hesitationMs: 1500, speculateSilenceMs: 60, levelQuietMs: 100, levelGraceMs: 1000, vadQuietMinMs: 32, levelTrustRangeDb: 25, watchdogMs: 5000, followUpMs: 4000, noSpeechMs: 600 };
 
 function fold(events: TurnEvent[], from: TurnState = initialTurn()) {
   let s = from;
@@ -37,6 +37,8 @@ const prog = (text: string, silenceMs: number | null, complete: Completeness, se
   ...(loudQuietMs === undefined ? {} : { loudQuietMs }),
   ...(levelRangeDb === undefined ? {} : { levelRangeDb }),
 });
+/** the recogniser's progress when its VAD has heard no voice (yet) */
+const noVoice = (silenceMs: number, text = '', seq = 1, audioMs?: number): TurnEvent => ({ type: 'asr_progress', seq, text, silenceMs, speech: false, complete: text ? 'trailing' : 'incomplete', ...(audioMs === undefined ? {} : { audioMs }) });
 const reply = (seq = 1, followUp = false) => ({
   type: 'answered' as const,
   seq,
@@ -45,6 +47,8 @@ const reply = (seq = 1, followUp = false) => ({
   speech: true,
 });
 const listeningTurn = fold([start, opened]).s;
+/** opened by the client's own voice detector */
+const handsFreeTurn = fold([{ type: 'start', sample_rate: 16000, hands_free: true }, opened]).s;
 
 describe('voice turn reducer: a table of event sequences', () => {
   const rows: Array<{ name: string; from?: TurnState; events: TurnEvent[]; phase: string; sent?: string[]; has?: string[]; not?: string[]; check?: (x: ReturnType<typeof fold>) => void }> = [
@@ -116,6 +120,22 @@ describe('voice turn reducer: a table of event sequences', () => {
     { name: 'a reply that asks a question: done (follow_up), then listening again on its own', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is it', ms: 20 }, reply(1, true), { type: 'spoken', seq: 1 }, { type: 'asr_opened', seq: 2 }], phase: 'listening', sent: ['transcript', 'reply', 'done', 'listening'], check: (x) => { expect(x.sent[2]).toEqual({ type: 'done', follow_up: true }); expect(x.sent[3]).toEqual({ type: 'listening', sample_rate: 16000, follow_up: true }); expect(x.s.followUp).toBe(true); } },
     { name: 'nobody answers the follow-up: done (no_speech), quietly', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is it', ms: 20 }, reply(1, true), { type: 'spoken', seq: 1 }, { type: 'asr_opened', seq: 2 }, { type: 'timer', kind: 'follow_up', seq: 2 }], phase: 'idle', has: ['abort_asr'], check: (x) => expect(x.sent.at(-1)).toEqual({ type: 'done', reason: 'no_speech' }) },
     { name: 'speech in the follow-up keeps listening past its timer', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is it', ms: 20 }, reply(1, true), { type: 'spoken', seq: 1 }, { type: 'asr_opened', seq: 2 }, prog('yes', 0, 'complete', 2), { type: 'timer', kind: 'follow_up', seq: 2 }], phase: 'listening' },
+    // hands-free, opened by a sound that was no voice
+    { name: 'hands-free, no voice in noSpeechMs of audio: done (no_speech), quietly, nothing answered', from: handsFreeTurn, events: [{ type: 'audio', pcm: pcm(700) }, noVoice(700), { type: 'audio', pcm: pcm(20) }], phase: 'idle', sent: ['done'], has: ['abort_asr'], not: ['finish_asr', 'answer', 'speak'], check: (x) => { expect(x.sent[0]).toEqual({ type: 'done', reason: 'no_speech' }); expect(x.s.draining).toBe(true); } },
+    { name: '... even when the recogniser made a word of the noise', from: handsFreeTurn, events: [{ type: 'audio', pcm: pcm(700) }, noVoice(700, 'the')], phase: 'idle', sent: ['partial', 'done'], not: ['answer'] },
+    { name: 'what counts is the audio decoded, not what has arrived (a client sending faster than real time)', from: handsFreeTurn, events: [{ type: 'audio', pcm: pcm(900) }, noVoice(300, '', 1, 300)], phase: 'listening', sent: [] },
+    { name: '... and once the decoded audio is past the bound: the quiet end', from: handsFreeTurn, events: [{ type: 'audio', pcm: pcm(900) }, noVoice(300, '', 1, 300), noVoice(620, '', 1, 620)], phase: 'idle', sent: ['done'] },
+    { name: 'no voice in less audio than that: still listening', from: handsFreeTurn, events: [{ type: 'audio', pcm: pcm(500) }, noVoice(500)], phase: 'listening', sent: [] },
+    { name: 'a voice heard: never ended for no speech', from: handsFreeTurn, events: [{ type: 'audio', pcm: pcm(300) }, prog('', 0, 'incomplete'), { type: 'audio', pcm: pcm(400) }, noVoice(400)], phase: 'listening', sent: [] },
+    { name: 'a press (no hands_free) waits for the person to speak: not ended for no speech', from: listeningTurn, events: [{ type: 'audio', pcm: pcm(700) }, noVoice(700)], phase: 'listening', sent: [] },
+    {
+      name: 'push-to-talk (endpoint false) is not either, even marked hands_free (stop ends it)',
+      events: [{ type: 'start', sample_rate: 16000, endpoint: false, hands_free: true }, opened, { type: 'audio', pcm: pcm(700) }, noVoice(700)],
+      phase: 'listening',
+      sent: ['listening'],
+    },
+    { name: 'hands_free must be a boolean', events: [{ type: 'start', sample_rate: 16000, hands_free: 'yes' }], phase: 'idle', sent: ['error'], not: ['open_asr'] },
+    { name: '... nor a follow-up after a hands-free question (its own timer ends it)', from: handsFreeTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'where is it', ms: 20 }, reply(1, true), { type: 'spoken', seq: 1 }, { type: 'asr_opened', seq: 2 }, { type: 'audio', pcm: pcm(700) }, noVoice(700, '', 2)], phase: 'listening' },
     // the connection
     { name: 'close tears the utterance down', from: listeningTurn, events: [{ type: 'closed' }, { type: 'audio', pcm: pcm(20) }], phase: 'idle', sent: [], has: ['abort_asr'], check: (x) => expect(x.s.closed).toBe(true) },
     { name: 'the guard ends the connection with a typed error and a close', from: listeningTurn, events: [{ type: 'terminate', code: 'unauthorized', message: 'revoked', closeCode: 1008 }], phase: 'idle', sent: ['error'], has: ['abort_asr', 'close'] },

@@ -71,6 +71,8 @@ export interface AsrProgress {
   levelRangeDb: number;
   /** the VAD has heard speech in this stream (true without a VAD) */
   speech: boolean;
+  /** audio decoded so far (the position this progress is about), ms */
+  audioMs: number;
 }
 
 export interface AsrStats {
@@ -177,6 +179,8 @@ class Stream extends EventEmitter implements AsrStream {
   closed = false;
   private written = 0;
   private pending = 0;
+  /** bytes the worker has decoded */
+  private decoded = 0;
   private finishing: Promise<AsrResult> | null = null;
   private settle: { resolve: (r: AsrResult) => void; reject: (e: Error) => void } | null = null;
   private finishAt = 0;
@@ -209,7 +213,8 @@ class Stream extends EventEmitter implements AsrStream {
       },
       onProgress: (b: number, text: string, silenceMs: number | null, speech: boolean, unk: boolean, loudQuietMs: number, levelRangeDb: number) => {
         this.pending = Math.max(0, this.pending - b);
-        if (!this.closed) this.emit('progress', { text, unknownTail: unk, silenceMs, speech, loudQuietMs, levelRangeDb } satisfies AsrProgress);
+        this.decoded += b;
+        if (!this.closed) this.emit('progress', { text, unknownTail: unk, silenceMs, speech, loudQuietMs, levelRangeDb, audioMs: (this.decoded / 2 / this.sampleRate) * 1000 } satisfies AsrProgress);
       },
       onFinal: (m: { text: string; raw: string; words: WordInfo[]; alternatives: Alternative[]; audioSeconds: number; cpuMs: number; checkable: boolean }) => {
         this.done();

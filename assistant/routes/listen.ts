@@ -65,6 +65,7 @@ export function turnSettings(config: FastifyInstance['config'], over: Partial<Tu
     endSilenceMs: num('voiceEndSilenceMs', TURN_DEFAULTS.endSilenceMs),
     hesitationMs: num('voiceHesitationMs', TURN_DEFAULTS.hesitationMs),
     followUpMs: num('voiceFollowUpSeconds', TURN_DEFAULTS.followUpMs / 1000) * 1000,
+    noSpeechMs: num('voiceNoSpeechSeconds', TURN_DEFAULTS.noSpeechMs / 1000) * 1000,
     ...over,
   };
 }
@@ -191,7 +192,7 @@ class Connection {
         const rr = m.reply_sample_rate;
         if (rr !== undefined && !(Number.isInteger(rr) && rr >= 8000 && rr <= 48000)) return this.dispatch({ type: 'bad_message', message: 'reply_sample_rate must be a whole number from 8000 to 48000' });
         if (rr !== undefined) this.replyRate = rr; // reply audio at the rate the client asked for (speech.ts resamples)
-        return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio, endpoint: m.endpoint });
+        return this.dispatch({ type: 'start', sample_rate: m.sample_rate, format: m.format, channels: m.channels, audio: m.audio, endpoint: m.endpoint, hands_free: m.hands_free });
       }
       if (m.type === 'cancel') return this.dispatch({ type: 'cancel' });
       return this.dispatch({ type: 'stop' });
@@ -278,7 +279,7 @@ class Connection {
     if (this.principal.kind === 'device') this.log.debug({ device: this.principal.device.id }, 'device');
     const dialog = () => liveDialog(this.dialog, Date.now());
     s.on('progress', (p: AsrProgress) =>
-      this.dispatch({ type: 'asr_progress', seq, text: p.text, silenceMs: p.silenceMs, speech: p.speech, complete: this.classifier.classify(p.text, dialog(), p.unknownTail), loudQuietMs: p.loudQuietMs, levelRangeDb: p.levelRangeDb }),
+      this.dispatch({ type: 'asr_progress', seq, text: p.text, silenceMs: p.silenceMs, speech: p.speech, complete: this.classifier.classify(p.text, dialog(), p.unknownTail), loudQuietMs: p.loudQuietMs, levelRangeDb: p.levelRangeDb, audioMs: p.audioMs }),
     );
     s.on('partial', (text: string) => {
       // without a VAD the partials come only this way

@@ -90,6 +90,13 @@ export interface TurnSettings {
   flushSilenceMs: number;
   /** after a follow-up reply: stop listening politely when no speech starts within this long, ms */
   followUpMs: number;
+  /**
+   * hands-free (a `hands_free` start): an utterance in which the VAD has heard no speech after this much audio
+   * ends quietly (`done`, no_speech; nothing is answered or spoken), ms of audio (0: never). The client's
+   * detector opened it on a sound that was not a voice: a door, a clatter, a fan starting. (A held button
+   * waits for the person to speak.)
+   */
+  noSpeechMs: number;
   /** every utterance ends with done or an error within this long after its audio ends, ms */
   watchdogMs: number;
   /** a started utterance whose audio stops arriving ends after this long, ms (0: never; a `harden` hook) */
@@ -111,6 +118,7 @@ export const TURN_DEFAULTS: TurnSettings = {
   speculateSilenceMs: 60,
   flushSilenceMs: 250,
   followUpMs: 6000,
+  noSpeechMs: 3000,
   watchdogMs: 20_000,
   noAudioMs: 0,
 };
@@ -143,6 +151,8 @@ export interface TurnState {
   replyFollowUp: boolean;
   /** the server may end the utterance itself (hands-free); false: only stop does (push-to-talk) */
   endpointing: boolean;
+  /** the client's voice detector opened it (no button): no voice in `noSpeechMs` of audio ends it quietly */
+  handsFree: boolean;
   /** audio bytes when the utterance ended */
   endBytes: number;
   /** the recogniser's VAD reports quiet for this utterance (then the recogniser's own endpoint is not used) */
@@ -166,6 +176,7 @@ export const initialTurn = (): TurnState => ({
   reason: null,
   replyFollowUp: false,
   endpointing: true,
+  handsFree: false,
   endBytes: 0,
   vad: false,
   closed: false,
@@ -175,7 +186,7 @@ export type TimerKind = 'watchdog' | 'follow_up' | 'no_audio';
 
 export type TurnEvent =
   | { type: 'connected' }
-  | { type: 'start'; sample_rate: unknown; format?: unknown; channels?: unknown; audio?: unknown; endpoint?: unknown }
+  | { type: 'start'; sample_rate: unknown; format?: unknown; channels?: unknown; audio?: unknown; endpoint?: unknown; hands_free?: unknown }
   | { type: 'audio'; pcm: Uint8Array }
   | { type: 'stop' }
   | { type: 'cancel' }
@@ -190,7 +201,7 @@ export type TurnEvent =
    * of `text`; `loudQuietMs` how long no 20 ms frame has stood out from the noise floor, `levelRangeDb` how far
    * the loud frames stand above it (asr/loudness.ts)
    */
-  | { type: 'asr_progress'; seq: number; text: string; silenceMs: number | null; speech: boolean; complete: Completeness; loudQuietMs?: number; levelRangeDb?: number }
+  | { type: 'asr_progress'; seq: number; text: string; silenceMs: number | null; speech: boolean; complete: Completeness; loudQuietMs?: number; levelRangeDb?: number; audioMs?: number }
   /** the recogniser's own endpoint (trailing silence by its rules) */
   | { type: 'asr_endpoint'; seq: number; text: string; complete: Completeness }
   /** `alternatives` / `words`: the recogniser's N-best list and word confidences, passed on to the transcript */
@@ -285,7 +296,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
   };
 
   /** opens a new utterance (a client's start, or the server's own after a follow-up reply) */
-  const open = (s: TurnState, rate: number, wantAudio: boolean, followUp: boolean, endpointing: boolean): TurnResult => {
+  const open = (s: TurnState, rate: number, wantAudio: boolean, followUp: boolean, endpointing: boolean, handsFree = false): TurnResult => {
     const seq = s.seq + 1;
     fx.push({ type: 'open_asr', seq, rate, endpointing });
     return out({
@@ -305,6 +316,7 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
       reason: null,
       replyFollowUp: false,
       endpointing,
+      handsFree: handsFree && endpointing,
       endBytes: 0,
       vad: false,
     });
@@ -330,14 +342,15 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
         s = teardown(st);
       }
       s = { ...s, draining: false };
-      const { sample_rate: rate, format, channels, audio, endpoint } = e;
+      const { sample_rate: rate, format, channels, audio, endpoint, hands_free: handsFree } = e;
       if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < MIN_SAMPLE_RATE || rate > MAX_SAMPLE_RATE)
         return fail(s, 'bad_audio', `sample_rate must be a whole number from ${MIN_SAMPLE_RATE} to ${MAX_SAMPLE_RATE}, got ${JSON.stringify(rate)}`);
       if (format !== undefined && format !== 's16le') return fail(s, 'bad_audio', `format must be "s16le", got ${JSON.stringify(format)}`);
       if (channels !== undefined && channels !== 1) return fail(s, 'bad_audio', `channels must be 1 (mono), got ${JSON.stringify(channels)}`);
       if (audio !== undefined && typeof audio !== 'boolean') return fail(s, 'bad_message', '"audio" must be true or false');
       if (endpoint !== undefined && typeof endpoint !== 'boolean') return fail(s, 'bad_message', '"endpoint" must be true or false');
-      return open(s, rate, audio !== false, false, endpoint !== false);
+      if (handsFree !== undefined && typeof handsFree !== 'boolean') return fail(s, 'bad_message', '"hands_free" must be true or false');
+      return open(s, rate, audio !== false, false, endpoint !== false, handsFree === true);
     }
 
     case 'asr_refused':
@@ -402,6 +415,15 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
       if (e.text && e.text !== st.text) fx.push(send({ type: 'partial', text: e.text }));
       let s: TurnState = { ...st, text: e.text || st.text, heardSpeech: st.heardSpeech || e.speech, vad: st.vad || e.silenceMs !== null };
       if (s.heardSpeech && st.followUp && !st.heardSpeech) fx.push({ type: 'clear_timer', kind: 'follow_up' });
+      // (the audio the recogniser has decoded, not what has arrived: a client may send faster than real time)
+      const decodedMs = e.audioMs ?? (s.bytes / 2 / s.rate) * 1000;
+      if (e.silenceMs !== null && !s.heardSpeech && s.handsFree && cfg.noSpeechMs > 0 && decodedMs >= cfg.noSpeechMs) {
+        // hands-free, and no voice in all this audio: whatever opened it was not someone asking
+        fx.push({ type: 'log', level: 'info', msg: 'no speech: utterance ended quietly', data: { audio_ms: Math.round(decodedMs) } });
+        const t = teardown(s);
+        fx.push(send({ type: 'done', reason: 'no_speech' }));
+        return out({ ...t, draining: true });
+      }
       if (e.silenceMs === null || !s.heardSpeech) return out(s);
       // how long it has been quiet: by the VAD; in a quiet room (the level meter's range wide) by the level
       // meter too, once the VAD has stopped hearing speech (Silero's view of a word's end lags the sound by a
@@ -540,8 +562,9 @@ function afterReply(st: TurnState, fx: TurnEffect[], cfg: TurnSettings): TurnRes
         speculating: null,
         reason: null,
         replyFollowUp: false,
-        // nobody presses a button for the answer: the server ends it
+        // nobody presses a button for the answer: the server ends it (its own follow-up timer, not the no-voice bound)
         endpointing: true,
+        handsFree: false,
         endBytes: 0,
         vad: false,
       },
