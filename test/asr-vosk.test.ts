@@ -271,6 +271,43 @@ describe('vosk recogniser (real model)', () => {
     expect((await s.finish()).text).toBe('where is my laptop');
   });
 
+  it('the decode again goes a step per round: the same words, while another stream on the worker goes on', async () => {
+    // one worker, and a step of one held chunk per round: the replay spans many rounds
+    process.env.WHEREABOUTS_ASR_REPLAY_STEP_MS = '1';
+    const one = await createAsr({ ...config, asrWorkers: 1 }, PHRASES);
+    delete process.env.WHEREABOUTS_ASR_REPLAY_STEP_MS;
+    try {
+      const log: Array<{ who: 'a' | 'b'; at: number }> = [];
+      const a = one.open(16000);
+      const b = one.open(16000);
+      const endpoints: string[] = [];
+      a.on('endpoint', (t) => endpoints.push(t));
+      a.on('progress', () => log.push({ who: 'a', at: performance.now() }));
+      b.on('progress', () => log.push({ who: 'b', at: performance.now() }));
+      for (const f of frames(say('where is my', { engine: 'flite', voice: 'slt', tail: 0.3 }))) a.write(f);
+      expect(await decodedAll(a)).toBe(0);
+      a.flush();
+      const flushedAt = log.length;
+      for (const f of frames(say('laptop', { engine: 'flite', voice: 'slt', lead: 0.1, tail: 1.5 }))) a.write(f);
+      // b: its own question (and the room after it), queued at once: the worker decodes a slice of it per round
+      for (const f of frames(say('have you seen my cup', { tail: 2.5 }))) b.write(f);
+      expect(await decodedAll(a)).toBe(0);
+      expect(await decodedAll(b)).toBe(0);
+      expect(endpoints).toEqual(['where is my', 'where is my laptop']);
+      expect((await a.finish()).text).toBe('where is my laptop');
+      expect((await b.finish()).text).toBe('have you seen my cup');
+      // a's longest silence after the flush is the replay (its progress is held back meanwhile): b went on in it
+      // (decoding it again at once, b's progress came only on either side of it)
+      const aTimes = log.slice(flushedAt).filter((x) => x.who === 'a').map((x) => x.at);
+      let gap = { from: 0, to: 0 };
+      for (let i = 1; i < aTimes.length; i++) if (aTimes[i] - aTimes[i - 1] > gap.to - gap.from) gap = { from: aTimes[i - 1], to: aTimes[i] };
+      const bInGap = log.filter((x) => x.who === 'b' && x.at > gap.from && x.at < gap.to).length;
+      expect(bInGap, `a's replay held its progress ${Math.round(gap.to - gap.from)} ms`).toBeGreaterThanOrEqual(3);
+    } finally {
+      await one.close();
+    }
+  }, 60_000);
+
   it('a push-to-talk stream (no endpointing) runs no VAD: its progress has no quiet time; its transcript is the same', async () => {
     const audio = say('have you seen my laptop', { engine: 'flite', voice: 'slt', tail: 0.5 });
     const results: Array<{ text: string; silences: Array<number | null>; hasVad: boolean; denoised: boolean }> = [];

@@ -58,6 +58,20 @@ interface Stream {
   flushedAt: number;
   /** how many windows the VAD had heard as speech then */
   flushedSpeech: number;
+  /**
+   * the kept audio being decoded again from its start (rejoin), a step per round so the other streams on this
+   * worker are not held up: meanwhile this stream's new audio waits and its progress is held back (null: none)
+   */
+  replay: Replay | null;
+}
+
+interface Replay {
+  chunks: Uint8Array[];
+  next: number;
+  /** the words so far and their out-of-grammar tail before the replay (what the turn has been shown) */
+  before: { heard: HeardWords; unk: boolean };
+  /** progress bytes held back while replaying */
+  owed: number;
 }
 
 /** a finished utterance's audio, held for a second look */
@@ -211,6 +225,7 @@ function open(id: number, rate: number, judged: boolean) {
       keep: !!grammar && (judged || init.secondLook),
       flushedAt: -1,
       flushedSpeech: 0,
+      replay: null,
     });
     order.push(id);
   } catch (e) {
@@ -317,31 +332,57 @@ function setHeard(s: Stream, text: string) {
  * far is decoded again from its start by a new recogniser (the kept audio), which goes on from there: its partial
  * words then say "where is my spoon" as the speech goes on, not only the final transcript.
  */
-function rejoin(s: Stream) {
+function startRejoin(s: Stream) {
   const t0 = performance.now();
   const rec = streamRecognizer();
   lib.recognizerFree(s.rec);
   s.rec = rec;
-  const before = { heard: s.heard, unk: s.unk };
+  s.replay = { chunks: s.audio.slice(), next: 0, before: { heard: s.heard, unk: s.unk }, owed: 0 };
   s.heard = new HeardWords();
   s.segments = [];
   s.lastPartial = '';
   s.flushedAt = -1;
   s.flushedSpeech = 0;
   s.muted = true;
-  try {
-    for (const c of s.audio) decode(s, c);
-  } finally {
-    s.muted = false;
+  s.cpuMs += performance.now() - t0;
+}
+
+/** decodes up to `budget` bytes more of the replay; at its end the stream goes on as one utterance */
+function replayStep(s: Stream, budget: number) {
+  const r = s.replay;
+  if (!r) return;
+  const t0 = performance.now();
+  let done = 0;
+  while (r.next < r.chunks.length && done < budget) {
+    const c = r.chunks[r.next++];
+    decode(s, c);
+    done += c.byteLength;
   }
+  s.cpuMs += performance.now() - t0;
+  if (r.next < r.chunks.length) return;
+  s.replay = null;
+  s.muted = false;
+  // the words as decoded whole; words that were already shown keep the point where they first appeared
   const text = s.heard.text;
   const unk = s.unk;
-  Object.assign(s, before);
+  s.heard = r.before.heard;
   setHeard(s, text);
   s.unk = unk;
   s.lastPartial = '';
-  s.cpuMs += performance.now() - t0;
+  if (r.owed > 0) progress(s, r.owed);
 }
+
+/** the whole kept utterance decoded again now (finalize: someone waits for the transcript) */
+function rejoin(s: Stream) {
+  if (!s.replay) startRejoin(s);
+  replayStep(s, Infinity);
+}
+
+/**
+ * Audio decoded again per round and stream while replaying (ms): ~15-25 ms of CPU here, so the other streams'
+ * slices and the VAD's batch go on between steps (a whole replay at once held the worker for 45-385 ms)
+ */
+const REPLAY_STEP_MS = Number(process.env.WHEREABOUTS_ASR_REPLAY_STEP_MS) || 250;
 
 /**
  * The words end in something out of the grammar, and it was speech: the VAD heard speech after the words
@@ -463,6 +504,8 @@ function progress(s: Stream, bytes: number) {
 }
 
 function finalize(s: Stream) {
+  // a replay still in progress (its finish came while the round waited for the VAD): completed first
+  if (s.replay) rejoin(s);
   const t0 = performance.now();
   if (s.resampler) decode(s, float32ToS16le(s.resampler.flush()));
   let res = parseResult(lib.finalResult(s.rec));
@@ -510,7 +553,8 @@ async function judgeVad(): Promise<boolean> {
     let waiting = 0;
     let open = 0;
     for (const s of streams.values()) {
-      if (!s.finishing) open++;
+      // (a stream being decoded again sends no windows meanwhile: nobody waits for it)
+      if (!s.finishing && !s.replay) open++;
       if (s.vad?.hasWindow) waiting++;
     }
     const now = performance.now();
@@ -544,9 +588,9 @@ async function judgeVad(): Promise<boolean> {
     // (no whole window waits: the slices were shorter than a window, and their progress goes out as it is)
     for (const id of unjudged.keys()) {
       const s = streams.get(id);
-      if (s && s.flushedAt >= 0 && s.keep && s.audio.length && (s.vad?.speechWindowCount ?? 0) > s.flushedSpeech) {
+      if (s && !s.replay && s.flushedAt >= 0 && s.keep && s.audio.length && (s.vad?.speechWindowCount ?? 0) > s.flushedSpeech) {
         try {
-          rejoin(s);
+          startRejoin(s);
         } catch (e) {
           free(s);
           post({ type: 'error', id: s.id, message: `recogniser failed: ${(e as Error).message}` });
@@ -556,7 +600,9 @@ async function judgeVad(): Promise<boolean> {
   }
   for (const [id, bytes] of unjudged) {
     const s = streams.get(id);
-    if (s) progress(s, bytes);
+    // replaying: its progress goes out when the replay is over (words half decoded again would mislead the turn)
+    if (s?.replay) s.replay.owed += bytes;
+    else if (s) progress(s, bytes);
   }
   unjudged.clear();
   return true;
@@ -573,7 +619,7 @@ async function pump() {
   }
   if (checks.length) return schedule();
   for (const s of streams.values()) {
-    if (s.queued > 0 || s.finishing) {
+    if (s.queued > 0 || s.finishing || s.replay) {
       schedule();
       break;
     }
@@ -600,6 +646,8 @@ function drainFinishing(ids: number[]) {
     const s = streams.get(id);
     if (!s?.finishing) continue;
     try {
+      // a replay in progress first: the audio after it waits for it
+      if (s.replay) rejoin(s);
       const budget = Math.round((s.rate * DRAIN_MAX_MS) / 1000) * 2;
       let drained = 0;
       while ((s.queued > 0 || s.carry >= 0) && drained < budget) {
@@ -637,7 +685,9 @@ async function pumpRound() {
     const s = streams.get(id);
     if (!s) continue;
     try {
-      if (s.queued > 0 || s.carry >= 0) {
+      // replaying: a step of it, and the new audio waits (it comes after what is decoded again)
+      if (s.replay) replayStep(s, Math.round((MODEL_RATE * REPLAY_STEP_MS) / 1000) * 2);
+      else if (s.queued > 0 || s.carry >= 0) {
         const bytes = slice(s);
         if (bytes) decoded.push({ s, bytes });
       }
@@ -709,6 +759,9 @@ function onMessage(m: ToWorker) {
       const s = streams.get(m.id);
       if (!s || s.finishing) return;
       try {
+        // a replay is the whole utterance decoded again: nothing to flush until it is over (rare: the turn asks
+        // for a flush after quiet, a replay starts on speech)
+        if (s.replay) rejoin(s);
         flushSegment(s);
       } catch (e) {
         free(s);
