@@ -216,7 +216,7 @@ export interface TurnResult {
   /** the reply asked a question: the server listens for the answer now (keep the microphone open) */
   followUp: boolean;
   /** the reply was cancelled (barge-in) or nobody answered a follow-up */
-  ended: 'cancelled' | 'no_speech' | null;
+  ended: 'cancelled' | 'no_speech' | 'not_a_request' | null;
   /** bytes announced by the `audio` event, and bytes handed to the sink */
   audioBytes: number;
   played: number;
@@ -669,8 +669,9 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
       if (r.transcript !== null) heard++;
       if (r.ended === 'cancelled') log.debug('reply cancelled (barge-in)');
       if (r.followUp) log.debug('the reply asked a question: listening for the answer');
-      const noVoice = r.ended === 'no_speech' && !!opts.handsFree;
-      if (noVoice) log.debug('the server heard no voice in it: listening again');
+      // (or voices that asked for nothing: talk in the room)
+      const noVoice = (r.ended === 'no_speech' || r.ended === 'not_a_request') && !!opts.handsFree;
+      if (noVoice) log.debug(`the server heard ${r.ended === 'no_speech' ? 'no voice' : 'no request'} in it: listening again`);
       if (o.once && !r.followUp && !noVoice) finish(r.error ? 1 : 0);
     };
     const ask = (opts: { endpoint?: boolean; followUp?: boolean; handsFree?: boolean } = {}): Promise<TurnResult> => {

@@ -129,9 +129,11 @@ export interface DoneEvent {
   /**
    * absent: the reply is complete. `cancelled`: the client's cancel (or a new start) stopped it.
    * `no_speech`: the server listened for an answer to its question and nobody spoke; or it heard no voice in
-   * what the client's detector opened (`hands_free` start; nothing is answered or spoken).
+   * what the client's detector opened (`hands_free` start), or no words in it: nothing is answered or spoken.
+   * `not_a_request`: what the client's detector opened (`hands_free`) held no request (talk in the room, the
+   * television): the transcript came, no reply and nothing spoken.
    */
-  reason?: 'cancelled' | 'no_speech';
+  reason?: 'cancelled' | 'no_speech' | 'not_a_request';
   /** the reply asked a question: a `listening` event follows and the server waits for the answer */
   follow_up?: boolean;
 }

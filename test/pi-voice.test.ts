@@ -204,6 +204,19 @@ describe('whereabouts-pi listen: the voice loop', () => {
     expect(Date.now() - t0).toBeLessThan(15_000);
   }, 60_000);
 
+  it('hands-free: talk that asks for nothing (set a timer) is heard but not answered aloud', async () => {
+    const room = (sec: number, seed: number) => new RoomNoise('white', 0.001, seed).frame(16000 * sec);
+    const clip = readAudioFile(path.join(import.meta.dirname, '..', 'audio-fixtures', 'corpus', 'wav', '298-set-a-timer-for-ten-minutes.piper-joe-slow.clean.wav'), 16000);
+    const f = wav(path.join(tempDir('wa-pivoice-'), 'talk.wav'), Buffer.concat([room(1, 4), clip, room(3, 5)]));
+    const r = await handsFree(f);
+    const types = r.events.map((e) => e.type);
+    expect(r.events.find((e) => e.type === 'transcript').text).toMatch(/ten minute/);
+    expect(r.events.find((e) => e.type === 'done')).toEqual({ type: 'done', reason: 'not_a_request' });
+    for (const k of ['reply', 'audio', 'error']) expect(types, JSON.stringify(r.events)).not.toContain(k);
+    // a question was heard (just not one for us): the run ends well at the end of the input
+    expect(r.code, r.logged.join('\n')).toBe(0);
+  }, 60_000);
+
   it('cancel during the reply stops it: done (cancelled), and the local playback stops', async () => {
     const link = await VoiceLink.open(server, token);
     let aborted = false;

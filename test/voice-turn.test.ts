@@ -46,6 +46,8 @@ const reply = (seq = 1, followUp = false) => ({
   followUp,
   speech: true,
 });
+/** an answer with another outcome (no request in the words: "turn on the lights"; no words: "didn't catch that") */
+const replyOf = (outcome: string, seq = 1) => ({ ...reply(seq), reply: { ...reply(seq).reply, text: 'I can help you find things.', intent: 'not_a_request', outcome, item: null, label: null } });
 const listeningTurn = fold([start, opened]).s;
 /** opened by the client's own voice detector */
 const handsFreeTurn = fold([{ type: 'start', sample_rate: 16000, hands_free: true }, opened]).s;
@@ -127,6 +129,10 @@ describe('voice turn reducer: a table of event sequences', () => {
     { name: '... and once the decoded audio is past the bound: the quiet end', from: handsFreeTurn, events: [{ type: 'audio', pcm: pcm(900) }, noVoice(300, '', 1, 300), noVoice(620, '', 1, 620)], phase: 'idle', sent: ['done'] },
     { name: 'no voice in less audio than that: still listening', from: handsFreeTurn, events: [{ type: 'audio', pcm: pcm(500) }, noVoice(500)], phase: 'listening', sent: [] },
     { name: 'a voice heard: never ended for no speech', from: handsFreeTurn, events: [{ type: 'audio', pcm: pcm(300) }, prog('', 0, 'incomplete'), { type: 'audio', pcm: pcm(400) }, noVoice(400)], phase: 'listening', sent: [] },
+    { name: 'hands-free, words but no request in them (talk in the room): the transcript, then done (not_a_request), nothing said', from: handsFreeTurn, events: [prog('turn on the lights', 500, 'statement'), { type: 'asr_final', seq: 1, text: 'turn on the lights', ms: 5 }, replyOf('not_understood')], phase: 'idle', has: ['stop_speech'], not: ['speak'], check: (x) => { expect(sentTypes(x).filter((t) => t !== 'partial')).toEqual(['transcript', 'done']); expect(x.sent.at(-1)).toEqual({ type: 'done', reason: 'not_a_request' }); } },
+    { name: 'hands-free, a voice but no words: done (no_speech), not "didn\'t catch that"', from: handsFreeTurn, events: [prog('', 900, 'trailing'), { type: 'asr_final', seq: 1, text: '', ms: 5 }, replyOf('not_heard')], phase: 'idle', not: ['speak'], check: (x) => { expect(sentTypes(x)).toEqual(['transcript', 'done']); expect(x.sent.at(-1)).toEqual({ type: 'done', reason: 'no_speech' }); } },
+    { name: 'hands-free, a request: answered aloud as ever', from: handsFreeTurn, events: [prog('where is my cup', 300, 'complete'), { type: 'asr_final', seq: 1, text: 'where is my cup', ms: 5 }, reply(), { type: 'spoken', seq: 1 }], phase: 'idle', has: ['speak'], check: (x) => expect(sentTypes(x).filter((t) => t !== 'partial')).toEqual(['transcript', 'reply', 'done']) },
+    { name: 'a press: no request in the words is answered aloud (someone asked us)', from: listeningTurn, events: [{ type: 'stop' }, { type: 'asr_final', seq: 1, text: 'turn on the lights', ms: 5 }, replyOf('not_understood'), { type: 'spoken', seq: 1 }], phase: 'idle', has: ['speak'], sent: ['transcript', 'reply', 'done'] },
     { name: 'a press (no hands_free) waits for the person to speak: not ended for no speech', from: listeningTurn, events: [{ type: 'audio', pcm: pcm(700) }, noVoice(700)], phase: 'listening', sent: [] },
     {
       name: 'push-to-talk (endpoint false) is not either, even marked hands_free (stop ends it)',

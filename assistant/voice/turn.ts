@@ -11,6 +11,9 @@
  * Utterances are numbered (`seq`). Every asynchronous outcome carries the seq it belongs to; an outcome
  * of an utterance that is no longer current (cancelled, superseded, timed out) is ignored.
  *
+ * Hands-free (`hands_free` start: the client's own detector opened it): no voice in the first `noSpeechMs` of
+ * audio ends it quietly; words with no request in them (talk in the room) are not answered aloud.
+ *
  * Phases: idle -> listening -> finishing (waiting for the final transcript) -> answering (lookup + first
  * speech) -> speaking (reply audio streaming) -> idle, or -> listening again when the reply asked a
  * question (`follow_up`) and the connection keeps listening without a new `start`.
@@ -493,6 +496,14 @@ export function reduceTurn(st: TurnState, e: TurnEvent, cfg: TurnSettings = TURN
 
     case 'answered': {
       if (!current(e.seq) || st.phase !== 'answering') return out(st);
+      if (st.handsFree && (e.reply.outcome === 'not_understood' || e.reply.outcome === 'not_heard')) {
+        // opened by the client's detector, and no request in it (talk in the room, the television): not
+        // addressed to us, so nothing is said (a press, or an answer to our own question, is answered)
+        fx.push({ type: 'log', level: 'info', msg: 'hands-free: no request heard, not answered aloud', data: { outcome: e.reply.outcome } });
+        const t = teardown(st);
+        fx.push(send({ type: 'done', reason: e.reply.outcome === 'not_heard' ? 'no_speech' : 'not_a_request' }));
+        return out(t);
+      }
       fx.push(send(e.reply));
       const s = { ...st, speculating: null, replyFollowUp: e.followUp };
       if (e.speech) {
