@@ -53,8 +53,8 @@ function condition(f: Fixture): string {
   return f.split ? (m?.[1] ?? '?') : f.hesitation ? 'hesitation' : 'fixture';
 }
 
-/** feeds `pcm` in 20 ms chunks; returns the sample index of each `start` and of its first audio */
-function run(vad: EnergyVad, pcm: Buffer, opts: { turnMs?: number } = {}): { at: number; sentFrom: number }[] {
+/** feeds `pcm` in 20 ms chunks, sitting out a turn after each open; returns the sample index of each `start` and of its first audio */
+function run(vad: EnergyVad, pcm: Buffer, turnMs: number): { at: number; sentFrom: number }[] {
   const opens: { at: number; sentFrom: number }[] = [];
   let skipUntil = -1;
   for (let off = 0; off < pcm.length; off += CHUNK) {
@@ -68,9 +68,8 @@ function run(vad: EnergyVad, pcm: Buffer, opts: { turnMs?: number } = {}): { at:
     const first = evs[i + 1];
     const sent = first && first.type === 'audio' ? first.pcm.length / 2 : 0;
     opens.push({ at: endPos, sentFrom: endPos - sent });
-    if (opts.turnMs === undefined) return opens;
     // the question goes to the server until its turn ends; then the client listens afresh
-    skipUntil = endPos + Math.round((opts.turnMs * RATE) / 1000);
+    skipUntil = endPos + Math.round((turnMs * RATE) / 1000);
     vad.reset();
   }
   return opens;
@@ -128,14 +127,14 @@ export function roomRuns(fixtures: Fixture[], vadOpts: Partial<VadOptions>, seco
   let seed = 1;
   for (const [name, r] of [...rooms].sort()) {
     const pcm = new RoomNoise(r.colour, r.rms, seed++, RATE).frame(Math.round(seconds * RATE));
-    out.push({ room: name, seconds, opens: run(new EnergyVad({ sampleRate: RATE, ...vadOpts }), pcm, { turnMs }).length });
+    out.push({ room: name, seconds, opens: run(new EnergyVad({ sampleRate: RATE, ...vadOpts }), pcm, turnMs).length });
   }
   // the noise-only clips (hum, clicks, ...) looped
   const corpus = JSON.parse(fs.readFileSync(path.join(REPO, 'audio-fixtures', 'corpus', 'manifest.json'), 'utf8')) as { clips: { id: string; file: string; category: string }[] };
   for (const c of corpus.clips.filter((x) => x.category === 'noise')) {
     const one = Buffer.from(parseWav(fs.readFileSync(path.join(REPO, 'audio-fixtures', c.file))).data);
     const loops = Math.max(1, Math.round((seconds * RATE * 2) / one.length));
-    out.push({ room: c.id, seconds: (loops * one.length) / 2 / RATE, opens: run(new EnergyVad({ sampleRate: RATE, ...vadOpts }), Buffer.concat(Array(loops).fill(one)), { turnMs }).length });
+    out.push({ room: c.id, seconds: (loops * one.length) / 2 / RATE, opens: run(new EnergyVad({ sampleRate: RATE, ...vadOpts }), Buffer.concat(Array(loops).fill(one)), turnMs).length });
   }
   return out;
 }
