@@ -142,6 +142,25 @@ describe('energy VAD', () => {
     expect(kinds(runVad(pcm, 640, { bandMarginDb: 0 }))).toEqual([]);
   });
 
+  it('... at whatever rate the microphone records (8 to 48 kHz: the FFT and the bands follow the rate)', () => {
+    for (const rate of [8000, 22050, 48000]) {
+      const clip = readAudioFile(path.join(REPO, 'audio-fixtures', 'corpus', 'wav', '090-can-you-find-my-mug.piper-joe-slow.snr10.wav'), rate);
+      const level = rms(s16leToFloat32(clip.subarray(0, 2 * Math.round(rate * 0.15))));
+      const pcm = Buffer.concat([new RoomNoise('pink', level, 11, rate).frame(rate * 3), clip, new RoomNoise('pink', level, 12, rate).frame(rate * 2)]);
+      const startAt = (opts: object) => {
+        const vad = new EnergyVad({ sampleRate: rate, ...opts });
+        const chunk = Math.round(rate * 0.02) * 2;
+        for (let o = 0; o < pcm.length; o += chunk) if (vad.push(pcm.subarray(o, o + chunk)).some((e) => e.type === 'start')) return (o + chunk) / 2 / rate;
+        return null;
+      };
+      const at = startAt({});
+      expect(at, `${rate} Hz`).not.toBeNull();
+      expect(at!).toBeGreaterThan(3.24);
+      expect(at!).toBeLessThan(3.24 + 0.8);
+      expect(startAt({ bandMarginDb: 0 }), `${rate} Hz, level rule alone`).toBeNull();
+    }
+  });
+
   it('steady rooms (pink, white, hum) do not open it, loud or quiet, over a minute each', () => {
     for (const [colour, level] of [['pink', 0.1], ['pink', 0.003], ['white', 0.05], ['white', 0.0005]] as const)
       expect(kinds(runVad(new RoomNoise(colour, level, 5).frame(RATE * 60), 640)), `${colour} ${level}`).toEqual([]);
