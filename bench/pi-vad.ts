@@ -80,30 +80,11 @@ export function clipRun(f: Fixture, vadOpts: Partial<VadOptions>, leadS: number,
   const lead = room.frame(Math.round(leadS * RATE));
   const tail = room.frame(RATE);
   const pcm = Buffer.concat([lead, f.pcm, tail]);
-  const vad = new EnergyVad({ sampleRate: RATE, ...vadOpts });
   const speechAt = lead.length / 2 + Math.round((f.bounds.startMs * RATE) / 1000);
-  let falseOpens = 0;
-  let opened: { at: number; sentFrom: number } | null = null;
-  let skip = -1;
-  for (let off = 0; off < pcm.length && !opened; off += CHUNK) {
-    const pos = off / 2;
-    if (pos < skip) continue;
-    const chunk = pcm.subarray(off, Math.min(pcm.length, off + CHUNK));
-    const evs = vad.push(chunk);
-    const i = evs.findIndex((e) => e.type === 'start');
-    if (i < 0) continue;
-    const endPos = pos + chunk.length / 2;
-    const first = evs[i + 1];
-    const sentFrom = endPos - (first && first.type === 'audio' ? first.pcm.length / 2 : 0);
-    // an open whose audio ends before the voice begins is the room's, not the question's
-    if (endPos < speechAt) {
-      falseOpens++;
-      vad.reset();
-      skip = endPos + RATE; // the server's quiet turn
-      continue;
-    }
-    opened = { at: endPos, sentFrom };
-  }
+  // an open that comes before the voice begins is the room's, not the question's (the server's quiet turn follows)
+  const opens = run(new EnergyVad({ sampleRate: RATE, ...vadOpts }), pcm, 1000);
+  const falseOpens = opens.filter((o) => o.at < speechAt).length;
+  const opened = opens.find((o) => o.at >= speechAt) ?? null;
   const ms = (s: number) => Math.round(((s - speechAt) * 1000) / RATE);
   return {
     file: f.file,

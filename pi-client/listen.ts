@@ -660,6 +660,8 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
 
     /** questions the server heard (a transcript came) */
     let heard = 0;
+    /** hands-free: the detector opened a question at least once */
+    let opened = false;
     /**
      * a question has been answered (or failed); with `once`, the program ends unless the reply asked back, or
      * the server heard no voice in what the hands-free detector opened (a door, a clatter): then it listens on
@@ -687,8 +689,6 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
       }
       finish(lastError ? 1 : 0);
     };
-    /** hands-free: the detector opened a question at least once */
-    let opened = 0;
     const startMic = (src: AudioSource, onData: (d: Buffer) => void, onEnd: () => void): Readable => {
       const mic = src.start();
       mic.on('data', onData);
@@ -867,7 +867,7 @@ function drive(o: ListenOptions, conv: Conversation, stop: AbortSignal, button: 
               if (ev.type === 'start') {
                 log.debug('speech started');
                 started = true;
-                opened++;
+                opened = true;
               } else if (ev.type === 'audio' && started) pre.push(ev.pcm);
             }
             if (started) open(pre, false);

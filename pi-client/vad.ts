@@ -132,22 +132,6 @@ export class EnergyVad {
     return events;
   }
 
-  /** the speech bands' mean rise over their floors, dB (negative rises count as 0); tracks the floors */
-  private bandRise(samples: Float32Array, loud: (rise: number) => boolean): number {
-    const bands = this.spectrum!.levels(samples);
-    if (!this.bandFloor) this.bandFloor = Float64Array.from(bands);
-    const f = this.bandFloor;
-    let rise = 0;
-    for (let b = 0; b < bands.length; b++) rise += Math.max(0, bands[b] - f[b]);
-    rise /= bands.length;
-    const isLoud = loud(rise);
-    for (let b = 0; b < bands.length; b++) {
-      const d = bands[b] - f[b];
-      f[b] += (d < 0 ? 0.1 : isLoud ? 0.002 : 0.05) * d;
-    }
-    return rise;
-  }
-
   private frame(frame: Buffer, events: VadEvent[]): void {
     const o = this.o;
     const samples = s16leToFloat32(frame);
@@ -155,20 +139,24 @@ export class EnergyVad {
     const db = l > 0 ? toDbfs(l) : -120;
     if (this.floorDb === null) this.floorDb = db;
     const above = db > o.thresholdDb;
-    const levelLoud = above && db > this.floorDb + o.marginDb;
-    let loud = levelLoud;
+    let loud = above && db > this.floorDb + o.marginDb;
     if (this.spectrum) {
+      const bands = this.spectrum.levels(samples);
+      const f = (this.bandFloor ??= Float64Array.from(bands));
+      // the speech bands' mean rise over their floors, dB (a band under its floor counts as 0)
+      let rise = 0;
+      for (let b = 0; b < bands.length; b++) rise += Math.max(0, bands[b] - f[b]);
+      rise /= bands.length;
       const need = Math.max(o.bandMarginDb, this.riseMean + o.bandZ * Math.sqrt(this.riseVar));
-      const rise = this.bandRise(samples, (r) => (loud = levelLoud || (above && r > need)));
+      loud ||= above && rise > need;
+      for (let b = 0; b < bands.length; b++) f[b] = follow(f[b], bands[b], loud, 0.1);
       if (!loud) {
         const d = rise - this.riseMean;
         this.riseMean += 0.02 * d;
         this.riseVar += 0.02 * (d * d - this.riseVar);
       }
     }
-    // noise floor: quickly down, slowly up; very slowly while loud
-    if (db < this.floorDb) this.floorDb += 0.3 * (db - this.floorDb);
-    else this.floorDb += (loud ? 0.002 : 0.05) * (db - this.floorDb);
+    this.floorDb = follow(this.floorDb, db, loud, 0.3);
 
     switch (this.state) {
       case 'quiet':
@@ -226,6 +214,11 @@ export class EnergyVad {
     this.held = [];
     this.loudMs = this.quietMs = this.openMs = 0;
   }
+}
+
+/** a noise floor (dB) after a frame at `x`: quickly down (`down` of the way), slowly up; very slowly while loud */
+function follow(floor: number, x: number, loud: boolean, down: number): number {
+  return floor + (x < floor ? down : loud ? 0.002 : 0.05) * (x - floor);
 }
 
 /** band levels of a frame (Hann window, radix-2 FFT), dB, in `count` log-spaced bands from 200 Hz to 4 kHz */

@@ -64,6 +64,16 @@ function utterances(ev: VadEvent[]): Buffer[] {
   return out;
 }
 
+/**
+ * A spoken-corpus clip, "can you find my mug" with pink noise 10 dB under the voice (the voice starts at 240 ms),
+ * after 3 s of its room and before 2 s more, at `rate`: the voice begins 3.24 s in
+ */
+function mugInPinkRoom(rate: number): Buffer {
+  const clip = readAudioFile(path.join(REPO, 'audio-fixtures', 'corpus', 'wav', '090-can-you-find-my-mug.piper-joe-slow.snr10.wav'), rate);
+  const level = rms(s16leToFloat32(clip.subarray(0, 2 * Math.round(rate * 0.15))));
+  return Buffer.concat([new RoomNoise('pink', level, 11, rate).frame(rate * 3), clip, new RoomNoise('pink', level, 12, rate).frame(rate * 2)]);
+}
+
 describe('energy VAD', () => {
   it('opens on speech with the pre-roll, closes after the hangover', () => {
     const pcm = signal([[1, -Infinity], [1, -20], [1.5, -Infinity]]);
@@ -126,10 +136,7 @@ describe('energy VAD', () => {
   });
 
   it('hears a voice under steady noise nearly as loud as itself by its speech bands; the whole-band level misses it', () => {
-    // a spoken-corpus clip: "can you find my mug" with pink noise 10 dB under the voice (the voice starts at 240 ms)
-    const clip = readAudioFile(path.join(REPO, 'audio-fixtures', 'corpus', 'wav', '090-can-you-find-my-mug.piper-joe-slow.snr10.wav'), RATE);
-    const level = rms(s16leToFloat32(clip.subarray(0, 2 * RATE * 0.15)));
-    const pcm = Buffer.concat([new RoomNoise('pink', level, 11).frame(RATE * 3), clip, new RoomNoise('pink', level, 12).frame(RATE * 2)]);
+    const pcm = mugInPinkRoom(RATE);
     const voiceAt = (3 + 0.24) * RATE * 2;
     const ev = runVad(pcm, 640);
     const start = ev.find((e) => e.type === 'start');
@@ -144,9 +151,7 @@ describe('energy VAD', () => {
 
   it('... at whatever rate the microphone records (8 to 48 kHz: the FFT and the bands follow the rate)', () => {
     for (const rate of [8000, 22050, 48000]) {
-      const clip = readAudioFile(path.join(REPO, 'audio-fixtures', 'corpus', 'wav', '090-can-you-find-my-mug.piper-joe-slow.snr10.wav'), rate);
-      const level = rms(s16leToFloat32(clip.subarray(0, 2 * Math.round(rate * 0.15))));
-      const pcm = Buffer.concat([new RoomNoise('pink', level, 11, rate).frame(rate * 3), clip, new RoomNoise('pink', level, 12, rate).frame(rate * 2)]);
+      const pcm = mugInPinkRoom(rate);
       const startAt = (opts: object) => {
         const vad = new EnergyVad({ sampleRate: rate, ...opts });
         const chunk = Math.round(rate * 0.02) * 2;

@@ -127,29 +127,6 @@ describe('whereabouts-pi listen: the voice loop', () => {
     askBack.clear();
   }, 60_000);
 
-  it('hands-free (--vad): the server ends the question, not the client\'s 700 ms hangover', async () => {
-    const dir = tempDir('wa-pivoice-');
-    const f = wav(path.join(dir, 'q.wav'), Buffer.concat([Buffer.alloc(16000), say('where is my umbrella', { voice: 'en-gb', tail: 0 }), Buffer.alloc(32000 * 3)]));
-    const c = collector();
-    const code = await runListen({
-      config: { ...defaults(), server, token },
-      log: silentLogger,
-      ui: new Ui({ json: true, partials: false, out: c.out }),
-      source: new FileSource(f, 16000),
-      sink: new FileSink(path.join(dir, 'reply.raw')),
-      mode: 'vad',
-      once: true,
-      audio: true,
-    });
-    expect(code).toBe(0);
-    const t = c.events().find((e) => e.type === 'transcript');
-    expect(t.text).toContain('umbrella');
-    expect(t.reason).toBe('endpoint');
-    // the server ended it on a short quiet after the item: well before 700 ms of it
-    const speechEnd = 1.0 + 0.2 + (say('where is my umbrella', { voice: 'en-gb', tail: 0, lead: 0 }).length / 32000);
-    expect(t.heard_ms / 1000).toBeLessThan(speechEnd + 0.6);
-  }, 60_000);
-
   /** runs `listen --vad --once` over a file; what the user sees (json events) and what is logged */
   async function handsFree(file: string, vad = defaults().vad) {
     const dir = path.dirname(file);
@@ -168,6 +145,18 @@ describe('whereabouts-pi listen: the voice loop', () => {
     });
     return { code, events: c.events(), logged };
   }
+
+  it('hands-free (--vad): the server ends the question, not the client\'s 700 ms hangover', async () => {
+    const f = wav(path.join(tempDir('wa-pivoice-'), 'q.wav'), Buffer.concat([Buffer.alloc(16000), say('where is my umbrella', { voice: 'en-gb', tail: 0 }), Buffer.alloc(32000 * 3)]));
+    const { code, events } = await handsFree(f);
+    expect(code).toBe(0);
+    const t = events.find((e) => e.type === 'transcript');
+    expect(t.text).toContain('umbrella');
+    expect(t.reason).toBe('endpoint');
+    // the server ended it on a short quiet after the item: well before 700 ms of it
+    const speechEnd = 1.0 + 0.2 + (say('where is my umbrella', { voice: 'en-gb', tail: 0, lead: 0 }).length / 32000);
+    expect(t.heard_ms / 1000).toBeLessThan(speechEnd + 0.6);
+  }, 60_000);
 
   it('hands-free in a noisy room: a question 10 dB over pink noise opens, is heard whole, and is answered', async () => {
     // a spoken-corpus clip (can you find my mug, Piper voice, pink noise 10 dB under it) after 3 s of its room
