@@ -6,22 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer, type Client } from './helpers/server.js';
+import { middayZone } from './helpers/clock.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
-
-/** a time zone where it is now between 10:00 and 18:00, so "today" holds the last few hours */
-function middayZone(): string {
-  const zones = ['Pacific/Pago_Pago', 'Pacific/Honolulu', 'America/Anchorage', 'America/Los_Angeles', 'America/Denver', 'America/Chicago',
-    'America/New_York', 'America/Halifax', 'America/Sao_Paulo', 'Atlantic/South_Georgia', 'Atlantic/Azores', 'UTC', 'Europe/Paris',
-    'Europe/Athens', 'Europe/Moscow', 'Asia/Dubai', 'Asia/Karachi', 'Asia/Dhaka', 'Asia/Bangkok', 'Asia/Shanghai', 'Asia/Tokyo',
-    'Australia/Brisbane', 'Pacific/Noumea', 'Pacific/Auckland', 'Pacific/Tongatapu', 'Pacific/Kiritimati'];
-  for (const z of zones) {
-    const h = Number(new Intl.DateTimeFormat('en-GB', { timeZone: z, hour: 'numeric', hourCycle: 'h23' }).format(new Date()));
-    if (h >= 10 && h < 18) return z;
-  }
-  throw new Error('no midday time zone found');
-}
 
 function expectError(r: { status: number; body: any }, status: number, code: string) {
   expect({ status: r.status, code: r.body?.error?.code }).toEqual({ status, code });

@@ -14,6 +14,7 @@ import { buildVocabulary } from '../dist/nlp/vocabulary.js';
 import { voskProvider } from '../dist/models/vosk.js';
 import { ASR_MODEL, MODELS_DIR, frames, say, tempDir } from './asr-speech.js';
 import { Client } from './helpers/server.js';
+import { middayZone } from './helpers/clock.js';
 
 let app: FastifyInstance;
 let asr: Asr;
@@ -65,7 +66,7 @@ async function open(): Promise<{ ask(text: string): Promise<any>; close(): void 
 
 beforeAll(async () => {
   await voskProvider.ensure({ modelsDir: MODELS_DIR, model: ASR_MODEL });
-  const config = loadConfig([], {}, { port: 0, dataDir: tempDir('wa-zones-listen-'), logLevel: 'warn', noModels: true, timeZone: 'UTC', modelsDir: MODELS_DIR, asrModel: ASR_MODEL, asrWorkers: 1, maxUtteranceSeconds: 15 });
+  const config = loadConfig([], {}, { port: 0, dataDir: tempDir('wa-zones-listen-'), logLevel: 'warn', noModels: true, timeZone: middayZone(), modelsDir: MODELS_DIR, asrModel: ASR_MODEL, asrWorkers: 1, maxUtteranceSeconds: 15 });
   const vocab = buildVocabulary(manifestLabels('yolox_nano')!);
   asr = await createAsr(config, vocab.phrases(), { preferred: vocab.labels });
   app = await buildApp(config, { logger: false, asr });
