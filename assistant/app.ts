@@ -41,6 +41,7 @@ import websocket from '@fastify/websocket';
 import { createAsr, type Asr } from './asr/index.js';
 import { createDetector, type Detector } from './vision/detector.js';
 import { resolveVisionModel } from '../models/manifest.js';
+import { findMoonshine } from '../models/moonshine.js';
 import { MANIFEST_FILE } from '../models/paths.js';
 
 export interface AppOptions {
@@ -129,7 +130,13 @@ export async function buildApp(config: Config, opts: AppOptions = {}): Promise<F
   // the speech recogniser listens for the vocabulary's words; a missing or broken model stops the start
   let asr: Asr | null;
   try {
-    asr = opts.asr !== undefined ? opts.asr : config.noModels || config.asrEngine === 'none' ? null : await createAsr(config, labelBook.vocabulary.phrases(), { preferred: labelBook.labels, log: asrLog(app), secondLook: config.secondLook, vadDenoise: config.vadDenoise });
+    const startAsr = opts.asr === undefined && !config.noModels && config.asrEngine !== 'none';
+    // the second look's recogniser (Moonshine): optional, its absence is said once at start
+    const look = startAsr && config.secondLook ? findMoonshine(config.modelsDir) : null;
+    if (look && !look.ok) app.log.warn(`no second look at unsure spoken questions (they are asked back instead): ${look.reason}. Run \`whereabouts models\` to install it.`);
+    asr = !startAsr
+      ? (opts.asr ?? null)
+      : await createAsr(config, labelBook.vocabulary.phrases(), { preferred: labelBook.labels, log: asrLog(app), secondLook: look?.ok ? { encoder: look.encoder, decoder: look.decoder } : false, vadDenoise: config.vadDenoise });
   } catch (err) {
     await detector?.close();
     if (!opts.store) await store.close();

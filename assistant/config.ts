@@ -81,7 +81,7 @@ export const SETTINGS = {
   mallocArenas: int(2, 'glibc malloc arenas (0: glibc default); fewer keep memory flat', { min: 0, max: 64 }),
   logLevel: choice('info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'log level'),
   vadDenoise: bool(true, "hands-free: the voice-activity detector judges the audio with the room's noise suppressed (RNNoise), so questions asked in noise end sooner (about 30 ms of CPU per second of audio per stream)"),
-  secondLook: bool(false, 'spoken questions: when unsure, decode the item again without the grammar before asking back (about 1.5x the recogniser CPU on average; seconds of delay under load)'),
+  secondLook: bool(true, 'spoken questions: when unsure, hear the question again with a second recogniser (Moonshine, no grammar) before asking back (about a quarter of questions; ~0.1 s of one core each)'),
   noModels: bool(false, 'start without the vision and speech models (text path only)'),
 };
 

@@ -440,7 +440,7 @@ export function report(r: Results): string {
     );
     out.push(
       table(
-        ['mode', 'streams', 'utterances', 'p50 ms', 'p95 ms', 'max ms', 'transcript p50 / p95 ms', 'cut early', 'misheard', 'errors', 'asr ms', 'nlp ms', 'lookup ms', 'tts ms (1st chunk)', 'tts cache hits', 'ASR RTF', 'server CPU', 'peak RSS MiB'],
+        ['mode', 'streams', 'utterances', 'p50 ms', 'p95 ms', 'max ms', 'second looks (p95 ms without)', 'transcript p50 / p95 ms', 'cut early', 'misheard', 'errors', 'asr ms', 'nlp ms', 'lookup ms', 'tts ms (1st chunk)', 'tts cache hits', 'ASR RTF', 'server CPU', 'peak RSS MiB'],
         r.voice.rows.map((v) => [
           v.mode,
           v.streams,
@@ -448,6 +448,7 @@ export function report(r: Results): string {
           ms(v.latencyMs.p50),
           ms(v.latencyMs.p95),
           ms(v.latencyMs.max),
+          v.looked === undefined ? '–' : `${v.looked} (${ms(v.latencyNoLookMs.p95)})`,
           `${ms(v.transcriptMs.p50)} / ${ms(v.transcriptMs.p95)}`,
           v.cutEarly,
           v.misheard,

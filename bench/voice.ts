@@ -288,6 +288,10 @@ export interface VoiceRow {
   latencyMs: Summary;
   /** the mode's clock to the transcript */
   transcriptMs: Summary;
+  /** utterances the server heard again with its second recogniser (unsure ones; the reply waited for it) */
+  looked: number;
+  /** latencyMs over the utterances without a second look */
+  latencyNoLookMs: Summary;
   /** reply timings (server side), mean ms */
   serverMs: Record<string, number>;
   metricStagesMs: Record<string, number>;
@@ -399,6 +403,8 @@ export async function voiceBench(
         errors,
         latencyMs: summarize(good.filter((r) => !r.cutEarly && Number.isFinite(r.latencyMs)).map((r) => r.latencyMs)),
         transcriptMs: summarize(good.filter((r) => !r.cutEarly && Number.isFinite(r.transcriptMs)).map((r) => r.transcriptMs)),
+        looked: good.filter((r) => r.timings?.second_look_ms !== undefined).length,
+        latencyNoLookMs: summarize(good.filter((r) => !r.cutEarly && Number.isFinite(r.latencyMs) && r.timings?.second_look_ms === undefined).map((r) => r.latencyMs)),
         serverMs,
         metricStagesMs: stageMeansMs(before, after),
         serverRtf:
@@ -420,7 +426,7 @@ export async function voiceBench(
         ttsCacheHitRate: cacheHitRate(before, after),
       });
       const row = rows.at(-1)!;
-      o.log?.(`  ${row.utterances} utterances, p50 ${row.latencyMs.p50.toFixed(0)} ms, p95 ${row.latencyMs.p95.toFixed(0)} ms, cut early ${row.cutEarly}, misheard ${row.misheard}, errors ${JSON.stringify(errors)}, tts cache hits ${row.ttsCacheHitRate === null ? '-' : (row.ttsCacheHitRate * 100).toFixed(0) + ' %'}`);
+      o.log?.(`  ${row.utterances} utterances, p50 ${row.latencyMs.p50.toFixed(0)} ms, p95 ${row.latencyMs.p95.toFixed(0)} ms (${row.looked} second looks; without: p95 ${row.latencyNoLookMs.p95.toFixed(0)} ms), cut early ${row.cutEarly}, misheard ${row.misheard}, errors ${JSON.stringify(errors)}, tts cache hits ${row.ttsCacheHitRate === null ? '-' : (row.ttsCacheHitRate * 100).toFixed(0) + ' %'}`);
       for (const w of row.slowest) o.log?.(`    slow: ${w.latencyMs} ms (transcript ${w.transcriptMs} ms, ${JSON.stringify(w.timings)}) ${w.clip}: "${w.transcript}" -> "${w.reply}"`);
     }
   return rows;

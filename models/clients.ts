@@ -20,9 +20,9 @@ export function runClient(cmd: string, args: string[], cwd: string, timeoutMs = 
   return { ok: r.status === 0, out: `${r.stdout ?? ''}${r.stderr ?? ''}`.trim().split('\n').slice(-3).join(' | ') };
 }
 
-/** `npm pack SPEC` into `dir`; the tarball's path, or the failure */
-export function npmPack(spec: string, dir: string): { file: string | null; out: string } {
-  const r = runClient('npm', ['pack', spec, '--silent', '--pack-destination', dir], dir);
+/** `npm pack SPEC` into `dir` (from `registry` when given, else npm's own setting); the tarball's path, or the failure */
+export function npmPack(spec: string, dir: string, registry?: string): { file: string | null; out: string } {
+  const r = runClient('npm', ['pack', spec, '--silent', '--pack-destination', dir, ...(registry ? ['--registry', registry] : [])], dir);
   const tgz = fs.readdirSync(dir).find((n) => /\.tgz$/.test(n));
   return { file: r.ok && tgz ? path.join(dir, tgz) : null, out: r.out || 'failed' };
 }

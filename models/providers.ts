@@ -1,6 +1,7 @@
 /**
  * The models a configuration may need, each a ModelProvider: the detection model (a manifest entry, or a
- * user's own .onnx file that is only checked) and the speech model with libvosk (vosk.ts). Adding a model
+ * user's own .onnx file that is only checked), the speech model with libvosk (vosk.ts), the Moonshine
+ * recogniser (moonshine.ts) and the Piper voice (piper.ts). Adding a model
  * is one more provider in MODEL_PROVIDERS. Providers take plain options (ModelsOptions), not the server's
  * configuration type: models/ depends on nothing above it.
  */
@@ -12,6 +13,7 @@ import { ModelError } from './errors.js';
 import { findModel, isModelPath, loadManifest, manifestPath, resolveVisionModel, type ManifestModel } from './manifest.js';
 import { voskProvider } from './vosk.js';
 import { voiceProvider } from './piper.js';
+import { moonshineProvider } from './moonshine.js';
 
 /** The settings the models need (a subset of the server's configuration). */
 export interface ModelsOptions {
@@ -27,6 +29,8 @@ export interface ModelsOptions {
   ttsEngine?: string;
   /** a Piper voice file of the user's own (checked only); empty: the manifest voice */
   voice?: string;
+  /** the second look at unsure spoken questions, which needs the Moonshine recogniser; absent counts as on */
+  secondLook?: boolean;
 }
 
 /** A downloadable file. */
@@ -142,4 +146,4 @@ export const speechModelProvider: ModelProvider = {
   },
 };
 
-export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider, speechModelProvider, voiceProvider];
+export const MODEL_PROVIDERS: ModelProvider[] = [detectionModelProvider, speechModelProvider, moonshineProvider, voiceProvider];

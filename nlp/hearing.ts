@@ -193,15 +193,22 @@ export interface SecondLook {
 }
 
 export interface SecondLookSettings {
-  /** a word the grammar does not know counts as the item asked about when the free decode is this sure of it */
+  /** a word no label or phrase of the vocabulary names counts as the item asked about when the look is this sure of it */
   unknownAt: number;
+  /**
+   * the look names the label asked about ("did you mean your X?"), or a thing the grammar's N-best list also
+   * read, at least this surely: answered about it
+   */
+  agreeAt: number;
+  /** the look names, by a phrase of the vocabulary, a thing the grammar did not hear, at least this surely: answered about it */
+  switchAt: number;
 }
 
 /** chosen on the TUNE split (`node dist/bench/recognition.js --split tune --fast --show`) */
-export const DEFAULT_SECOND_LOOK: SecondLookSettings = { unknownAt: 0.8 };
+export const DEFAULT_SECOND_LOOK: SecondLookSettings = { unknownAt: 0.55, agreeAt: 0.4, switchAt: 0.8 };
 
 /** the verdict of a second look, kept in the question log */
-export type SecondLookVerdict = 'agree' | 'unknown_item' | 'no_evidence';
+export type SecondLookVerdict = 'agree' | 'other_item' | 'unknown_item' | 'no_evidence';
 
 /** whether a decision is unsure enough to take a second look (the only ones that pay for it) */
 export const wantsSecondLook = (h: Hearing): boolean => h.kind === 'confirm' || h.kind === 'which';
@@ -210,9 +217,11 @@ const LEAD = new Set(['my', 'the', 'a', 'an', 'our', 'your', 'his', 'her', 'thei
 
 /**
  * The item a free decode names: the parsed request's item, else (its request words are often garbled: "way up
- * my calculator", "hey look you tell me where my stapler is please") the word after the last "my"/"the".
+ * my calculator", "hey look you tell me where my stapler is please") the word after the last "my"/"the". An
+ * item of several words that the vocabulary does not name as a whole is named by its longest ending that it
+ * does name ("dumb knife" -> "knife", "to mum wallet" -> "wallet"), as the vocabulary reads a head noun.
  */
-function lookItem(look: SecondLook): { item: string; conf: number } | null {
+function lookItem(look: SecondLook, isPhrase: (item: string) => boolean): { item: string; conf: number; reduced: boolean } | null {
   const words = look.words.filter((w) => w.word && w.word !== '[unk]');
   const read = parseHeard(look.text);
   let item = (read.intent === 'find_item' || read.intent === 'last_seen') && read.item ? read.item : null;
@@ -224,10 +233,30 @@ function lookItem(look: SecondLook): { item: string; conf: number } | null {
     if (at < 0) return null;
     item = words[at].word;
   }
-  const parts = item.split(' ');
+  let parts = item.split(' ');
+  let reduced = false;
+  if (parts.length > 1 && !isPhrase(item))
+    for (let k = 1; k < parts.length; k++)
+      if (isPhrase(parts.slice(k).join(' '))) {
+        parts = parts.slice(k);
+        item = parts.join(' ');
+        reduced = true;
+        break;
+      }
   const ws = words.filter((w) => parts.includes(w.word));
   if (!ws.length) return null;
-  return { item, conf: Math.min(...ws.map((w) => w.conf)) };
+  return { item, conf: Math.min(...ws.map((w) => w.conf)), reduced };
+}
+
+/** edit distance at most 1 ("cart" / "cat"): a free decode's spelling of the word the grammar heard */
+function nearWord(a: string, b: string): boolean {
+  if (a === b) return true;
+  if (Math.abs(a.length - b.length) > 1) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  let j = 0;
+  while (j < a.length - i && j < b.length - i && a[a.length - 1 - j] === b[b.length - 1 - j]) j++;
+  return Math.max(a.length, b.length) - i - j <= 1;
 }
 
 /** a thing's name (a noun that is not a pronoun, a verb or a function word), by compromise's lexicon */
@@ -238,14 +267,16 @@ function isThing(word: string): boolean {
 }
 
 /**
- * Weighs an unsure decision ("did you mean ...?", "which thing?") against what a decode of the same audio
- * without the grammar heard:
+ * Weighs an unsure decision ("did you mean ...?", "which thing?") against what a second recogniser, one without
+ * the grammar, heard in the same audio (asr/listener.ts: Moonshine, which knows everyday English words):
  *   - it names, surely (>= unknownAt), a single thing that is neither a label nor a word of the vocabulary
- *     ("stapler", "corkscrew"): the person asked about something the system does not know -> which (unknown),
- *     never "did you mean your <nearest known word>?";
- *   - for "did you mean your X?": the free decode's item is a name of X (a phrase of the vocabulary, not pieces:
- *     "cup bag" stays unsure), and so is the grammar's best hypothesis' (two decodes over different graphs
- *     agree) -> answer about X;
+ *     ("stapler", "binoculars"), and not the grammar's word misspelt ("cart" for the "cat" asked about): the
+ *     person asked about something the system does not know -> which (unknown), never "did you mean your
+ *     <nearest known word>?";
+ *   - it names the label asked about, or a thing (a label, or one the detector cannot see: "wallet") that the
+ *     grammar's N-best list also read (>= agreeAt): two recognisers over different graphs agree -> answer it;
+ *   - it names, surely (>= switchAt) and by a phrase of the vocabulary as said, a label the grammar did not hear
+ *     at all ("bottle" where the grammar heard "balls") -> answer about it;
  *   - otherwise the decision stands.
  */
 export function reviseHearing(
@@ -257,18 +288,49 @@ export function reviseHearing(
   s: SecondLookSettings = DEFAULT_SECOND_LOOK,
 ): { hearing: Hearing; verdict: SecondLookVerdict } {
   if (h.kind !== 'confirm' && h.kind !== 'which') return { hearing: h, verdict: 'no_evidence' };
-  const seen = lookItem(look);
+  const seen = lookItem(look, isPhrase);
   if (!seen) return { hearing: h, verdict: 'no_evidence' };
-  const m = resolve(seen.item);
-  // the grammar's own best hypothesis names the label it asks about (needed to answer on the free decode's word)
-  const top = alternatives[0] ? parseHeard(alternatives[0].text) : null;
-  const tm = top?.item ? resolve(top.item) : null;
-  const topAgrees = h.kind === 'confirm' && tm?.kind === 'label' && tm.label === h.label;
-  // (even when the grammar's best hypothesis named the label: the grammar can only hear its own words, "where my
-  // couch" for "where's my calculator"; on the tune split this costs one right "did you mean your cat?")
-  if (m.kind !== 'label' && !seen.item.includes(' ') && !isPhrase(seen.item) && seen.conf >= s.unknownAt && isThing(seen.item))
+  const key = (item: string, mm: LabelMatch) => (mm.kind === 'label' ? `label:${mm.label}` : `nd:${singularKey(item)}`);
+  const asked = h.kind === 'confirm' ? `label:${h.label}` : null;
+  // what the grammar's N-best list read as items (and the label asked about)
+  const listed = new Map<string, { item: string; m: LabelMatch }>();
+  if (h.kind === 'confirm') listed.set(asked!, { item: h.intent.item ?? h.label, m: { kind: 'label', label: h.label } });
+  for (const a of alternatives) {
+    const r = parseHeard(a.text);
+    if (!r.item) continue;
+    const rm = resolve(r.item);
+    // (as said: "state lorries" is no reading of a truck)
+    if (isPhrase(r.item)) listed.set(key(r.item, rm), { item: r.item, m: rm });
+  }
+  let item = seen.item;
+  let m = resolve(item);
+  // a word the vocabulary does not know, spelt one letter away from an item the list read ("cart" / "cat",
+  // "bow" / "bowl"): the free decode's spelling of the same sounds, so that item
+  if (m.kind !== 'label' && !isPhrase(item) && !item.includes(' ')) {
+    // (the listed item's head word: "state lorries" is lorries, not "state")
+    const near = [...listed.values()].filter((x) => {
+      const head = x.item.split(' ').at(-1)!;
+      return head.length >= 3 && nearWord(head.replace(/s$/, ''), item.replace(/s$/, ''));
+    });
+    const keys = new Set(near.map((x) => key(x.item, x.m)));
+    if (keys.size === 1) ({ item, m } = near[0]);
+    else if (keys.size > 1) return { hearing: h, verdict: 'no_evidence' };
+  }
+  if (m.kind !== 'label' && !item.includes(' ') && !isPhrase(item) && seen.conf >= s.unknownAt && isThing(item))
     return { hearing: { kind: 'which', text: h.text, intent: { intent: h.intent.intent, item: null }, unknown: true }, verdict: 'unknown_item' };
-  if (h.kind === 'confirm' && m.kind === 'label' && m.label === h.label && isPhrase(seen.item) && topAgrees)
-    return { hearing: { kind: 'answer', text: h.text, intent: h.intent, label: h.label, confidence: h.confidence }, verdict: 'agree' };
+  // a thing the detector cannot see counts only as a phrase people ask about ("wallet"), not any word
+  if (m.kind !== 'label' && !isPhrase(item)) return { hearing: h, verdict: 'no_evidence' };
+  const itemKey = key(item, m);
+  const label = m.kind === 'label' ? m.label : null;
+  const answer = (verdict: SecondLookVerdict): { hearing: Hearing; verdict: SecondLookVerdict } =>
+    itemKey === asked && h.kind === 'confirm'
+      ? { hearing: { kind: 'answer', text: h.text, intent: h.intent, label: h.label, confidence: h.confidence }, verdict }
+      : { hearing: { kind: 'answer', text: look.text, intent: { intent: h.intent.intent === 'last_seen' ? 'last_seen' : 'find_item', item }, label, confidence: seen.conf }, verdict };
+  if (listed.has(itemKey) && seen.conf >= s.agreeAt) return answer(itemKey === asked ? 'agree' : 'other_item');
+  // (named as said: an ending of a longer item, "cup bag" -> "bag", only confirms what the list read)
+  if (label && !seen.reduced && isPhrase(item) && seen.conf >= s.switchAt) return answer('other_item');
   return { hearing: h, verdict: 'no_evidence' };
 }
+
+/** "glasses" and "glass", "keys" and "key": one thing the detector cannot see */
+const singularKey = (item: string) => item.replace(/s$/, '');

@@ -111,7 +111,11 @@ export interface ReplyEvent {
   item: string | null;
   label: string | null;
   sighting: SightingView | null;
-  timings: { asr_ms: number; nlp_ms: number; lookup_ms: number; tts_ms: number };
+  /**
+   * server-side stages, ms; `second_look_ms` (part of `nlp_ms`) only when the question was unsure and heard again
+   * by the second recogniser
+   */
+  timings: { asr_ms: number; nlp_ms: number; lookup_ms: number; tts_ms: number; second_look_ms?: number };
   /**
    * the reply asks a question ("Did you mean your cup?", "Sorry, which thing are you looking for?"): the
    * server listens again after `done` without another `start`

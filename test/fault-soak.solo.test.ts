@@ -119,7 +119,9 @@ describe('fault and soak', () => {
     results.push(a);
     expect(Object.keys(a.statuses).sort()).toEqual(expect.arrayContaining(['201']));
     for (const k of Object.keys(a.statuses)) expect(['201', '503']).toContain(k);
-    expect(a.peakMiB).toBeLessThanOrEqual(700);
+    // bounded growth over the server's own idle memory (the models' share of it is not this test's business:
+    // 700 MiB absolute before the second recogniser's ~110 MiB came)
+    expect(a.peakMiB).toBeLessThanOrEqual(results[0].idleMiB + 300);
     expect(a.backInSeconds).not.toBeNull();
     console.log(results.map((x) => `${x.what}: ${JSON.stringify(x.statuses)} idle ${x.idleMiB} MiB, peak ${x.peakMiB} MiB, back in ${x.backInSeconds} s`).join('\n'));
     expect(await metric(s, 'whereabouts_request_body_bytes_in_flight')).toBe(0);

@@ -174,7 +174,7 @@ describe('libvosk results -> N-best list (parseVoskResult)', () => {
   });
 });
 
-describe('the second look (reviseHearing): an unsure decision against a decode without the grammar', () => {
+describe('the second look (reviseHearing): an unsure decision against a recogniser without the grammar', () => {
   const look = (text: string, conf = 0.95) => ({ text, words: text.split(' ').map((word) => ({ word, conf })) });
   const alts = (list: Array<[string, number]>) => list.map(([text, confidence]) => ({ text, confidence }));
   const truck = alts([
@@ -191,16 +191,20 @@ describe('the second look (reviseHearing): an unsure decision against a decode w
     expect(r.hearing).toMatchObject({ kind: 'which', unknown: true, intent: { item: null } });
     // garbled request words: the word after the last "my"/"the"
     expect(reviseHearing(h, truck, look('way up my calculator'), resolve, isPhrase).verdict).toBe('unknown_item');
+    // at the threshold chosen on the tune split (0.55), and just under it
+    expect(reviseHearing(h, truck, look('where is my stapler', 0.56), resolve, isPhrase).verdict).toBe('unknown_item');
+    expect(reviseHearing(h, truck, look('where is my stapler', 0.54), resolve, isPhrase).verdict).toBe('no_evidence');
   });
 
   it('an unsure free word, or one that is not a thing, changes nothing', () => {
     const h = decideHearing(truck, resolve, DEFAULT_THRESHOLDS, isPhrase);
     expect(reviseHearing(h, truck, look('where is my stapler', 0.5), resolve, isPhrase)).toEqual({ hearing: h, verdict: 'no_evidence' });
     expect(reviseHearing(h, truck, look('where is my though his'), resolve, isPhrase).verdict).toBe('no_evidence');
+    expect(reviseHearing(h, truck, look('where is my own'), resolve, isPhrase).verdict).toBe('no_evidence');
     expect(reviseHearing(h, truck, look(''), resolve, isPhrase).verdict).toBe('no_evidence');
   });
 
-  it('"did you mean your X?" is answered when both decodes name X, not on pieces ("cup bag")', () => {
+  it('"did you mean your X?" is answered when both recognisers name X; a label the list also read is answered too', () => {
     const list = alts([
       ['where is my toothbrushes please', 0.6],
       ['where is my truck please', 0.4],
@@ -208,12 +212,64 @@ describe('the second look (reviseHearing): an unsure decision against a decode w
     const h = decideHearing(list, resolve, { answerAt: 0.7, confirmAt: 0.2 }, isPhrase);
     expect(h).toMatchObject({ kind: 'confirm', label: 'toothbrush' });
     expect(reviseHearing(h, list, look('could you tell me where my toothbrushes please', 0.5), resolve, isPhrase)).toMatchObject({ verdict: 'agree', hearing: { kind: 'answer', label: 'toothbrush' } });
-    // the free decode hears a different label: still asked
-    expect(reviseHearing(h, list, look('where is my truck'), resolve, isPhrase).verdict).toBe('no_evidence');
+    // below agreeAt (0.4): still asked
+    expect(reviseHearing(h, list, look('could you tell me where my toothbrushes please', 0.3), resolve, isPhrase).verdict).toBe('no_evidence');
+    // the second list reading, heard by the other recogniser: that one
+    expect(reviseHearing(h, list, look('where is my truck', 0.5), resolve, isPhrase)).toMatchObject({ verdict: 'other_item', hearing: { kind: 'answer', label: 'truck', intent: { intent: 'find_item', item: 'truck' } } });
+  });
+
+  it('a label the list never read is answered only when named surely and as said ("bottle" for "balls"), never from a piece', () => {
+    const balls = alts([
+      ['could you tell me where my balls please', 0.45],
+      ['could you tell me where my bowls please', 0.35],
+      ['they could you tell me where my balls please', 0.2],
+    ]);
+    const h = decideHearing(balls, resolve, DEFAULT_THRESHOLDS, isPhrase);
+    expect(h).toMatchObject({ kind: 'confirm', label: 'sports ball' });
+    expect(reviseHearing(h, balls, look('hey could you tell me where my bottle is please', 0.95), resolve, isPhrase)).toMatchObject({ verdict: 'other_item', hearing: { kind: 'answer', label: 'bottle' } });
+    expect(reviseHearing(h, balls, look('hey could you tell me where my bottle is please', 0.7), resolve, isPhrase).verdict).toBe('no_evidence');
+    // "cup bag": its ending "bag" names a label, but only a piece of what was heard: still asked
     const bag = alts([['where is my cup bag', 1]]);
     const hb = decideHearing(bag, resolve, DEFAULT_THRESHOLDS, isPhrase);
     expect(hb.kind).toBe('confirm');
     expect(reviseHearing(hb, bag, look('where is my cup bag'), resolve, isPhrase).verdict).toBe('no_evidence');
+    // an ending that names what the list read confirms it ("dumb knife" -> knife)
+    const knife = alts([
+      ['where has my young knife', 0.6],
+      ['where has my young life', 0.4],
+    ]);
+    const hk = decideHearing(knife, resolve, DEFAULT_THRESHOLDS, isPhrase);
+    expect(hk).toMatchObject({ kind: 'confirm', label: 'knife' });
+    expect(reviseHearing(hk, knife, look('where is my dumb knife', 0.84), resolve, isPhrase)).toMatchObject({ verdict: 'agree', hearing: { kind: 'answer', label: 'knife' } });
+  });
+
+  it("the other recogniser's spelling of a word the list read ('cart' for 'cat'): that item, unless it could be two", () => {
+    const cat = alts([
+      ["where's my cat", 0.6],
+      ["where's my kite", 0.25],
+      ["where's my carrot", 0.15],
+    ]);
+    const h = decideHearing(cat, resolve, DEFAULT_THRESHOLDS, isPhrase);
+    expect(h).toMatchObject({ kind: 'confirm', label: 'cat' });
+    expect(reviseHearing(h, cat, look('we are my cart', 0.6), resolve, isPhrase)).toMatchObject({ verdict: 'agree', hearing: { kind: 'answer', label: 'cat' } });
+    // "cart" is one letter from "cat" and from "car": no evidence for either
+    const two = alts([
+      ["where's my cat", 0.6],
+      ["where's my car", 0.4],
+    ]);
+    const h2 = decideHearing(two, resolve, DEFAULT_THRESHOLDS, isPhrase);
+    expect(reviseHearing(h2, two, look('we are my cart', 0.9), resolve, isPhrase).verdict).toBe('no_evidence');
+  });
+
+  it('a thing the detector cannot see, read by both, is named ("wallet"), not asked about', () => {
+    const wallet = alts([
+      ['where did i put let wallet', 0.5],
+      ['where did i put my wallet', 0.3],
+      ['where did i put a wallet', 0.2],
+    ]);
+    const h = decideHearing(wallet, resolve, DEFAULT_THRESHOLDS, isPhrase);
+    expect(h.kind).toBe('which');
+    expect(reviseHearing(h, wallet, look('where did i put to mum wallet', 0.73), resolve, isPhrase)).toMatchObject({ verdict: 'other_item', hearing: { kind: 'answer', label: null, intent: { item: 'wallet' } } });
   });
 
   it('a sure decision is left alone (no second look is taken for it)', () => {

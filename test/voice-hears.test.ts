@@ -15,6 +15,7 @@ import { addDevice, addUser } from '../dist/assistant/accounts.js';
 import { createAsr, type Asr } from '../dist/assistant/asr/index.js';
 import { buildVocabulary } from '../dist/nlp/vocabulary.js';
 import { voskProvider } from '../dist/models/vosk.js';
+import { findMoonshine, moonshineProvider } from '../dist/models/moonshine.js';
 import { ASR_MODEL, MODELS_DIR, REPO, frames, say, tempDir } from './asr-speech.js';
 import { createDatabase, inCI, pgMissingReason, sharedPgUrl } from './helpers/pg.js';
 
@@ -101,9 +102,13 @@ beforeAll(async () => {
     maxUtteranceSeconds: 15,
   });
   const vocab = buildVocabulary(manifestLabels('yolox_nano')!);
-  // a loaded test machine decodes slowly: the second look is waited for (the product bounds it at 5 s), and the
+  // the second look's recogniser, as `whereabouts models` installs it
+  await moonshineProvider.ensure({ modelsDir: MODELS_DIR, noModels: false, asrEngine: 'vosk' }, { from: null, offline: false, mirror: null, out: () => undefined, stderr: process.stderr });
+  const look = findMoonshine(MODELS_DIR);
+  if (!look.ok) throw new Error(look.reason);
+  // a loaded test machine decodes slowly: the second look is waited for (the product bounds it at 3 s), and the
   // turn's watchdog waits as long
-  asr = await createAsr(config, vocab.phrases(), { preferred: vocab.labels, secondLookMs: 120_000, secondLook: true });
+  asr = await createAsr(config, vocab.phrases(), { preferred: vocab.labels, secondLookMs: 120_000, secondLook: { encoder: look.encoder, decoder: look.decoder } });
   app = await buildApp(config, { logger: false, asr, voice: { watchdogMs: 180_000 } });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
@@ -181,9 +186,10 @@ describe('hearing right: each outcome through the real model and a real socket',
   });
 
   it('an item nobody taught the system, heard by the grammar as a known word: the second look refuses it', async () => {
-    // "... where my stapler is please" (espeak-ng, reverb): the grammar can only hear its own words ("state
-    // lorries" -> a truck?); the decode without the grammar hears "stapler", a thing the system does not know
-    const c = clip('252-hey-could-you-tell-me-where-my-stapler-is-please');
+    // "can you find my binoculars" (espeak-ng en+f3, babble at 5 dB): the grammar can only hear its own words
+    // ("can you find my dog?"); the second recogniser, without a grammar, hears "binoculars", a thing the system
+    // does not know
+    const c = clip('267-can-you-find-my-binoculars');
     const v = await Voice.open();
     const { transcript, reply } = await v.ask(c.pcm);
     v.close();
@@ -191,9 +197,24 @@ describe('hearing right: each outcome through the real model and a real socket',
     expect(reply.text).not.toMatch(/did you mean/i);
     const q = (await questions()).find((x) => x.source === 'voice' && x.text === transcript.text);
     expect(q.heard.check.verdict).toBe('unknown_item');
-    expect(q.heard.check.text).toContain('stapler');
+    expect(q.heard.check.text).toContain('binoculars');
     expect(q.timings.second_look_ms).toBeGreaterThan(0);
-   }, 300_000);
+  }, 300_000);
+
+  it('a different object heard by the grammar ("balls"): answered about the one asked for, not asked about the wrong one', async () => {
+    // "hey, could you tell me where my bottle is please" (Piper, fast): the grammar's list leans to "balls";
+    // the second recogniser hears "bottle", surely, as the vocabulary names it
+    const c = clip('037-hey-could-you-tell-me-where-my-bottle-is-please');
+    const v = await Voice.open();
+    const { transcript, reply } = await v.ask(c.pcm);
+    v.close();
+    expect(reply, `heard "${transcript.text}" -> ${JSON.stringify(reply)}`).toMatchObject({ outcome: 'never_seen', label: 'bottle', follow_up: false });
+    const q = (await questions()).find((x) => x.source === 'voice' && x.text === transcript.text);
+    // the list alone asked back ("did you mean ...?") and the second look named the bottle; or (endpointing on
+    // a loaded machine may cut the audio differently) the list alone was already sure of the bottle
+    if (q.heard.check) expect(q.heard.check).toMatchObject({ verdict: 'other_item', text: 'hey could you tell me where my bottle is please' });
+    else expect(app.answerer.sameHearing(q.heard.alternatives[0].text, q.heard.alternatives, true), JSON.stringify(q.heard)).toBe(true);
+  }, 300_000);
 
   it('"did you mean ...?" becomes the answer when the decode without the grammar hears the same item', async () => {
     // "hey, could you tell me where my toothbrush is please" (Piper, slow): the grammar's list is split between
@@ -251,7 +272,7 @@ describe.skipIf(!pgUrl)('the question log on PostgreSQL', () => {
       expect(login.status).toBe(200);
       const session = (login.headers.get('set-cookie') ?? '').split(';')[0];
       const v = await Voice.open(server, device);
-      const { transcript, reply } = await v.ask(clip('252-hey-could-you-tell-me-where-my-stapler-is-please').pcm);
+      const { transcript, reply } = await v.ask(clip('267-can-you-find-my-binoculars').pcm);
       v.close();
       expect(reply.outcome).toBe('unknown_item');
       const q = (await questions(server, session)).find((x) => x.source === 'voice');
@@ -265,7 +286,24 @@ describe.skipIf(!pgUrl)('the question log on PostgreSQL', () => {
   }, 300_000);
 });
 
+/**
+ * The clarifying turn's mechanics need a question that stays unsure: here the second look is told to change
+ * nothing (its thresholds out of reach), since the second recogniser settles the test's unsure question ("where
+ * is my cup bag": it hears "where is my cup and pack", the cup surely). The second look itself is tested above.
+ */
+function withoutSecondLook() {
+  let saved: typeof app.answerer.secondLookSettings;
+  beforeAll(() => {
+    saved = app.answerer.secondLookSettings;
+    app.answerer.secondLookSettings = { unknownAt: 2, agreeAt: 2, switchAt: 2 };
+  });
+  afterAll(() => {
+    app.answerer.secondLookSettings = saved;
+  });
+}
+
 describe('the clarifying turn on one connection', () => {
+  withoutSecondLook();
   // two items heard in a row ("my cup bag": a cup, or a bag?): asked back, never answered. Spoken clearly,
   // so the recogniser hears both words the same way however the audio is cut into frames.
   const unsurePcm = say('where is my cup bag', { engine: 'flite', voice: 'slt' });
@@ -306,6 +344,7 @@ describe('the clarifying turn on one connection', () => {
 });
 
 describe('the clarifying turn from the Pi client (whereabouts-pi listen --input A --input B)', () => {
+  withoutSecondLook();
   it('A is asked back ("Did you mean your cup?"), B ("yes") answers it on the same connection without a start', async () => {
     const { defaults } = await import('../dist/pi-client/config.js');
     const { silentLogger } = await import('../dist/pi-client/log.js');

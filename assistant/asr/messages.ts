@@ -34,7 +34,7 @@ export type ToWorker =
   /** end the stream's current segment now (libvosk's final result for it, as at its own endpoint); decoding goes on */
   | { op: 'flush'; id: number }
   | { op: 'abort'; id: number }
-  /** decode a finished stream's held audio again without the grammar (the second look); answered by 'checked' */
+  /** hand over a finished stream's held audio (for the second look, asr/listener.ts); answered by 'held' */
   | { op: 'check'; id: number }
   /** drop a finished stream's held audio (no second look wanted) */
   | { op: 'release'; id: number }
@@ -89,8 +89,8 @@ export type FromWorker =
       /** the worker holds the utterance's audio for a second look ('check'), until 'release' or a minute passes */
       checkable: boolean;
     }
-  /** the second look: the held audio decoded without the grammar; `ok` false when the audio was no longer held */
-  | { type: 'checked'; id: number; ok: boolean; text: string; words: WordInfo[]; cpuMs: number }
+  /** a finished stream's held audio, 16 kHz s16le, the whole utterance as decoded (null: no longer held) */
+  | { type: 'held'; id: number; pcm: ArrayBuffer | null }
   | { type: 'error'; id: number; message: string }
   /** `model`: the address of the model the worker's recognisers are made from (hex) */
   | { type: 'stats'; req: number; recognizers: number; pendingBytes: number; model: string };

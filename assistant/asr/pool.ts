@@ -48,8 +48,8 @@ export type SecondLookResult = { text: string; words: WordInfo[]; cpuMs: number 
 
 export class WorkerSlot {
   readonly sinks = new Map<number, StreamSink>();
-  /** second looks asked of this worker, by stream id */
-  readonly checks = new Map<number, (r: SecondLookResult) => void>();
+  /** held audio asked of this worker for second looks, by stream id */
+  readonly checks = new Map<number, (pcm: Int16Array | null) => void>();
   alive = true;
   constructor(
     readonly worker: Worker,
@@ -214,10 +214,10 @@ export class AsrPool {
         slot.sinks.delete(m.id);
         return s?.onFinal(m);
       }
-      case 'checked': {
+      case 'held': {
         const c = slot.checks.get(m.id);
         slot.checks.delete(m.id);
-        return c?.(m.ok ? { text: m.text, words: m.words, cpuMs: m.cpuMs } : null);
+        return c?.(m.pcm ? new Int16Array(m.pcm) : null);
       }
       case 'error': {
         const c = slot.checks.get(m.id);
@@ -249,20 +249,19 @@ export class AsrPool {
   }
 
   /**
-   * The second look at a finished stream: its held audio decoded again without the grammar, in the same
-   * worker (sliced between the other streams' work). Resolves null when it cannot be taken or takes longer
-   * than `timeoutMs`.
+   * A finished stream's held audio (16 kHz s16le, the whole utterance as decoded), for its second look.
+   * Resolves null when it is no longer held or the worker does not answer within `timeoutMs`.
    */
-  check(slot: WorkerSlot, id: number, timeoutMs = 10_000): Promise<SecondLookResult> {
+  heldAudio(slot: WorkerSlot, id: number, timeoutMs = 2_000): Promise<Int16Array | null> {
     if (!slot.alive || slot.checks.has(id)) return Promise.resolve(null);
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         slot.checks.delete(id);
         resolve(null);
       }, timeoutMs);
-      slot.checks.set(id, (r) => {
+      slot.checks.set(id, (pcm) => {
         clearTimeout(t);
-        resolve(r);
+        resolve(pcm);
       });
       slot.send({ op: 'check', id });
     });

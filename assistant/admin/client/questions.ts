@@ -8,6 +8,7 @@ const STAGES: Record<string, string> = {
   nlp_ms: 'understanding',
   lookup_ms: 'lookup',
   tts_ms: 'speech',
+  second_look_ms: 'second look (part of understanding)',
 };
 
 const fmtMs = (ms: number) => (ms >= 100 ? `${Math.round(ms)} ms` : ms >= 10 ? `${ms.toFixed(1)} ms` : `${ms.toFixed(2)} ms`);
