@@ -25,6 +25,7 @@ import { extractTarGz } from './archive.js';
 import { npmPack } from './clients.js';
 import { describeFetchError, downloadResumable, sha256File } from './download.js';
 import { MANIFEST_FILE, MODELS_FOLDER } from './paths.js';
+import type { Downloader } from './piper.js';
 
 /** The recogniser's folder inside the models folder. */
 export const MOONSHINE_DIR = 'moonshine-tiny-en';
@@ -122,8 +123,8 @@ export async function checkMoonshine(modelsDir: string, e: MoonshineEntry = moon
 
 /** `npm pack SPEC` into a folder; the tarball, or why not. */
 export type Packer = (spec: string, dir: string, registry?: string) => { file: string | null; out: string };
-/** Downloads url onto part, resuming what is there. */
-export type Downloader = (url: string, part: string, opts: { total?: number; label: string }) => Promise<void>;
+/** Downloads url onto part, resuming what is there (the Piper voice's downloader). */
+export type { Downloader };
 
 export interface MoonshineEnsureContext {
   from: string | null;
