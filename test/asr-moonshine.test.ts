@@ -111,6 +111,23 @@ describe('the listener: a worker thread and a bounded queue', () => {
     }
   }, 60_000);
 
+  it('a worker that dies: what waits gets null, later questions get no look, the log says why', async () => {
+    const errors: string[] = [];
+    const l = await Listener.start({ ...files, log: { error: (m) => errors.push(m) } });
+    try {
+      const a = l.hear(clip('037-hey-could-you-tell-me-where-my-bottle-is-please'));
+      const b = l.hear(clip('003-where-is-my-cup-then'));
+      // (as if onnxruntime had crashed the thread)
+      await (l as unknown as { worker: import('node:worker_threads').Worker }).worker.terminate();
+      expect(await a).toBeNull();
+      expect(await b).toBeNull();
+      expect(await l.hear(clip('003-where-is-my-cup-then'))).toBeNull();
+      expect(errors.join('\n')).toMatch(/second-look recogniser stopped/);
+    } finally {
+      await l.close();
+    }
+  }, 60_000);
+
   it('a missing model file: start rejects with the reason', async () => {
     await expect(Listener.start({ encoder: path.join(tempDir('wa-moon-'), 'none.onnx'), decoder: files.decoder })).rejects.toThrow(/none\.onnx|No such file|failed/i);
   });
