@@ -95,7 +95,7 @@ export function decideHearing(
         // speech: a thing the detector cannot see counts only when it is a thing people ask about ("keys");
         // other words ("good", "men") are a recogniser's guesses for an item it could not place
         if (isPhrase && m.kind !== 'label' && !isPhrase(item)) add('no_item', share * weight * part, { intent: intent.intent, item: null }, null);
-        else add(m.kind === 'label' ? `label:${m.label}` : `nd:${item.replace(/s$/, '')}`, share * weight * part * (loose ? 0.5 : 1), { intent: intent.intent, item }, m);
+        else add(readingKey(item, m), share * weight * part * (loose ? 0.5 : 1), { intent: intent.intent, item }, m);
         if (loose) add('no_item', share * weight * part * 0.5, { intent: intent.intent, item: null }, null);
       }
   }
@@ -125,6 +125,14 @@ export function decideHearing(
 }
 
 const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/**
+ * What a reading is about: a label, or a thing the detector cannot see by its name ("glasses" and "glass",
+ * "keys" and "key": one thing). The N-best list's readings and the second look's are compared by it.
+ */
+function readingKey(item: string, m: LabelMatch): string {
+  return m.kind === 'label' ? `label:${m.label}` : `nd:${item.replace(/s$/, '')}`;
+}
 
 /**
  * What an item heard in a request may be: normally itself. A recogniser often adds a stray word after the
@@ -290,17 +298,20 @@ export function reviseHearing(
   if (h.kind !== 'confirm' && h.kind !== 'which') return { hearing: h, verdict: 'no_evidence' };
   const seen = lookItem(look, isPhrase);
   if (!seen) return { hearing: h, verdict: 'no_evidence' };
-  const key = (item: string, mm: LabelMatch) => (mm.kind === 'label' ? `label:${mm.label}` : `nd:${singularKey(item)}`);
-  const asked = h.kind === 'confirm' ? `label:${h.label}` : null;
   // what the grammar's N-best list read as items (and the label asked about)
   const listed = new Map<string, { item: string; m: LabelMatch }>();
-  if (h.kind === 'confirm') listed.set(asked!, { item: h.intent.item ?? h.label, m: { kind: 'label', label: h.label } });
+  let asked: string | null = null;
+  if (h.kind === 'confirm') {
+    const m: LabelMatch = { kind: 'label', label: h.label };
+    asked = readingKey(h.label, m);
+    listed.set(asked, { item: h.intent.item ?? h.label, m });
+  }
   for (const a of alternatives) {
     const r = parseHeard(a.text);
     if (!r.item) continue;
     const rm = resolve(r.item);
     // (as said: "state lorries" is no reading of a truck)
-    if (isPhrase(r.item)) listed.set(key(r.item, rm), { item: r.item, m: rm });
+    if (isPhrase(r.item)) listed.set(readingKey(r.item, rm), { item: r.item, m: rm });
   }
   let item = seen.item;
   let m = resolve(item);
@@ -312,7 +323,7 @@ export function reviseHearing(
       const head = x.item.split(' ').at(-1)!;
       return head.length >= 3 && nearWord(head.replace(/s$/, ''), item.replace(/s$/, ''));
     });
-    const keys = new Set(near.map((x) => key(x.item, x.m)));
+    const keys = new Set(near.map((x) => readingKey(x.item, x.m)));
     if (keys.size === 1) ({ item, m } = near[0]);
     else if (keys.size > 1) return { hearing: h, verdict: 'no_evidence' };
   }
@@ -320,7 +331,7 @@ export function reviseHearing(
     return { hearing: { kind: 'which', text: h.text, intent: { intent: h.intent.intent, item: null }, unknown: true }, verdict: 'unknown_item' };
   // a thing the detector cannot see counts only as a phrase people ask about ("wallet"), not any word
   if (m.kind !== 'label' && !isPhrase(item)) return { hearing: h, verdict: 'no_evidence' };
-  const itemKey = key(item, m);
+  const itemKey = readingKey(item, m);
   const label = m.kind === 'label' ? m.label : null;
   const answer = (verdict: SecondLookVerdict): { hearing: Hearing; verdict: SecondLookVerdict } =>
     itemKey === asked && h.kind === 'confirm'
@@ -332,5 +343,3 @@ export function reviseHearing(
   return { hearing: h, verdict: 'no_evidence' };
 }
 
-/** "glasses" and "glass", "keys" and "key": one thing the detector cannot see */
-const singularKey = (item: string) => item.replace(/s$/, '');
