@@ -12,6 +12,7 @@
 import { isPlural, lexiconTags, plural, singular } from './inflect.js';
 import { DEFAULT_SYNONYMS, NOT_DETECTABLE_WORDS, QUANTITY_WORDS } from './synonyms.js';
 import type { LabelMatch, Vocabulary } from './types.js';
+import { normalizeLabel } from './normalize.js';
 
 export interface VocabularyOptions {
   /**
@@ -32,16 +33,8 @@ const LEADING_STRIP = new Set([
 const CUT_WORDS = new Set(['for', 'with', 'from', 'in', 'on', 'at', 'and', 'or', 'that', 'which', 'under', 'near',
   'inside', 'by', 'behind', 'beside', 'next']);
 
-/** lower case, letters/digits/apostrophes only, single spaces ("Cell_Phone" -> "cell phone") */
-export function normalizeLabel(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/[\u2018\u2019`\u00b4]/g, "'")
-    .replace(/[_\-./]+/g, ' ')
-    .replace(/[^a-z0-9' ]+/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
+// (in its own module, which loads no lexicon: the speech workers use it too)
+export { normalizeLabel };
 
 /** "'cup'" -> "cup", but a plural possessive keeps its mark ("kids'") */
 function trimQuotes(w: string): string {

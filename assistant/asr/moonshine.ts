@@ -10,6 +10,7 @@
  */
 import ort from 'onnxruntime-node';
 import tokenizer from 'llama-tokenizer-js';
+import { normalizeLabel } from '../../nlp/normalize.js';
 
 export const MOONSHINE_RATE = 16_000;
 
@@ -42,13 +43,9 @@ export interface MoonshineResult {
   decodeMs: number;
 }
 
-/** "Where's my cup?" -> "where's my cup"; "tape-measure" -> "tape measure" */
+/** "Where's my cup?" -> "where's my cup"; "tape-measure" -> "tape measure"; quotes around words go */
 export function normaliseHeard(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/[\u2018\u2019`\u00b4]/g, "'")
-    .replace(/[-_/]+/g, ' ')
-    .replace(/[^a-z0-9' ]+/g, ' ')
+  return normalizeLabel(s)
     .replace(/(^| )'+|'+( |$)/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
