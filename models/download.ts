@@ -18,6 +18,20 @@ export function sha256(data: Uint8Array): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * null when `file` exists with an accepted checksum (and, given `bytes`, that size), else what is wrong;
+ * `whose` names the file's owner in the message ("the voice's").
+ */
+export async function checkPinned(file: string, f: { sha256: readonly string[]; bytes?: number }, whose: string): Promise<string | null> {
+  const st = await fsp.stat(file).catch(() => null);
+  if (!st) return `${file} is missing`;
+  if (!st.isFile() || st.size === 0) return `${file} is empty or not a file`;
+  if (f.bytes !== undefined && st.size !== f.bytes)
+    return `${file} has ${st.size.toLocaleString('en-US')} bytes, not ${f.bytes.toLocaleString('en-US')}; it is damaged or a different file`;
+  const got = await sha256File(file);
+  return f.sha256.includes(got) ? null : `${file} has sha256 ${got}, not ${whose} (${f.sha256[0]}); it is damaged or a different file`;
+}
+
 /** Downloads url to file with progress lines every ~10 %; checks size and sha256 when given. */
 export async function download(url: string, file: string, opts: { sha256?: string; bytes?: number; log?: (l: string) => void; timeoutMs?: number } = {}) {
   const log = opts.log ?? (() => {});

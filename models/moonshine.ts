@@ -23,7 +23,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { extractTarGz } from './archive.js';
 import { npmPack } from './clients.js';
-import { describeFetchError, downloadResumable, sha256File } from './download.js';
+import { checkPinned as checkPinnedFile, describeFetchError, downloadResumable, sha256File } from './download.js';
 import { MANIFEST_FILE, MODELS_FOLDER } from './paths.js';
 import type { Downloader } from './piper.js';
 
@@ -101,15 +101,8 @@ export function findMoonshine(modelsDir: string): { ok: true; encoder: string; d
   return { ok: true, encoder: found[0], decoder: found[1] };
 }
 
-/** null when `file` exists with an accepted checksum, else what is wrong. */
-async function checkPinned(file: string, f: MoonshineFile): Promise<string | null> {
-  const st = await fsp.stat(file).catch(() => null);
-  if (!st) return `${file} is missing`;
-  if (!st.isFile() || st.size === 0) return `${file} is empty or not a file`;
-  if (st.size !== f.bytes) return `${file} has ${st.size.toLocaleString('en-US')} bytes, not ${f.bytes.toLocaleString('en-US')}; it is damaged or a different file`;
-  const got = await sha256File(file);
-  return f.sha256.includes(got) ? null : `${file} has sha256 ${got}, not the recogniser's (${f.sha256[0]}); it is damaged or a different file`;
-}
+/** null when `file` exists with its pinned size and an accepted checksum, else what is wrong. */
+const checkPinned = (file: string, f: MoonshineFile) => checkPinnedFile(file, f, "the recogniser's");
 
 /** Checks the installed recogniser: the three files present with their pinned checksums. */
 export async function checkMoonshine(modelsDir: string, e: MoonshineEntry = moonshineEntry()): Promise<string | null> {

