@@ -12,6 +12,7 @@
  * counts them) the model outlives them all: a leak of that worker's recognisers, never a dangling model.
  */
 import { Worker } from 'node:worker_threads';
+import type { HeardAgain } from './listener.js';
 import type { Alternative, FromWorker, ToWorker, WordInfo, WorkerInit } from './messages.js';
 
 export interface AsrLogger {
@@ -44,7 +45,7 @@ export interface WorkerStats {
 }
 
 /** what a second look heard (null: it could not be taken: the audio was no longer held, or the worker failed) */
-export type SecondLookResult = { text: string; words: WordInfo[]; cpuMs: number } | null;
+export type SecondLookResult = HeardAgain | null;
 
 export class WorkerSlot {
   readonly sinks = new Map<number, StreamSink>();
@@ -220,12 +221,6 @@ export class AsrPool {
         return c?.(m.pcm ? new Int16Array(m.pcm) : null);
       }
       case 'error': {
-        const c = slot.checks.get(m.id);
-        if (c) {
-          slot.checks.delete(m.id);
-          this.opts.log?.warn?.(`second look failed: ${m.message}`);
-          return c(null);
-        }
         const s = slot.sinks.get(m.id);
         slot.sinks.delete(m.id);
         return s?.onError(m.message);
