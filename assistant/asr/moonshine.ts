@@ -154,7 +154,6 @@ export class Moonshine {
         for (let j = 1; j < logits.length; j++) if (logits[j] > logits[best]) best = j;
         let sum = 0;
         for (let j = 0; j < logits.length; j++) sum += Math.exp(logits[j] - logits[best]);
-        for (const [k, v] of Object.entries(out)) if (k !== 'logits' && !k.startsWith('present')) v.dispose?.();
         // the cache: the decoder's own entries grow every step; the encoder's are computed on the first step only
         for (const k of pastNames) {
           if (i > 0 && !k.includes('.decoder.')) continue;

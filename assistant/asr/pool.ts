@@ -245,17 +245,18 @@ export class AsrPool {
 
   /**
    * A finished stream's held audio (16 kHz s16le, the whole utterance as decoded), for its second look.
-   * Resolves null when it is no longer held or the worker does not answer within `timeoutMs`.
+   * Resolves null when it is no longer held, or `signal` (the look's bound) aborts first.
    */
-  heldAudio(slot: WorkerSlot, id: number, timeoutMs = 2_000): Promise<Int16Array | null> {
-    if (!slot.alive || slot.checks.has(id)) return Promise.resolve(null);
+  heldAudio(slot: WorkerSlot, id: number, signal: AbortSignal): Promise<Int16Array | null> {
+    if (!slot.alive || slot.checks.has(id) || signal.aborted) return Promise.resolve(null);
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
+      const gone = () => {
         slot.checks.delete(id);
         resolve(null);
-      }, timeoutMs);
+      };
+      signal.addEventListener('abort', gone, { once: true });
       slot.checks.set(id, (pcm) => {
-        clearTimeout(t);
+        signal.removeEventListener('abort', gone);
         resolve(pcm);
       });
       slot.send({ op: 'check', id });

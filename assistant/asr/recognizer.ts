@@ -356,15 +356,9 @@ class AsrImpl implements Asr {
       this.pool.release(slot, id);
       return null;
     }
-    const ac = new AbortController();
-    const t = setTimeout(() => ac.abort(), this.secondLookMs);
-    try {
-      const pcm = await this.pool.heldAudio(slot, id, this.secondLookMs);
-      if (!pcm || ac.signal.aborted) return null;
-      return await listener.hear(pcm, ac.signal);
-    } finally {
-      clearTimeout(t);
-    }
+    const bound = AbortSignal.timeout(this.secondLookMs);
+    const pcm = await this.pool.heldAudio(slot, id, bound);
+    return pcm ? listener.hear(pcm, bound) : null;
   }
 
   private places: readonly string[] = [];
